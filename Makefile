@@ -1,0 +1,63 @@
+# The commands a newcomer types. Each one installs what it needs first
+# (tools/install-deps), so on a fresh Debian 12 machine `make run` and
+# `make test` do all the set-up.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+DATA       ?= .data
+LISTEN     ?= 127.0.0.1:8443
+FUZZ_SECONDS ?= 30
+MESON_FLAGS ?=
+
+.PHONY: all deps build run test asan bench bench-crypto fuzz format format-check clean
+
+all: build
+
+deps:
+	@tools/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Start the server with the embedded defaults (SQLite, self-signed certificate).
+run: build
+	$(BUILD)/src/server/parleyd --data-dir $(DATA) --listen $(LISTEN)
+
+# Unit and integration tests, on SQLite and on a private PostgreSQL.
+test: build
+	tools/test-suite $(BUILD)
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	[ -f $(ASAN_BUILD)/build.ninja ] || meson setup $(ASAN_BUILD) \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		tools/test-suite $(ASAN_BUILD)
+
+bench: bench-crypto
+
+bench-crypto: build
+	$(BUILD)/bench/bench_crypto
+
+# Each fuzz target for FUZZ_SECONDS seconds (libFuzzer, clang).
+fuzz:
+	@tools/install-deps --fuzz
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
+		-Db_lundef=false
+	ninja -C $(FUZZ_BUILD)
+	tools/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
