@@ -1,0 +1,387 @@
+/* store_pg.c - the PostgreSQL backend of the store, over libpq.
+ *
+ * One libpq connection per pool slot plus the committer's. Statements run
+ * with PQexecParams, so a statement is always one statement and values are
+ * always bound: integers as int8 text, text as untyped text (the server
+ * infers its type from the context), blobs as bytea in binary format.
+ * Results come back in text format; bytea columns (hex text) are decoded on
+ * demand so store_rows_blob() returns the raw bytes.
+ *
+ * libpq messages never contain the password; the URI is only ever shown
+ * redacted (store_uri_redact). */
+#include "store_int.h"
+
+#include <libpq-fe.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+/* Type OIDs from pg_type.h (server headers are not installed with libpq). */
+#define PG_OID_BOOL  16
+#define PG_OID_BYTEA 17
+#define PG_OID_INT8  20
+
+/* pg_advisory_lock key that serialises migrations across parleyd nodes:
+ * "parley" in ASCII. */
+#define PG_MIGRATE_LOCK_KEY 0x7061726c6579LL
+
+struct pg_rows {
+    struct store_rows base;
+    PGresult *res;
+    int nrows, ncols, row;
+    unsigned char **blobs; /* decoded bytea of the current row, per column */
+    size_t *blob_lens;
+};
+
+static const struct store_ops *const self_ops = &store_pg_ops;
+
+static PGconn *conn_of(struct store_conn *c)
+{
+    return c->impl;
+}
+
+/* Copy a libpq message without its trailing newline. */
+static void set_pg_err(struct store_conn *c, const char *msg)
+{
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    store__set_err(c, "%.*s", (int)n, msg);
+}
+
+/* Record the error of `res` (may be NULL) and map its SQLSTATE. */
+static int map_err(struct store_conn *c, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    set_pg_err(c, res ? PQresultErrorMessage(res) : PQerrorMessage(conn_of(c)));
+    if (!c->errmsg[0])
+        set_pg_err(c, PQerrorMessage(conn_of(c)));
+    if (!state)
+        return PARLEY_ESTORE;
+    if (strcmp(state, "23505") == 0) /* unique_violation */
+        return PARLEY_EEXIST;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return PARLEY_ECONFLICT;     /* serialization_failure, deadlock_detected */
+    if (strcmp(state, "55P03") == 0) /* lock_not_available */
+        return PARLEY_EBUSY;
+    return PARLEY_ESTORE;
+}
+
+/* Parameter arrays for PQexecParams; `text` holds NUL-terminated copies. */
+struct pg_params {
+    Oid *types;
+    const char **values;
+    int *lengths;
+    int *formats;
+    char **owned;
+};
+
+static void params_release(struct pg_params *pp, size_t n)
+{
+    for (size_t i = 0; i < n && pp->owned; i++)
+        free(pp->owned[i]);
+    free(pp->types);
+    free(pp->values);
+    free(pp->lengths);
+    free(pp->formats);
+    free(pp->owned);
+}
+
+static int params_build(struct store_conn *c, const struct store_val *params, size_t n,
+                        struct pg_params *pp)
+{
+    memset(pp, 0, sizeof(*pp));
+    if (n == 0)
+        return 0;
+    if (n > 65535) {
+        store__set_err(c, "too many parameters (%zu)", n);
+        return PARLEY_EINVAL;
+    }
+    pp->types = xcalloc(n, sizeof(*pp->types));
+    pp->values = xcalloc(n, sizeof(*pp->values));
+    pp->lengths = xcalloc(n, sizeof(*pp->lengths));
+    pp->formats = xcalloc(n, sizeof(*pp->formats));
+    pp->owned = xcalloc(n, sizeof(*pp->owned));
+    for (size_t i = 0; i < n; i++) {
+        const struct store_val *v = &params[i];
+        switch (v->type) {
+        case STORE_T_NULL:
+            break;
+        case STORE_T_INT:
+            pp->types[i] = PG_OID_INT8;
+            pp->owned[i] = xasprintf("%lld", (long long)v->i);
+            pp->values[i] = pp->owned[i];
+            break;
+        case STORE_T_TEXT:
+            if (v->len > 0 && memchr(v->p, '\0', v->len)) {
+                store__set_err(c, "parameter $%zu: text contains a NUL byte", i + 1);
+                return PARLEY_EINVAL;
+            }
+            pp->owned[i] = xmalloc(v->len + 1);
+            if (v->len > 0)
+                memcpy(pp->owned[i], v->p, v->len);
+            pp->owned[i][v->len] = '\0';
+            pp->values[i] = pp->owned[i];
+            break;
+        case STORE_T_BLOB:
+            if (v->len > INT32_MAX) {
+                store__set_err(c, "parameter $%zu: blob too large", i + 1);
+                return PARLEY_ETOOBIG;
+            }
+            pp->types[i] = PG_OID_BYTEA;
+            pp->values[i] = v->p ? v->p : "";
+            pp->lengths[i] = (int)v->len;
+            pp->formats[i] = 1; /* binary: the raw bytes */
+            break;
+        default:
+            store__set_err(c, "parameter $%zu has an unknown type", i + 1);
+            return PARLEY_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* If the server went away between transactions, reconnect once. */
+static void maybe_reset(struct store_conn *c)
+{
+    if (PQstatus(conn_of(c)) == CONNECTION_BAD && !c->in_tx && !c->in_group) {
+        log_warnx("store postgresql connection lost; reconnecting");
+        PQreset(conn_of(c));
+    }
+}
+
+static int run(struct store_conn *c, const char *sql, const struct store_val *params, size_t n,
+               PGresult **out)
+{
+    struct pg_params pp;
+    PGresult *res = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = params_build(c, params, n, &pp);
+    if (rc < 0)
+        goto out;
+    maybe_reset(c);
+    res = PQexecParams(conn_of(c), sql, (int)n, pp.types, pp.values, pp.lengths, pp.formats, 0);
+    if (!res ||
+        (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
+        rc = map_err(c, res);
+        PQclear(res);
+        goto out;
+    }
+    *out = res;
+    rc = 0;
+out:
+    params_release(&pp, n);
+    return rc;
+}
+
+static int pg_exec(struct store_conn *c, const char *sql, const struct store_val *params, size_t n,
+                   int64_t *changes)
+{
+    PGresult *res;
+    int rc = run(c, sql, params, n, &res);
+    if (rc < 0)
+        return rc;
+    if (changes) {
+        const char *t = PQcmdTuples(res);
+        *changes = *t ? strtoll(t, NULL, 10) : 0;
+    }
+    PQclear(res);
+    return 0;
+}
+
+/* NEEDSWORK: the whole result is held in memory. Large scans (exports)
+ * should use single-row mode or a cursor. */
+static int pg_query(struct store_conn *c, const char *sql, const struct store_val *params, size_t n,
+                    struct store_rows **out)
+{
+    PGresult *res;
+    struct pg_rows *r;
+    int rc = run(c, sql, params, n, &res);
+    if (rc < 0)
+        return rc;
+    r = xcalloc(1, sizeof(*r));
+    r->base.ops = self_ops;
+    r->base.c = c;
+    r->res = res;
+    r->nrows = PQntuples(res);
+    r->ncols = PQnfields(res);
+    r->row = -1;
+    if (r->ncols > 0) {
+        r->blobs = xcalloc((size_t)r->ncols, sizeof(*r->blobs));
+        r->blob_lens = xcalloc((size_t)r->ncols, sizeof(*r->blob_lens));
+    }
+    *out = &r->base;
+    return 0;
+}
+
+static void clear_blobs(struct pg_rows *r)
+{
+    for (int i = 0; i < r->ncols; i++) {
+        if (r->blobs[i]) {
+            PQfreemem(r->blobs[i]);
+            r->blobs[i] = NULL;
+        }
+    }
+}
+
+static int pg_rows_next(struct store_rows *base)
+{
+    struct pg_rows *r = (struct pg_rows *)base;
+    clear_blobs(r);
+    if (r->row < r->nrows)
+        r->row++;
+    return r->row < r->nrows ? 1 : 0;
+}
+
+static int pg_rows_ncols(struct store_rows *base)
+{
+    return ((struct pg_rows *)base)->ncols;
+}
+
+static bool valid_cell(struct pg_rows *r, int col)
+{
+    return r->row >= 0 && r->row < r->nrows && col >= 0 && col < r->ncols;
+}
+
+static bool pg_rows_is_null(struct store_rows *base, int col)
+{
+    struct pg_rows *r = (struct pg_rows *)base;
+    return !valid_cell(r, col) || PQgetisnull(r->res, r->row, col);
+}
+
+static int64_t pg_rows_int(struct store_rows *base, int col)
+{
+    struct pg_rows *r = (struct pg_rows *)base;
+    const char *v;
+    if (pg_rows_is_null(base, col))
+        return 0;
+    v = PQgetvalue(r->res, r->row, col);
+    if (PQftype(r->res, col) == PG_OID_BOOL)
+        return v[0] == 't';
+    return strtoll(v, NULL, 10);
+}
+
+static const char *pg_rows_text(struct store_rows *base, int col)
+{
+    struct pg_rows *r = (struct pg_rows *)base;
+    if (pg_rows_is_null(base, col))
+        return NULL;
+    return PQgetvalue(r->res, r->row, col);
+}
+
+static const uint8_t *pg_rows_blob(struct store_rows *base, int col, size_t *len)
+{
+    struct pg_rows *r = (struct pg_rows *)base;
+    const char *v;
+    *len = 0;
+    if (pg_rows_is_null(base, col))
+        return NULL;
+    v = PQgetvalue(r->res, r->row, col);
+    if (PQftype(r->res, col) != PG_OID_BYTEA) {
+        /* Text of another type: its bytes, like SQLite's blob of text. */
+        *len = (size_t)PQgetlength(r->res, r->row, col);
+        return (const uint8_t *)v;
+    }
+    if (!r->blobs[col]) {
+        r->blobs[col] = PQunescapeBytea((const unsigned char *)v, &r->blob_lens[col]);
+        if (!r->blobs[col])
+            fatalx("out of memory decoding a bytea value");
+    }
+    *len = r->blob_lens[col];
+    return r->blobs[col];
+}
+
+static void pg_rows_free(struct store_rows *base)
+{
+    struct pg_rows *r = (struct pg_rows *)base;
+    if (r->blobs)
+        clear_blobs(r);
+    free(r->blobs);
+    free(r->blob_lens);
+    PQclear(r->res);
+    free(r);
+}
+
+static int pg_exec_script(struct store_conn *c, const char *sql)
+{
+    PGresult *res;
+    int rc = 0;
+    maybe_reset(c);
+    /* PQexec (simple protocol) runs several statements; nothing is bound. */
+    res = PQexec(conn_of(c), sql);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = map_err(c, res);
+    PQclear(res);
+    return rc;
+}
+
+static int pg_prepare(struct store *st)
+{
+    return 0;
+}
+
+/* Notices ("relation already exists, skipping") are not errors. */
+static void on_notice(void *arg, const char *message)
+{
+}
+
+static int pg_conn_open(struct store *st, struct store_conn *c, bool is_writer)
+{
+    /* expand_dbname: "dbname" carries the whole URI; later keywords only
+     * fill in what it leaves unset. */
+    const char *keys[] = {"dbname", "fallback_application_name", NULL};
+    const char *vals[] = {st->target, "parleyd", NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+
+    if (!conn)
+        fatalx("out of memory connecting to postgresql");
+    c->impl = conn;
+    if (PQstatus(conn) != CONNECTION_OK) {
+        set_pg_err(c, PQerrorMessage(conn));
+        PQfinish(conn);
+        c->impl = NULL;
+        return PARLEY_ESTORE;
+    }
+    PQsetNoticeProcessor(conn, on_notice, NULL);
+    return 0;
+}
+
+static void pg_conn_close(struct store_conn *c)
+{
+    PQfinish(conn_of(c));
+    c->impl = NULL;
+}
+
+static int pg_migrate_lock(struct store_conn *c)
+{
+    struct store_val key = STORE_INT(PG_MIGRATE_LOCK_KEY);
+    return pg_exec(c, "SELECT pg_advisory_lock($1)", &key, 1, NULL);
+}
+
+static int pg_migrate_unlock(struct store_conn *c)
+{
+    struct store_val key = STORE_INT(PG_MIGRATE_LOCK_KEY);
+    return pg_exec(c, "SELECT pg_advisory_unlock($1)", &key, 1, NULL);
+}
+
+const struct store_ops store_pg_ops = {
+    .name = "postgresql",
+    .prepare = pg_prepare,
+    .conn_open = pg_conn_open,
+    .conn_close = pg_conn_close,
+    .exec = pg_exec,
+    .query = pg_query,
+    .exec_script = pg_exec_script,
+    .rows_next = pg_rows_next,
+    .rows_ncols = pg_rows_ncols,
+    .rows_is_null = pg_rows_is_null,
+    .rows_int = pg_rows_int,
+    .rows_text = pg_rows_text,
+    .rows_blob = pg_rows_blob,
+    .rows_free = pg_rows_free,
+    .sql_begin = "BEGIN",
+    .migrate_lock = pg_migrate_lock,
+    .migrate_unlock = pg_migrate_unlock,
+};
