@@ -1,0 +1,665 @@
+/* store_test.c - the storage layer, on the backend PARLEY_TEST_STORE names
+ * (tests/unit/server/meson.build runs this binary once per backend). Each
+ * case gets a fresh database from testdb. cmocka asserts only on the main
+ * thread; worker threads and committer callbacks record what they saw. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "server/store.h"
+#include "testdb.h"
+
+struct fx {
+    char *uri;
+    struct store *st;
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    assert_int_equal(testdb_create(&fx->uri), 0);
+    assert_int_equal(store_open(fx->uri, NULL, &fx->st), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    store_close(fx->st);
+    testdb_destroy(fx->uri);
+    free(fx->uri);
+    free(fx);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void exec_ok(struct store *st, const char *sql, const struct store_val *p, size_t n)
+{
+    struct store_conn *c;
+    assert_int_equal(store_conn_get(st, &c), 0);
+    int rc = store_exec(c, sql, p, n, NULL);
+    if (rc != 0)
+        fail_msg("%s: %s (%s)", sql, parley_strerror(rc), store_conn_errmsg(c));
+    store_conn_put(st, c);
+}
+
+static int64_t query_int(struct store *st, const char *sql, const struct store_val *p, size_t n)
+{
+    struct store_conn *c;
+    int64_t v = -1;
+    assert_int_equal(store_conn_get(st, &c), 0);
+    int rc = store_query_int(c, sql, p, n, &v);
+    if (rc != 0)
+        fail_msg("%s: %s (%s)", sql, parley_strerror(rc), store_conn_errmsg(c));
+    store_conn_put(st, c);
+    return v;
+}
+
+static void create_t(struct store *st)
+{
+    exec_ok(st,
+            store_is_pg(st)
+                ? "CREATE TABLE t (id BIGINT PRIMARY KEY, i BIGINT, s TEXT, b BYTEA, n TEXT)"
+                : "CREATE TABLE t (id INTEGER PRIMARY KEY, i BIGINT, s TEXT, b BLOB, n TEXT)",
+            NULL, 0);
+}
+
+static int64_t count_t(struct store *st)
+{
+    return query_int(st, "SELECT COUNT(*) FROM t", NULL, 0);
+}
+
+static bool has_id(struct store *st, int64_t id)
+{
+    struct store_val p[] = {STORE_INT(id)};
+    return query_int(st, "SELECT COUNT(*) FROM t WHERE id = $1", p, 1) == 1;
+}
+
+/* A job that inserts row `id` into t. */
+struct job {
+    int64_t id;
+    int fail_with; /* if <0: insert, then return this */
+    int rc;
+    bool is_done;
+};
+
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;
+static int done_count;
+
+static int insert_fn(struct store_conn *c, void *arg)
+{
+    struct job *j = arg;
+    struct store_val p[] = {STORE_INT(j->id), STORE_INT(j->id * 10)};
+    int rc = store_exec(c, "INSERT INTO t (id, i) VALUES ($1, $2)", p, 2, NULL);
+    if (rc < 0)
+        return rc;
+    return j->fail_with;
+}
+
+static void on_job_done(void *arg, int rc)
+{
+    struct job *j = arg;
+    pthread_mutex_lock(&done_lock);
+    j->rc = rc;
+    j->is_done = true;
+    done_count++;
+    pthread_cond_broadcast(&done_cond);
+    pthread_mutex_unlock(&done_lock);
+}
+
+static void reset_done(void)
+{
+    pthread_mutex_lock(&done_lock);
+    done_count = 0;
+    pthread_mutex_unlock(&done_lock);
+}
+
+static void wait_done(int n)
+{
+    pthread_mutex_lock(&done_lock);
+    while (done_count < n)
+        pthread_cond_wait(&done_cond, &done_lock);
+    pthread_mutex_unlock(&done_lock);
+}
+
+/* A job that holds the committer until the gate opens, so the jobs queued
+ * behind it are known to share the next commit. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool is_entered, is_open;
+};
+
+static struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+
+static int gate_fn(struct store_conn *c, void *arg)
+{
+    pthread_mutex_lock(&gate.lock);
+    gate.is_entered = true;
+    pthread_cond_broadcast(&gate.cond);
+    while (!gate.is_open)
+        pthread_cond_wait(&gate.cond, &gate.lock);
+    pthread_mutex_unlock(&gate.lock);
+    return 0;
+}
+
+static void gate_close_and_submit(struct store *st)
+{
+    pthread_mutex_lock(&gate.lock);
+    gate.is_entered = false;
+    gate.is_open = false;
+    pthread_mutex_unlock(&gate.lock);
+    assert_int_equal(store_submit(st, gate_fn, NULL, NULL), 0);
+    pthread_mutex_lock(&gate.lock);
+    while (!gate.is_entered)
+        pthread_cond_wait(&gate.cond, &gate.lock);
+    pthread_mutex_unlock(&gate.lock);
+}
+
+static void gate_open(void)
+{
+    pthread_mutex_lock(&gate.lock);
+    gate.is_open = true;
+    pthread_cond_broadcast(&gate.cond);
+    pthread_mutex_unlock(&gate.lock);
+}
+
+/* ---- cases ---- */
+
+static int put_kv_fn(struct store_conn *c, void *arg)
+{
+    struct store_val p[] = {STORE_TEXT("greeting"), STORE_TEXT(arg), STORE_INT(1)};
+    return store_exec(c,
+                      "INSERT INTO kv (key, value, updated_at) VALUES ($1, $2, $3) "
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                      p, 3, NULL);
+}
+
+static void test_store__open_migrate_reopen(void **state)
+{
+    struct fx *fx = *state;
+    struct store_options o;
+    struct store_conn *c;
+    struct store_rows *r;
+
+    assert_true(store_schema_latest() >= 1);
+    assert_int_equal(store_schema_version(fx->st), store_schema_latest());
+    assert_string_equal(store_backend(fx->st),
+                        strcmp(testdb_backend(), "pg") == 0 ? "postgresql" : "sqlite");
+    assert_int_equal(store_write_sync(fx->st, put_kv_fn, "hello"), 0);
+    assert_int_equal(store_write_sync(fx->st, put_kv_fn, "hello again"), 0);
+    store_close(fx->st);
+    fx->st = NULL;
+
+    store_options_default(&o);
+    o.sqlite_sync_full = false;
+    o.pool_size = 1;
+    assert_int_equal(store_open(fx->uri, &o, &fx->st), 0);
+    assert_int_equal(store_schema_version(fx->st), store_schema_latest());
+    /* Each migration recorded once: reopening applied nothing again. */
+    assert_int_equal(query_int(fx->st, "SELECT COUNT(*) FROM schema_migrations", NULL, 0),
+                     store_schema_latest());
+    assert_int_equal(store_conn_get(fx->st, &c), 0);
+    assert_int_equal(store_query(c, "SELECT value FROM kv WHERE key = 'greeting'", NULL, 0, &r), 0);
+    assert_int_equal(store_rows_next(r), 1);
+    assert_string_equal(store_rows_text(r, 0), "hello again");
+    assert_int_equal(store_rows_next(r), 0);
+    assert_int_equal(store_rows_next(r), 0);
+    store_rows_free(r);
+    store_conn_put(fx->st, c);
+}
+
+static void test_store__refuse_newer_schema(void **state)
+{
+    struct fx *fx = *state;
+    struct store_val p[] = {STORE_INT(store_schema_latest() + 1), STORE_TEXT("from the future")};
+    exec_ok(fx->st, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)",
+            p, 2);
+    store_close(fx->st);
+    fx->st = NULL;
+    assert_int_equal(store_open(fx->uri, NULL, &fx->st), PARLEY_ESTORE);
+    assert_null(fx->st);
+}
+
+static void test_store__types_roundtrip(void **state)
+{
+    struct fx *fx = *state;
+    static const uint8_t blob[] = {0, 1, 0, 0xff, 0, 0x7f};
+    const char *uni =
+        "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9f\x98\x80 \xe4\xbd\xa0\xe5\xa5\xbd";
+    struct store_conn *c;
+    struct store_rows *r;
+    size_t len;
+    int64_t changes;
+
+    create_t(fx->st);
+    struct store_val r1[] = {STORE_INT(1), STORE_INT(INT64_MAX), STORE_TEXT(uni),
+                             STORE_BLOB(blob, sizeof(blob)), STORE_NULLV};
+    struct store_val r2[] = {STORE_INT(2), STORE_INT(INT64_MIN), STORE_TEXT(""),
+                             STORE_BLOB(NULL, 0), STORE_TEXTN("abcdef", 3)};
+    struct store_val r3[] = {STORE_INT(3), STORE_NULLV, STORE_TEXT(NULL), STORE_NULLV, STORE_NULLV};
+    const char *ins = "INSERT INTO t (id, i, s, b, n) VALUES ($1, $2, $3, $4, $5)";
+    exec_ok(fx->st, ins, r1, 5);
+    exec_ok(fx->st, ins, r2, 5);
+    exec_ok(fx->st, ins, r3, 5);
+
+    assert_int_equal(store_conn_get(fx->st, &c), 0);
+    assert_int_equal(store_query(c, "SELECT id, i, s, b, n FROM t ORDER BY id", NULL, 0, &r), 0);
+    assert_int_equal(store_rows_ncols(r), 5);
+
+    assert_int_equal(store_rows_next(r), 1);
+    assert_int_equal(store_rows_int(r, 0), 1);
+    assert_true(store_rows_int(r, 1) == INT64_MAX);
+    assert_string_equal(store_rows_text(r, 2), uni);
+    const uint8_t *b = store_rows_blob(r, 3, &len);
+    assert_int_equal(len, sizeof(blob));
+    assert_memory_equal(b, blob, sizeof(blob));
+    assert_true(store_rows_is_null(r, 4));
+    assert_false(store_rows_is_null(r, 3));
+
+    assert_int_equal(store_rows_next(r), 1);
+    assert_true(store_rows_int(r, 1) == INT64_MIN);
+    assert_false(store_rows_is_null(r, 2));
+    assert_string_equal(store_rows_text(r, 2), "");
+    assert_false(store_rows_is_null(r, 3));
+    assert_non_null(store_rows_blob(r, 3, &len));
+    assert_int_equal(len, 0);
+    assert_string_equal(store_rows_text(r, 4), "abc");
+
+    assert_int_equal(store_rows_next(r), 1);
+    for (int col = 1; col < 5; col++)
+        assert_true(store_rows_is_null(r, col));
+    assert_int_equal(store_rows_int(r, 1), 0);
+    assert_null(store_rows_text(r, 2));
+    assert_null(store_rows_blob(r, 3, &len));
+    assert_int_equal(len, 0);
+    assert_int_equal(store_rows_next(r), 0);
+    store_rows_free(r);
+
+    /* $N are positions, not names: $2 before $1 binds correctly, and a '$1'
+     * inside a string literal is text. */
+    struct store_val two[] = {STORE_INT(10), STORE_INT(3)};
+    assert_int_equal(store_query(c, "SELECT $2 - $1, '$1', '--' || $1 /* $2 */", two, 2, &r), 0);
+    assert_int_equal(store_rows_next(r), 1);
+    assert_int_equal(store_rows_int(r, 0), -7);
+    assert_string_equal(store_rows_text(r, 1), "$1");
+    assert_string_equal(store_rows_text(r, 2), "--10");
+    store_rows_free(r);
+
+    assert_int_equal(store_exec(c, "UPDATE t SET n = 'x' WHERE id IN (1, 2)", NULL, 0, &changes),
+                     0);
+    assert_int_equal(changes, 2);
+    /* Wrong parameter count is an error, not a silent NULL. */
+    assert_int_not_equal(store_exec(c, "UPDATE t SET n = $1 WHERE id = $2", two, 1, NULL), 0);
+    assert_int_not_equal(store_exec(c, "SELEKT nonsense", NULL, 0, NULL), 0);
+    assert_true(strlen(store_conn_errmsg(c)) > 0);
+    store_conn_put(fx->st, c);
+}
+
+static void test_store__binding_is_not_injection(void **state)
+{
+    struct fx *fx = *state;
+    const char *evil = "x'); DROP TABLE t; --";
+    struct store_val p[] = {STORE_INT(1), STORE_TEXT(evil)};
+
+    create_t(fx->st);
+    exec_ok(fx->st, "INSERT INTO t (id, s) VALUES ($1, $2)", p, 2);
+    assert_int_equal(count_t(fx->st), 1);
+    struct store_val q[] = {STORE_TEXT(evil)};
+    assert_int_equal(query_int(fx->st, "SELECT COUNT(*) FROM t WHERE s = $1", q, 1), 1);
+    struct store_val tautology[] = {STORE_TEXT("' OR '1'='1")};
+    assert_int_equal(query_int(fx->st, "SELECT COUNT(*) FROM t WHERE s = $1", tautology, 1), 0);
+}
+
+static void test_store__transactions(void **state)
+{
+    struct fx *fx = *state;
+    struct store_conn *a;
+    struct store_val p10[] = {STORE_INT(10), STORE_INT(0)};
+    struct store_val p11[] = {STORE_INT(11), STORE_INT(0)};
+    const char *ins = "INSERT INTO t (id, i) VALUES ($1, $2)";
+
+    create_t(fx->st);
+    assert_int_equal(store_conn_get(fx->st, &a), 0);
+    assert_int_equal(store_commit(a), PARLEY_EINVAL);
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(store_begin(a), PARLEY_EINVAL);
+    assert_int_equal(store_exec(a, ins, p10, 2, NULL), 0);
+    assert_int_equal(store_commit(a), 0);
+    assert_true(has_id(fx->st, 10));
+
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(store_exec(a, ins, p11, 2, NULL), 0);
+    assert_int_equal(store_rollback(a), 0);
+    assert_false(has_id(fx->st, 11));
+
+    /* Constraint violations map to PARLEY_EEXIST. */
+    assert_int_equal(store_exec(a, ins, p10, 2, NULL), PARLEY_EEXIST);
+    struct store_val adm[] = {STORE_TEXT("root"), STORE_TEXT("$argon2id$x"), STORE_INT(5)};
+    const char *ins_admin =
+        "INSERT INTO admins (username, password_hash, created_at) VALUES ($1, $2, $3)";
+    assert_int_equal(store_exec(a, ins_admin, adm, 3, NULL), 0);
+    assert_int_equal(store_exec(a, ins_admin, adm, 3, NULL), PARLEY_EEXIST);
+    int64_t id = 0, must = 0;
+    assert_int_equal(
+        store_query_int(a, "SELECT id FROM admins WHERE username = 'root'", NULL, 0, &id), 0);
+    assert_true(id >= 1);
+    assert_int_equal(store_query_int(a, "SELECT must_change_password FROM admins", NULL, 0, &must),
+                     0);
+    assert_int_equal(must, 1);
+    assert_int_equal(
+        store_query_int(a, "SELECT id FROM admins WHERE username = 'nobody'", NULL, 0, &id),
+        PARLEY_ENOTFOUND);
+    /* Returning a connection inside a transaction rolls it back. */
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(store_exec(a, ins, p11, 2, NULL), 0);
+    store_conn_put(fx->st, a);
+    assert_false(has_id(fx->st, 11));
+}
+
+#define GC_THREADS    4
+#define GC_PER_THREAD 100
+
+struct submitter {
+    struct store *st;
+    struct job *jobs;
+    int rc;
+};
+
+static void *submit_main(void *arg)
+{
+    struct submitter *s = arg;
+    for (int i = 0; i < GC_PER_THREAD && s->rc == 0; i++)
+        s->rc = store_submit(s->st, insert_fn, on_job_done, &s->jobs[i]);
+    return NULL;
+}
+
+static void test_store__group_commit_concurrent(void **state)
+{
+    struct fx *fx = *state;
+    static struct job jobs[GC_THREADS * GC_PER_THREAD];
+    struct submitter subs[GC_THREADS];
+    pthread_t th[GC_THREADS];
+    struct store_stats before, after;
+
+    create_t(fx->st);
+    memset(jobs, 0, sizeof(jobs));
+    for (int i = 0; i < GC_THREADS * GC_PER_THREAD; i++)
+        jobs[i].id = i + 1;
+    reset_done();
+    store_stats(fx->st, &before);
+    gate_close_and_submit(fx->st);
+    for (int t = 0; t < GC_THREADS; t++) {
+        subs[t] = (struct submitter){fx->st, &jobs[t * GC_PER_THREAD], 0};
+        assert_int_equal(pthread_create(&th[t], NULL, submit_main, &subs[t]), 0);
+    }
+    for (int t = 0; t < GC_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(subs[t].rc, 0);
+    }
+    gate_open();
+    wait_done(GC_THREADS * GC_PER_THREAD);
+    for (int i = 0; i < GC_THREADS * GC_PER_THREAD; i++) {
+        assert_true(jobs[i].is_done);
+        assert_int_equal(jobs[i].rc, 0);
+    }
+    assert_int_equal(count_t(fx->st), GC_THREADS * GC_PER_THREAD);
+    store_stats(fx->st, &after);
+    uint64_t jobs_run = after.jobs - before.jobs, commits = after.commits - before.commits;
+    assert_int_equal(jobs_run, GC_THREADS * GC_PER_THREAD + 1);
+    /* 400 jobs behind the gate: at most ceil(400 / max_batch) + 1 commits. */
+    assert_true(commits < jobs_run);
+    assert_true(commits <= 3);
+    assert_true(after.batch_max > 1);
+}
+
+static void test_store__group_commit_failing_job_alone(void **state)
+{
+    struct fx *fx = *state;
+    struct job jobs[] = {
+        {.id = 1},
+        {.id = 2, .fail_with = PARLEY_EPERM}, /* inserts, then fails */
+        {.id = 1},                            /* duplicate key */
+        {.id = 3},
+    };
+    struct store_stats before, after;
+
+    create_t(fx->st);
+    reset_done();
+    store_stats(fx->st, &before);
+    gate_close_and_submit(fx->st);
+    for (size_t i = 0; i < ARRAY_SIZE(jobs); i++)
+        assert_int_equal(store_submit(fx->st, insert_fn, on_job_done, &jobs[i]), 0);
+    gate_open();
+    wait_done((int)ARRAY_SIZE(jobs));
+    store_stats(fx->st, &after);
+    assert_int_equal(after.commits - before.commits, 2); /* the gate's, then one for all four */
+    assert_int_equal(after.jobs_failed - before.jobs_failed, 2);
+    assert_int_equal(jobs[0].rc, 0);
+    assert_int_equal(jobs[1].rc, PARLEY_EPERM);
+    assert_int_equal(jobs[2].rc, PARLEY_EEXIST);
+    assert_int_equal(jobs[3].rc, 0);
+    assert_true(has_id(fx->st, 1));
+    assert_false(has_id(fx->st, 2));
+    assert_true(has_id(fx->st, 3));
+    assert_int_equal(count_t(fx->st), 2);
+}
+
+static int return_arg_fn(struct store_conn *c, void *arg)
+{
+    return *(int *)arg;
+}
+
+static void test_store__write_sync_returns_result(void **state)
+{
+    struct fx *fx = *state;
+    int v = 7;
+    assert_int_equal(store_write_sync(fx->st, return_arg_fn, &v), 7);
+    v = PARLEY_ENOTFOUND;
+    assert_int_equal(store_write_sync(fx->st, return_arg_fn, &v), PARLEY_ENOTFOUND);
+    struct job j = {.id = 5, .fail_with = PARLEY_EPERM};
+    create_t(fx->st);
+    assert_int_equal(store_write_sync(fx->st, insert_fn, &j), PARLEY_EPERM);
+    assert_false(has_id(fx->st, 5));
+}
+
+static void *close_main(void *arg)
+{
+    store_close(arg);
+    return NULL;
+}
+
+static void test_store__close_drains_pending(void **state)
+{
+    struct fx *fx = *state;
+    static struct job jobs[100];
+    struct job extra[64];
+    pthread_t th;
+    int n_extra = 0, rc = 0;
+
+    create_t(fx->st);
+    memset(jobs, 0, sizeof(jobs));
+    memset(extra, 0, sizeof(extra));
+    reset_done();
+    gate_close_and_submit(fx->st);
+    for (int i = 0; i < 100; i++) {
+        jobs[i].id = i + 1;
+        assert_int_equal(store_submit(fx->st, insert_fn, on_job_done, &jobs[i]), 0);
+    }
+    assert_int_equal(pthread_create(&th, NULL, close_main, fx->st), 0);
+    /* The gate holds the committer, so the store stays alive until we open
+     * it; submits succeed until store_close has begun, then fail. */
+    while (n_extra < (int)ARRAY_SIZE(extra)) {
+        extra[n_extra].id = 1000 + n_extra;
+        rc = store_submit(fx->st, insert_fn, on_job_done, &extra[n_extra]);
+        if (rc != 0)
+            break;
+        n_extra++;
+        usleep(2000);
+    }
+    assert_int_equal(rc, PARLEY_ECLOSED);
+    gate_open();
+    pthread_join(th, NULL);
+    fx->st = NULL;
+    wait_done(100 + n_extra);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(jobs[i].rc, 0);
+
+    assert_int_equal(store_open(fx->uri, NULL, &fx->st), 0);
+    assert_int_equal(count_t(fx->st), 100 + n_extra);
+}
+
+struct durable_check {
+    struct store *st;
+    struct job job;
+    int64_t seen; /* rows with the job's id visible from a pooled connection */
+};
+
+static void on_durable_done(void *arg, int rc)
+{
+    struct durable_check *d = arg;
+    struct store_conn *c;
+    struct store_val p[] = {STORE_INT(d->job.id)};
+    d->seen = -1;
+    if (rc == 0 && store_conn_get(d->st, &c) == 0) {
+        if (store_query_int(c, "SELECT COUNT(*) FROM t WHERE id = $1", p, 1, &d->seen) < 0)
+            d->seen = -2;
+        store_conn_put(d->st, c);
+    }
+    on_job_done(&d->job, rc);
+}
+
+static int durable_fn(struct store_conn *c, void *arg)
+{
+    struct durable_check *d = arg;
+    return insert_fn(c, &d->job);
+}
+
+static void test_store__durable_when_done(void **state)
+{
+    struct fx *fx = *state;
+    struct durable_check d = {.st = fx->st, .job = {.id = 42}};
+
+    create_t(fx->st);
+    reset_done();
+    assert_int_equal(store_submit(fx->st, durable_fn, on_durable_done, &d), 0);
+    wait_done(1);
+    assert_int_equal(d.job.rc, 0);
+    assert_int_equal(d.seen, 1); /* committed before done() ran */
+    store_close(fx->st);
+    fx->st = NULL;
+    assert_int_equal(store_open(fx->uri, NULL, &fx->st), 0);
+    assert_true(has_id(fx->st, 42));
+}
+
+struct opener {
+    const char *uri;
+    struct store *st;
+    int rc;
+};
+
+static void *open_main(void *arg)
+{
+    struct opener *o = arg;
+    o->rc = store_open(o->uri, NULL, &o->st);
+    return NULL;
+}
+
+static void test_store__concurrent_open_migrates_once(void **state)
+{
+    char *uri = NULL;
+    struct opener op[3];
+    pthread_t th[3];
+
+    assert_int_equal(testdb_create(&uri), 0);
+    for (int i = 0; i < 3; i++) {
+        op[i] = (struct opener){uri, NULL, -1};
+        assert_int_equal(pthread_create(&th[i], NULL, open_main, &op[i]), 0);
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(op[i].rc, 0);
+    assert_int_equal(query_int(op[0].st, "SELECT COUNT(*) FROM schema_migrations", NULL, 0),
+                     store_schema_latest());
+    for (int i = 0; i < 3; i++)
+        store_close(op[i].st);
+    testdb_destroy(uri);
+    free(uri);
+}
+
+static void test_store__bad_uri_is_an_error(void **state)
+{
+    struct store *st = (struct store *)&st;
+    assert_int_equal(store_open(NULL, NULL, &st), PARLEY_EINVAL);
+    assert_null(st);
+    assert_int_equal(store_open("mysql://localhost/x", NULL, &st), PARLEY_EINVAL);
+    assert_int_equal(store_open("sqlite:", NULL, &st), PARLEY_EINVAL);
+    assert_int_equal(store_open("sqlite::memory:", NULL, &st), PARLEY_EINVAL);
+    assert_int_equal(store_open("", NULL, &st), PARLEY_EINVAL);
+    assert_int_equal(store_open("sqlite:/nonexistent-dir/x/y.db", NULL, &st), PARLEY_ESTORE);
+    assert_int_equal(store_open("postgresql://u:sekrit@127.0.0.1:1/x?connect_timeout=2", NULL, &st),
+                     PARLEY_ESTORE);
+    assert_null(st);
+    struct store_options o;
+    store_options_default(&o);
+    o.pool_size = 0;
+    assert_int_equal(store_open("sqlite:/tmp/never-created.db", &o, &st), PARLEY_EINVAL);
+    assert_int_equal(access("/tmp/never-created.db", F_OK), -1);
+
+    char *r = store_uri_redact("postgresql://u:sekrit@db.example:5432/p?sslmode=require");
+    assert_string_equal(r, "postgresql://u:***@db.example:5432/p?sslmode=require");
+    free(r);
+    r = store_uri_redact("postgres://h/p?user=u&password=sekrit&sslmode=disable");
+    assert_string_equal(r, "postgres://h/p?user=u&password=***&sslmode=disable");
+    free(r);
+    r = store_uri_redact("sqlite:/var/lib/parley/store.db");
+    assert_string_equal(r, "sqlite:/var/lib/parley/store.db");
+    free(r);
+}
+
+static void test_store__sqlite_file_is_private(void **state)
+{
+    struct fx *fx = *state;
+    struct stat sb;
+    if (store_is_pg(fx->st))
+        skip();
+    assert_int_equal(stat(fx->uri + strlen("sqlite:"), &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+int main(void)
+{
+    if (!testdb_backend_available())
+        return testdb_skip("PARLEY_TEST_STORE=pg but PARLEY_TEST_PG is not set");
+    log_set_level(LOG_LEVEL_WARN);
+#define T(name) cmocka_unit_test_setup_teardown(test_store__##name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(open_migrate_reopen),
+        T(refuse_newer_schema),
+        T(types_roundtrip),
+        T(binding_is_not_injection),
+        T(transactions),
+        T(group_commit_concurrent),
+        T(group_commit_failing_job_alone),
+        T(write_sync_returns_result),
+        T(close_drains_pending),
+        T(durable_when_done),
+        cmocka_unit_test(test_store__concurrent_open_migrates_once),
+        cmocka_unit_test(test_store__bad_uri_is_an_error),
+        T(sqlite_file_is_private),
+    };
+#undef T
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
