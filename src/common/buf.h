@@ -17,7 +17,10 @@ struct buf {
     size_t cap; /* the most len may ever be */
 };
 
-#define BUF_INIT(cap_) {NULL, 0, 0, (cap_)}
+#define BUF_INIT(cap_)                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, (cap_)                                                                         \
+    }
 
 void buf_init(struct buf *b, size_t cap);
 /* Free the memory and re-initialise with the same cap. */

@@ -20,9 +20,9 @@
 
 #if defined(__GNUC__)
 #define PARLEY_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define PARLEY_NORETURN __attribute__((noreturn))
-#define PARLEY_UNUSED __attribute__((unused))
-#define PARLEY_WARN_UNUSED __attribute__((warn_unused_result))
+#define PARLEY_NORETURN     __attribute__((noreturn))
+#define PARLEY_UNUSED       __attribute__((unused))
+#define PARLEY_WARN_UNUSED  __attribute__((warn_unused_result))
 #else
 #define PARLEY_PRINTF(f, a)
 #define PARLEY_NORETURN

@@ -84,8 +84,9 @@ static void vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
     }
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
-    k = snprintf(line, sizeof(line), "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s msg=",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+    k = snprintf(line, sizeof(line),
+                 "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03dZ level=%s msg=", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (int)(tv.tv_usec / 1000), level_names[level]);
     n = (size_t)k;
     put_quoted(line, sizeof(line) - 1, &n, text);

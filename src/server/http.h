@@ -1,0 +1,92 @@
+/* http.h - HTTP requests: routing by a table, bodies with a cap, replies.
+ *
+ * transport.c feeds libwebsockets' HTTP callbacks in here. A handler runs
+ * once the whole request (and body) has arrived, and must call exactly one
+ * http_reply_* before it returns. Everything runs on the loop thread. */
+#ifndef PARLEY_SERVER_HTTP_H
+#define PARLEY_SERVER_HTTP_H
+
+#include "common/buf.h"
+#include "server.h"
+
+#include <jansson.h>
+
+enum http_method {
+    HTTP_GET,
+    HTTP_POST,
+    HTTP_PUT,
+    HTTP_PATCH,
+    HTTP_DELETE,
+    HTTP_HEAD,
+    HTTP_OPTIONS,
+    HTTP_OTHER,
+};
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_PATH_MAX   512
+
+struct http_req {
+    struct server *srv;
+    struct lws *wsi;
+    enum http_method method;
+    char path[HTTP_PATH_MAX];
+    const char *params[HTTP_MAX_PARAMS]; /* ":name" path segments, in order */
+    char param_store[HTTP_PATH_MAX];
+    const struct http_route *route;
+    struct buf body;
+    bool body_too_big;
+    /* The reply. */
+    int status;
+    const char *content_type;
+    struct buf reply;
+    struct buf headers; /* extra "name: value\r\n" lines */
+    size_t sent;
+    bool replied;
+};
+
+typedef void (*http_handler_fn)(struct http_req *req);
+
+enum http_route_flags {
+    HTTP_ROUTE_BODY = 1 << 0, /* reads a request body */
+};
+
+/* One row per endpoint. Paths are matched segment by segment; a segment
+ * ":name" matches any one non-empty segment and is passed in params[]. */
+struct http_route {
+    enum http_method method;
+    const char *path;
+    http_handler_fn fn;
+    unsigned flags;
+};
+
+/* Start a request; fills req from the connection. Returns 0, or an HTTP
+ * status (404, 405, 414) for requests that cannot be routed, after which the
+ * caller replies with http_reply_error through http_fail. */
+int http_begin(struct http_req *req, struct server *srv, struct lws *wsi);
+/* Append request body bytes; past cfg->http_max_body marks the request 413. */
+void http_body(struct http_req *req, const void *data, size_t len);
+/* The body is complete (or there is none): run the handler. */
+void http_dispatch(struct http_req *req);
+/* Write as much of the reply as the connection takes. Returns 1 while more
+ * remains, 0 when done, -1 to close the connection. */
+int http_write(struct http_req *req);
+void http_req_release(struct http_req *req);
+
+/* Replies. Each sets the status and body; the transport sends them. */
+void http_reply(struct http_req *req, int status, const char *content_type, const void *body,
+                size_t len);
+/* Takes a reference-owned `obj` (steals it). */
+void http_reply_json(struct http_req *req, int status, json_t *obj);
+/* {"error": {"code": code, "message": ...}} with a message that says what
+ * to fix. */
+void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
+    PARLEY_PRINTF(4, 5);
+void http_add_header(struct http_req *req, const char *name, const char *value);
+
+const char *http_method_name(enum http_method m);
+
+/* The route table, defined in routes.c. */
+extern const struct http_route http_routes[];
+extern const size_t http_routes_count;
+
+#endif
