@@ -323,6 +323,34 @@ static int sq_prepare(struct store *st)
     return 0;
 }
 
+/* Switch the file to WAL mode. That needs an exclusive lock, and SQLite
+ * does not wait for it through the busy handler, so parleyd processes
+ * starting together on a new file can collide: retry until the busy
+ * timeout. */
+static int set_wal(struct store *st, struct store_conn *c)
+{
+    int waited_ms = 0;
+    for (;;) {
+        struct store_rows *r = NULL;
+        int rc = sq_query(c, "PRAGMA journal_mode=WAL", NULL, 0, &r);
+        if (rc == 0)
+            rc = sq_rows_next(r);
+        if (rc == 1) {
+            rc = 0;
+            if (strcmp(sq_rows_text(r, 0), "wal") != 0) {
+                store__set_err(c, "cannot switch to WAL mode (got %s)", sq_rows_text(r, 0));
+                rc = PARLEY_ESTORE;
+            }
+        }
+        if (r)
+            sq_rows_free(r);
+        if (rc != PARLEY_EBUSY || waited_ms >= st->opt.busy_timeout_ms)
+            return rc;
+        usleep(10 * 1000);
+        waited_ms += 10;
+    }
+}
+
 static int sq_conn_open(struct store *st, struct store_conn *c, bool is_writer)
 {
     struct sq_conn *sc = xcalloc(1, sizeof(*sc));
@@ -347,16 +375,7 @@ static int sq_conn_open(struct store *st, struct store_conn *c, bool is_writer)
         goto fail;
     if (is_writer) {
         /* WAL is a property of the file: set once, by the first connection. */
-        struct store_rows *r = NULL;
-        rc = sq_query(c, "PRAGMA journal_mode=WAL", NULL, 0, &r);
-        if (rc == 0)
-            rc = sq_rows_next(r);
-        if (rc == 1 && strcmp(sq_rows_text(r, 0), "wal") != 0) {
-            store__set_err(c, "cannot switch to WAL mode (got %s)", sq_rows_text(r, 0));
-            rc = PARLEY_ESTORE;
-        }
-        if (r)
-            sq_rows_free(r);
+        rc = set_wal(st, c);
         if (rc < 0)
             goto fail;
     }

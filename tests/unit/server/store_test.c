@@ -633,8 +633,6 @@ static void test_store__sqlite_file_is_private(void **state)
 {
     struct fx *fx = *state;
     struct stat sb;
-    if (store_is_pg(fx->st))
-        skip();
     assert_int_equal(stat(fx->uri + strlen("sqlite:"), &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
 }
@@ -658,8 +656,12 @@ int main(void)
         T(durable_when_done),
         cmocka_unit_test(test_store__concurrent_open_migrates_once),
         cmocka_unit_test(test_store__bad_uri_is_an_error),
-        T(sqlite_file_is_private),
+        T(sqlite_file_is_private), /* keep last */
     };
 #undef T
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    /* The last case is SQLite-only. It is left out rather than skip()ped
+     * because cmocka reports a skip as "not ok # SKIP", which meson's TAP
+     * parser counts as a failure. */
+    size_t n = ARRAY_SIZE(tests) - (strcmp(testdb_backend(), "pg") == 0 ? 1 : 0);
+    return _cmocka_run_group_tests("store", tests, n, NULL, NULL);
 }
