@@ -375,38 +375,41 @@ void store_conn_put(struct store *st, struct store_conn *c)
 
 /* ---- the group committer ---- */
 
-/* Run `batch` (n jobs) in one transaction and set each job's rc. */
+/* Run `batch` in one transaction and set each job's rc. Each job runs in
+ * the SAVEPOINT "job"; the statements between jobs travel together
+ * ("RELEASE SAVEPOINT job; SAVEPOINT job") so that on PostgreSQL a job costs
+ * one round trip more than its own statements, not two. */
 static void run_batch(struct store *st, struct store_job *batch)
 {
     struct store_conn *c = &st->writer;
+    int (*script)(struct store_conn *, const char *) = st->ops->exec_script;
+    char begin_sql[64];
     bool broken = false;
     struct store_job *j;
     int rc;
 
     c->errmsg[0] = '\0';
-    rc = store_begin(c);
+    snprintf(begin_sql, sizeof(begin_sql), "%s; SAVEPOINT job", st->ops->sql_begin);
+    rc = script(c, begin_sql);
     if (rc < 0) {
         log_error("store group commit cannot begin: %s", c->errmsg);
+        (void)script(c, "ROLLBACK");
         for (j = batch; j; j = j->next)
             j->rc = rc;
         return;
     }
+    c->in_tx = true;
     c->in_group = true;
     for (j = batch; j; j = j->next) {
         j->rc = PARLEY_ESTORE;
         if (broken)
-            continue;
-        rc = store_exec(c, "SAVEPOINT job", NULL, 0, NULL);
-        if (rc < 0) {
-            j->rc = rc;
-            broken = true;
-            continue;
-        }
+            continue; /* never ran: reported as a store failure */
         j->rc = j->fn(c, j->arg);
+        rc = 0;
         if (j->rc < 0)
-            rc = store_exec(c, "ROLLBACK TO SAVEPOINT job", NULL, 0, NULL);
-        if (rc == 0)
-            rc = store_exec(c, "RELEASE SAVEPOINT job", NULL, 0, NULL);
+            rc = script(c, "ROLLBACK TO SAVEPOINT job");
+        if (rc == 0 && j->next)
+            rc = script(c, "RELEASE SAVEPOINT job; SAVEPOINT job");
         if (rc < 0) {
             /* The transaction itself is gone or unusable (e.g. SQLite rolled
              * it back after an I/O error): nothing in this batch commits. */
