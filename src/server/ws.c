@@ -128,17 +128,29 @@ static void session_release(struct ws_session *s)
     buf_release(&s->rx);
 }
 
+/* Send a close frame with `code` and end the connection. The frame is
+ * written raw (RFC 6455 §5.5.1: FIN + opcode 8, unmasked from a server, the
+ * status code as the body) because lws 4.1 sends none when a writeable
+ * callback returns -1 after lws_close_reason(). Always returns -1. */
+static int send_close(struct ws_session *s, unsigned code)
+{
+    unsigned char frame[LWS_PRE + 4];
+    frame[LWS_PRE] = 0x88;
+    frame[LWS_PRE + 1] = 2;
+    frame[LWS_PRE + 2] = (unsigned char)(code >> 8);
+    frame[LWS_PRE + 3] = (unsigned char)code;
+    lws_write(s->wsi, frame + LWS_PRE, 4, LWS_WRITE_RAW);
+    return -1;
+}
+
 /* One lws_write per writeable callback (lws requirement). */
 static int on_writeable(struct ws_session *s)
 {
     struct ws_frame *f = s->tx_head;
 
-    if (s->closing || (s->srv->shutting_down && !f)) {
-        lws_close_reason(
-            s->wsi, s->closing ? LWS_CLOSE_STATUS_POLICY_VIOLATION : LWS_CLOSE_STATUS_GOINGAWAY,
-            NULL, 0);
-        return -1;
-    }
+    if (s->closing || (s->srv->shutting_down && !f))
+        return send_close(s, s->closing ? LWS_CLOSE_STATUS_POLICY_VIOLATION
+                                        : LWS_CLOSE_STATUS_GOINGAWAY);
     if (!f)
         return 0;
     if (lws_write(s->wsi, f->data + LWS_PRE, f->len,

@@ -1,0 +1,293 @@
+/* server_test.c - parleyd as an operator and a client meet it: first start,
+ * restart, health, errors, the WebSocket channel, configuration checks and
+ * shutdown. Runs once per store backend. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "harness.h"
+#include "testdb.h"
+
+static int setup(void **state)
+{
+    struct parleyd *p = calloc(1, sizeof(*p));
+    if (harness_init(p, NULL) < 0 || harness_start(p) < 0) {
+        harness_cleanup(p);
+        free(p);
+        return -1;
+    }
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct parleyd *p = *state;
+    harness_cleanup(p);
+    free(p);
+    return 0;
+}
+
+static json_t *body_json(const struct http_resp *r)
+{
+    json_t *j = json_loads(r->body, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_server__healthz_answers_over_verified_tls(void **state)
+{
+    struct parleyd *p = *state;
+    struct http_resp r;
+    json_t *j;
+
+    assert_int_equal(harness_http(p, "GET", "/healthz", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    j = body_json(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+    assert_string_equal(json_string_value(json_object_get(j, "store")),
+                        strcmp(testdb_backend(), "pg") == 0 ? "postgresql" : "sqlite");
+    /* Security headers on every reply. */
+    assert_non_null(strcasestr(r.headers, "x-content-type-options: nosniff"));
+    assert_non_null(strcasestr(r.headers, "strict-transport-security:"));
+    assert_non_null(strcasestr(r.headers, "content-type: application/json"));
+    json_decref(j);
+    http_resp_free(&r);
+}
+
+static void test_server__unknown_route_and_method_get_json_errors(void **state)
+{
+    struct parleyd *p = *state;
+    struct http_resp r;
+    json_t *j;
+
+    assert_int_equal(harness_http(p, "GET", "/no/such/thing", NULL, &r), 0);
+    assert_int_equal(r.status, 404);
+    j = body_json(&r);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                        "not_found");
+    json_decref(j);
+    http_resp_free(&r);
+
+    assert_int_equal(harness_http(p, "DELETE", "/healthz", NULL, &r), 0);
+    assert_int_equal(r.status, 405);
+    j = body_json(&r);
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(j, "error"), "message")), "/healthz"));
+    json_decref(j);
+    http_resp_free(&r);
+
+    /* The server is still fine. */
+    assert_int_equal(harness_http(p, "GET", "/api/v1/version", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+}
+
+static void test_server__first_start_prints_password_once_and_restart_keeps_state(void **state)
+{
+    struct parleyd *p = *state;
+    char *out = harness_read(p, "stdout.txt"), *log = harness_read(p, "parleyd.log");
+    char *cert1 = harness_read(p, "tls/cert.pem"), *key1 = harness_read(p, "tls/key.pem");
+    char *pw, *out2, *log2, *cert2, *key2;
+    char path[512];
+    struct stat st;
+    struct http_resp r;
+
+    assert_non_null(out);
+    pw = strstr(out, "password:");
+    assert_non_null(pw);
+    assert_non_null(strstr(out, "/admin"));
+    /* The one-time password never reaches the log. */
+    pw += strlen("password:");
+    while (*pw == ' ')
+        pw++;
+    pw[20] = 0;
+    assert_int_equal(strlen(pw), 20);
+    assert_null(strstr(log, pw));
+    snprintf(path, sizeof(path), "%s/tls/key.pem", p->dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0);
+
+    assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+    assert_int_equal(harness_start(p), 0);
+    out2 = harness_read(p, "stdout.txt");
+    log2 = harness_read(p, "parleyd.log");
+    cert2 = harness_read(p, "tls/cert.pem");
+    key2 = harness_read(p, "tls/key.pem");
+    assert_null(strstr(out2, "password:"));
+    assert_null(strstr(log2, "created a self-signed certificate"));
+    assert_string_equal(cert1, cert2);
+    assert_string_equal(key1, key2);
+    assert_int_equal(harness_http(p, "GET", "/healthz", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    free(out);
+    free(log);
+    free(cert1);
+    free(key1);
+    free(out2);
+    free(log2);
+    free(cert2);
+    free(key2);
+}
+
+static json_t *ws_recv_json(struct ws_conn *w)
+{
+    char *payload;
+    size_t len;
+    json_t *j;
+    assert_int_equal(ws_recv(w, 5000, &payload, &len), 1);
+    j = json_loadb(payload, len, 0, NULL);
+    free(payload);
+    assert_non_null(j);
+    return j;
+}
+
+static const char *jstr(json_t *j, const char *key)
+{
+    return json_string_value(json_object_get(j, key));
+}
+
+static void test_server__websocket_hello_ping_and_errors(void **state)
+{
+    struct parleyd *p = *state;
+    struct ws_conn w;
+    json_t *j;
+    const char *bad = "{not json";
+    const char *ping = "{\"type\":\"ping\",\"id\":42}";
+    const char *odd = "{\"type\":\"dance\"}";
+
+    assert_int_equal(ws_open(p, "/v1/ws", "parley.v1", &w), 101);
+    j = ws_recv_json(&w);
+    assert_string_equal(jstr(j, "type"), "hello");
+    assert_int_equal(json_integer_value(json_object_get(j, "protocol")), 1);
+    json_decref(j);
+
+    assert_int_equal(ws_send(&w, 1, ping, strlen(ping)), 0);
+    j = ws_recv_json(&w);
+    assert_string_equal(jstr(j, "type"), "pong");
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 42);
+    json_decref(j);
+
+    assert_int_equal(ws_send(&w, 1, bad, strlen(bad)), 0);
+    j = ws_recv_json(&w);
+    assert_string_equal(jstr(j, "type"), "error");
+    assert_string_equal(jstr(j, "code"), "bad_message");
+    json_decref(j);
+
+    assert_int_equal(ws_send(&w, 1, odd, strlen(odd)), 0);
+    j = ws_recv_json(&w);
+    assert_string_equal(jstr(j, "code"), "unknown_type");
+    assert_non_null(strstr(jstr(j, "message"), "dance"));
+    json_decref(j);
+
+    /* Still usable after errors. */
+    assert_int_equal(ws_send(&w, 1, ping, strlen(ping)), 0);
+    j = ws_recv_json(&w);
+    assert_string_equal(jstr(j, "type"), "pong");
+    json_decref(j);
+    ws_close(&w);
+}
+
+static void test_server__websocket_refuses_wrong_path_or_protocol(void **state)
+{
+    struct parleyd *p = *state;
+    struct ws_conn w;
+    struct http_resp r;
+
+    assert_true(ws_open(p, "/elsewhere", "parley.v1", &w) != 101);
+    ws_close(&w);
+    assert_true(ws_open(p, "/v1/ws", "chat.v9", &w) != 101);
+    ws_close(&w);
+    assert_int_equal(harness_http(p, "GET", "/healthz", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+}
+
+static void test_server__websocket_oversized_message_is_closed_1009(void **state)
+{
+    struct parleyd *p = *state;
+    struct ws_conn w;
+    size_t big = 300 * 1024; /* over the 256K default of ws_max_message */
+    char *data = malloc(big), *payload;
+    size_t len;
+    int op;
+    json_t *j;
+
+    memset(data, 'a', big);
+    assert_int_equal(ws_open(p, "/v1/ws", "parley.v1", &w), 101);
+    j = ws_recv_json(&w);
+    json_decref(j);
+    assert_int_equal(ws_send(&w, 1, data, big), 0);
+    op = ws_recv(&w, 5000, &payload, &len);
+    assert_int_equal(op, 8);
+    assert_true(len >= 2);
+    assert_int_equal(((unsigned char)payload[0] << 8) | (unsigned char)payload[1], 1009);
+    free(payload);
+    free(data);
+    ws_close(&w);
+}
+
+static void test_server__sigterm_closes_sessions_and_exits_within_5s(void **state)
+{
+    struct parleyd *p = *state;
+    struct ws_conn w;
+    char *payload, *log;
+    size_t len;
+    double elapsed = 99;
+    json_t *j;
+
+    assert_int_equal(ws_open(p, "/v1/ws", "parley.v1", &w), 101);
+    j = ws_recv_json(&w);
+    json_decref(j);
+    kill(p->pid, SIGTERM);
+    /* The session is told the server is going away (1001). */
+    assert_int_equal(ws_recv(&w, 5000, &payload, &len), 8);
+    assert_int_equal(((unsigned char)payload[0] << 8) | (unsigned char)payload[1], 1001);
+    free(payload);
+    ws_close(&w);
+    assert_int_equal(harness_stop(p, SIGTERM, 6, &elapsed), 0);
+    assert_true(elapsed < 5.0);
+    log = harness_read(p, "parleyd.log");
+    assert_non_null(strstr(log, "msg=\"stopped\""));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_server__healthz_answers_over_verified_tls, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_server__unknown_route_and_method_get_json_errors,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_server__first_start_prints_password_once_and_restart_keeps_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server__websocket_hello_ping_and_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_server__websocket_refuses_wrong_path_or_protocol,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server__websocket_oversized_message_is_closed_1009,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server__sigterm_closes_sessions_and_exits_within_5s,
+                                        setup, teardown),
+    };
+    if (!testdb_backend_available())
+        return testdb_skip("PARLEY_TEST_PG is not set");
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
