@@ -35,7 +35,8 @@ int prim_init(struct prim *p)
         }
     }
     p->aead = EVP_CIPHER_CTX_new();
-    if (!p->aead)
+    p->md = EVP_MD_CTX_new();
+    if (!p->aead || !p->md)
         goto nomem;
     return 0;
 nomem:
@@ -48,6 +49,7 @@ void prim_release(struct prim *p)
     for (size_t i = 0; i < ARRAY_SIZE(p->hmac); i++)
         EVP_MAC_CTX_free(p->hmac[i]);
     EVP_CIPHER_CTX_free(p->aead);
+    EVP_MD_CTX_free(p->md);
     memset(p, 0, sizeof(*p));
 }
 
@@ -73,6 +75,23 @@ int prim_hash(enum prim_hash h, const struct prim_iov *iov, size_t n, uint8_t *o
 out:
     EVP_MD_CTX_free(mc);
     return rc;
+}
+
+int prim_digest(struct prim *p, enum prim_hash h, const struct prim_iov *iov, size_t n,
+                uint8_t *out)
+{
+    const struct suite_algs *a = suite_algs();
+
+    if (!a || (unsigned)h >= ARRAY_SIZE(hash_lens))
+        return PARLEY_ECRYPTO;
+    if (!EVP_DigestInit_ex2(p->md, a->md[h], NULL))
+        return PARLEY_ECRYPTO;
+    for (size_t i = 0; i < n; i++)
+        if (iov[i].len && !EVP_DigestUpdate(p->md, iov[i].p, iov[i].len))
+            return PARLEY_ECRYPTO;
+    if (!EVP_DigestFinal_ex(p->md, out, NULL))
+        return PARLEY_ECRYPTO;
+    return 0;
 }
 
 int prim_hmac(struct prim *p, enum prim_hash h, const uint8_t *key, size_t klen,

@@ -21,6 +21,7 @@ struct prim_iov {
 struct prim {
     EVP_MAC_CTX *hmac[3]; /* by enum prim_hash, digest already set */
     EVP_CIPHER_CTX *aead;
+    EVP_MD_CTX *md;
     const EVP_CIPHER *aead_cipher; /* what `aead` was last initialised with */
     int aead_enc;
 };
@@ -32,6 +33,9 @@ void prim_release(struct prim *p);
 size_t prim_hash_len(enum prim_hash h);
 /* out gets prim_hash_len(h) bytes: H(iov[0] || ... || iov[n-1]). */
 int prim_hash(enum prim_hash h, const struct prim_iov *iov, size_t n, uint8_t *out);
+/* The same on the reusable context of `p` (no allocation). */
+int prim_digest(struct prim *p, enum prim_hash h, const struct prim_iov *iov, size_t n,
+                uint8_t *out);
 int prim_hmac(struct prim *p, enum prim_hash h, const uint8_t *key, size_t klen,
               const struct prim_iov *iov, size_t n, uint8_t *out);
 /* RFC 5869 §2.2; an empty salt means HashLen zero bytes. */
