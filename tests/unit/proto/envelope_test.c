@@ -1,0 +1,465 @@
+/* envelope_test.c - sealing, splitting and opening envelopes, and every
+ * refusal: tampering, strangers, replays, expiry, deleted pre-keys. */
+#include "testutil.h"
+
+#include "proto/envelope.h"
+
+#define MAX_PARTIES 8
+
+struct party {
+    uint8_t user[KEYS_ID_LEN];
+    struct keys_identity id;
+    struct keys_device dev;
+};
+
+struct world {
+    const struct suite *suite;
+    struct party p[MAX_PARTIES];
+    size_t n;
+    struct replay_cache replay;
+};
+
+static void party_make(struct world *w, const char *name, size_t n_onetime)
+{
+    struct party *p = &w->p[w->n++];
+    memset(p->user, 0, KEYS_ID_LEN);
+    memcpy(p->user, name, strlen(name) < KEYS_ID_LEN ? strlen(name) : KEYS_ID_LEN);
+    assert_int_equal(keys_identity_generate(&p->id, w->suite, p->user), 0);
+    assert_int_equal(keys_device_generate(&p->dev, w->suite, p->user), 0);
+    assert_int_equal(keys_identity_certify(&p->id, &p->dev, 1700000000), 0);
+    assert_int_equal(keys_device_add_prekeys(&p->dev, n_onetime, 1700000000), 0);
+    assert_int_equal(keys_device_rotate_fallback(&p->dev, 1700000000), 0);
+}
+
+static void world_make(struct world *w, unsigned suite, size_t n)
+{
+    static const char *names[] = {"alice", "bob", "carol", "dave", "erin", "frank", "grace"};
+    memset(w, 0, sizeof(*w));
+    w->suite = suite_get(suite);
+    for (size_t i = 0; i < n; i++)
+        party_make(w, names[i], 2);
+    assert_int_equal(replay_cache_init(&w->replay, 64), 0);
+}
+
+static void world_release(struct world *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        keys_device_release(&w->p[i].dev);
+        keys_identity_release(&w->p[i].id);
+    }
+    replay_cache_release(&w->replay);
+}
+
+/* The directory of pinned identity keys a client keeps. */
+static int lookup(void *arg, const uint8_t user[KEYS_ID_LEN], const struct sig_key **out)
+{
+    struct world *w = arg;
+    for (size_t i = 0; i < w->n; i++)
+        if (!memcmp(w->p[i].user, user, KEYS_ID_LEN)) {
+            *out = &w->p[i].id.key;
+            return 0;
+        }
+    return PARLEY_ENOTFOUND;
+}
+
+static struct envelope_open_cb cb_for(struct world *w)
+{
+    struct envelope_open_cb cb = {lookup, replay_cache_cb, w, &w->replay, 1700000100};
+    return cb;
+}
+
+/* Alice (p[0]) seals for the first pre-key of parties [1, n). */
+static void seal(struct world *w, size_t n, const char *msg, struct buf *env, uint8_t flags,
+                 uint64_t expires)
+{
+    struct envelope_recipient r[MAX_PARTIES];
+    struct envelope_header h = {0};
+
+    h.flags = flags;
+    h.expires_at = expires;
+    memcpy(h.conversation, "conversation-001", KEYS_ID_LEN);
+    for (size_t i = 1; i < n; i++) {
+        const struct keys_prekey *pk = &w->p[i].dev.prekeys[0];
+        r[i - 1] = (struct envelope_recipient){w->p[i].dev.device_id, pk->id, &pk->key};
+    }
+    assert_int_equal(envelope_seal(&w->p[0].dev, &h, r, n - 1, (const uint8_t *)msg,
+                                   strlen(msg), env),
+                     0);
+}
+
+static int open_as(struct world *w, size_t who, const uint8_t *d, size_t len,
+                   struct envelope_opened *o)
+{
+    struct envelope_open_cb cb = cb_for(w);
+    return envelope_open(d, len, &w->p[who].dev, &cb, o);
+}
+
+static void roundtrip(unsigned suite)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20);
+    struct envelope_route r;
+    static const char msg[] = "the server never sees this";
+
+    world_make(&w, suite, 4);
+    seal(&w, 4, msg, &env, ENVELOPE_BURN_ON_READ, 1800000000);
+    assert_int_equal(envelope_route_parse(env.data, env.len, &r), 0);
+    assert_int_equal(r.n_wraps, 3);
+    assert_int_equal(r.hdr.flags, ENVELOPE_BURN_ON_READ);
+    assert_int_equal(r.hdr.expires_at, 1800000000);
+    assert_memory_equal(r.hdr.sender_device, w.p[0].dev.device_id, KEYS_ID_LEN);
+    for (size_t i = 1; i < 4; i++) {
+        struct buf d = BUF_INIT(1 << 20);
+        struct envelope_opened o;
+        uint32_t pid;
+        assert_memory_equal(envelope_route_device(&r, i - 1, &pid), w.p[i].dev.device_id,
+                            KEYS_ID_LEN);
+        assert_int_equal(pid, w.p[i].dev.prekeys[0].id);
+        assert_int_equal(envelope_split(env.data, env.len, w.p[i].dev.device_id, &d), 0);
+        /* A device receives one wrap, not three. */
+        assert_true(d.len < env.len);
+        assert_int_equal(open_as(&w, i, d.data, d.len, &o), 0);
+        assert_int_equal(o.pt_len, strlen(msg));
+        assert_memory_equal(o.pt, msg, o.pt_len);
+        assert_memory_equal(o.sender_user, w.p[0].user, KEYS_ID_LEN);
+        assert_memory_equal(o.hdr.msg_id, r.hdr.msg_id, KEYS_ID_LEN);
+        assert_int_equal(o.prekey_kind, KEYS_PREKEY_ONETIME);
+        envelope_opened_release(&o);
+        /* The cache is per receiving device in real life; reset it here. */
+        replay_cache_release(&w.replay);
+        assert_int_equal(replay_cache_init(&w.replay, 64), 0);
+        buf_release(&d);
+    }
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__roundtrip_default(void **state)
+{
+    roundtrip(SUITE_DEFAULT);
+}
+
+static void test_envelope__roundtrip_fips(void **state)
+{
+    roundtrip(SUITE_FIPS);
+}
+
+static void flips(unsigned suite)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+
+    world_make(&w, suite, 4);
+    seal(&w, 4, "flip me", &env, 0, 0);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[2].dev.device_id, &d), 0);
+    /* Every byte of the delivery. */
+    for (size_t i = 0; i < d.len; i++) {
+        for (int bit = 0; bit < 8; bit += 7) {
+            d.data[i] ^= (uint8_t)(1 << bit);
+            assert_true(open_as(&w, 2, d.data, d.len, &o) < 0);
+            d.data[i] ^= (uint8_t)(1 << bit);
+        }
+    }
+    /* Every truncation. */
+    for (size_t l = 0; l < d.len; l++)
+        assert_true(open_as(&w, 2, d.data, l, &o) < 0);
+    /* Every byte of the full envelope, split and opened by the device. */
+    for (size_t i = 0; i < env.len; i++) {
+        struct buf d2 = BUF_INIT(1 << 20);
+        env.data[i] ^= 0x01;
+        if (envelope_split(env.data, env.len, w.p[2].dev.device_id, &d2) == 0)
+            assert_true(open_as(&w, 2, d2.data, d2.len, &o) < 0);
+        env.data[i] ^= 0x01;
+        buf_release(&d2);
+    }
+    /* Untouched, it still opens. */
+    assert_int_equal(open_as(&w, 2, d.data, d.len, &o), 0);
+    envelope_opened_release(&o);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__any_flipped_byte_fails_default(void **state)
+{
+    flips(SUITE_DEFAULT);
+}
+
+static void test_envelope__any_flipped_byte_fails_fips(void **state)
+{
+    flips(SUITE_FIPS);
+}
+
+static void test_envelope__non_recipient_cannot_open(void **state)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+
+    world_make(&w, SUITE_DEFAULT, 4);
+    seal(&w, 3, "for bob and carol only", &env, 0, 0); /* dave (p[3]) is not a recipient */
+    assert_int_equal(envelope_split(env.data, env.len, w.p[3].dev.device_id, &d),
+                     PARLEY_ENOTFOUND);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+    /* Bob's delivery in Dave's hands: not his wrap. */
+    assert_int_equal(open_as(&w, 3, d.data, d.len, &o), PARLEY_EPERM);
+    /* Even with Bob's device id and pre-key ids, Dave's keys do not open it. */
+    memcpy(w.p[3].dev.device_id, w.p[1].dev.device_id, KEYS_ID_LEN);
+    for (size_t i = 0; i < w.p[3].dev.n_prekeys; i++)
+        w.p[3].dev.prekeys[i].id = w.p[1].dev.prekeys[i].id;
+    assert_int_equal(open_as(&w, 3, d.data, d.len, &o), PARLEY_EAUTH);
+    assert_null(o.pt);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__replay_is_rejected(void **state)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+
+    world_make(&w, SUITE_DEFAULT, 2);
+    seal(&w, 2, "once", &env, 0, 0);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), 0);
+    envelope_opened_release(&o);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), PARLEY_EREPLAY);
+    assert_null(o.pt);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__forward_secrecy(void **state)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+    struct keys_device copy;
+    struct buf saved = BUF_INIT(KEYS_MAX_STORE);
+
+    world_make(&w, SUITE_DEFAULT, 2);
+    seal(&w, 2, "read once, then gone", &env, 0, 0);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), 0);
+    assert_int_equal(o.prekey_kind, KEYS_PREKEY_ONETIME);
+    /* The client deletes the one-time pre-key after opening. */
+    assert_int_equal(keys_device_consume_prekey(&w.p[1].dev, o.prekey_id), 0);
+    envelope_opened_release(&o);
+    /* Later, an attacker holds everything the device still has (identity,
+     * device signing key, fallback and other pre-keys, via its key store)
+     * and a recorded copy of the delivery: it cannot open it. */
+    assert_int_equal(keys_device_save(&w.p[1].dev, &saved), 0);
+    assert_int_equal(keys_device_load(&copy, saved.data, saved.len), 0);
+    replay_cache_release(&w.replay);
+    assert_int_equal(replay_cache_init(&w.replay, 64), 0);
+    {
+        struct envelope_open_cb cb = cb_for(&w);
+        assert_int_equal(envelope_open(d.data, d.len, &copy, &cb, &o), PARLEY_ENOTFOUND);
+        /* Nor by trying every key it holds under the pre-key id named. */
+        for (size_t i = 0; i < copy.n_prekeys; i++) {
+            uint32_t keep = copy.prekeys[i].id;
+            copy.prekeys[i].id = w.p[1].dev.prekeys[0].id - 1; /* the consumed id (1) */
+            assert_int_equal(envelope_open(d.data, d.len, &copy, &cb, &o), PARLEY_EAUTH);
+            copy.prekeys[i].id = keep;
+        }
+    }
+    keys_device_release(&copy);
+    buf_release_secure(&saved);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__fallback_prekey_opens(void **state)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+    struct envelope_recipient r;
+    struct envelope_header h = {0};
+    const struct keys_prekey *fb;
+
+    world_make(&w, SUITE_DEFAULT, 2);
+    fb = keys_device_find_prekey(&w.p[1].dev, w.p[1].dev.fallback_id);
+    r = (struct envelope_recipient){w.p[1].dev.device_id, fb->id, &fb->key};
+    assert_int_equal(envelope_seal(&w.p[0].dev, &h, &r, 1, (const uint8_t *)"x", 1, &env), 0);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), 0);
+    assert_int_equal(o.prekey_kind, KEYS_PREKEY_FALLBACK);
+    assert_int_equal(keys_device_consume_prekey(&w.p[1].dev, o.prekey_id), PARLEY_EPERM);
+    envelope_opened_release(&o);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__chain_is_checked(void **state)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+    struct keys_identity mallory;
+
+    world_make(&w, SUITE_DEFAULT, 2);
+    /* Alice's device is re-certified by another identity claiming to be
+     * Alice: receivers pinned Alice's real key and refuse. */
+    assert_int_equal(keys_identity_generate(&mallory, w.suite, w.p[0].user), 0);
+    assert_int_equal(keys_identity_certify(&mallory, &w.p[0].dev, 1700000000), 0);
+    seal(&w, 2, "forged", &env, 0, 0);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), PARLEY_EAUTH);
+    /* An unknown sender. */
+    memset(w.p[0].user, 'z', KEYS_ID_LEN);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), PARLEY_ENOTFOUND);
+    keys_identity_release(&mallory);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__expiry(void **state)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+
+    world_make(&w, SUITE_DEFAULT, 2);
+    seal(&w, 2, "expired", &env, 0, 1700000050); /* cb_for's clock is 1700000100 */
+    assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), PARLEY_EPERM);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+/* Every Merkle tree shape: each device of n opens its own delivery. */
+static void test_envelope__audit_paths_for_all_sizes(void **state)
+{
+    struct world w;
+    static const size_t sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33};
+    struct keys_device devs[33];
+    struct envelope_recipient r[33];
+
+    world_make(&w, SUITE_DEFAULT, 1);
+    for (size_t i = 0; i < 33; i++) {
+        assert_int_equal(keys_device_generate(&devs[i], w.suite, w.p[0].user), 0);
+        assert_int_equal(keys_device_add_prekeys(&devs[i], 1, 1), 0);
+        r[i] = (struct envelope_recipient){devs[i].device_id, devs[i].prekeys[0].id,
+                                           &devs[i].prekeys[0].key};
+    }
+    for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+        struct buf env = BUF_INIT(1 << 20);
+        struct envelope_splitter sp;
+        struct envelope_header h = {0};
+        size_t n = sizes[k];
+        assert_int_equal(
+            envelope_seal(&w.p[0].dev, &h, r, n, (const uint8_t *)"tree", 4, &env), 0);
+        assert_int_equal(envelope_splitter_init(&sp, env.data, env.len), 0);
+        for (size_t i = 0; i < n; i++) {
+            struct buf d = BUF_INIT(1 << 20);
+            struct envelope_opened o;
+            struct envelope_open_cb cb = {lookup, NULL, &w, NULL, 0};
+            assert_int_equal(envelope_splitter_for(&sp, devs[i].device_id, &d), 0);
+            assert_int_equal(envelope_open(d.data, d.len, &devs[i], &cb, &o), 0);
+            assert_memory_equal(o.pt, "tree", 4);
+            envelope_opened_release(&o);
+            buf_release(&d);
+        }
+        envelope_splitter_release(&sp);
+        buf_release(&env);
+    }
+    /* Duplicate recipients are refused. */
+    {
+        struct buf env = BUF_INIT(1 << 20);
+        struct envelope_header h = {0};
+        r[1] = r[0];
+        assert_int_equal(envelope_seal(&w.p[0].dev, &h, r, 2, (const uint8_t *)"x", 1, &env),
+                         PARLEY_EINVAL);
+        buf_release(&env);
+    }
+    for (size_t i = 0; i < 33; i++)
+        keys_device_release(&devs[i]);
+    world_release(&w);
+}
+
+static void full_flow(unsigned suite)
+{
+    struct world w;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20), bundle = BUF_INIT(1 << 20);
+    struct buf one = BUF_INIT(1 << 20);
+    struct keys_bundle kb;
+    struct envelope_recipient r;
+    struct envelope_header h = {0};
+    struct envelope_opened o;
+
+    world_make(&w, suite, 2);
+    assert_int_equal(keys_device_bundle(&w.p[1].dev, 0, &bundle), 0);
+    assert_int_equal(keys_bundle_take(bundle.data, bundle.len, &one, NULL), 0);
+    assert_int_equal(keys_bundle_verify(one.data, one.len, &w.p[1].id.key, &kb), 0);
+    r = (struct envelope_recipient){kb.cert.device_id, kb.prekeys[0].id, &kb.prekeys[0].key};
+    assert_int_equal(envelope_seal(&w.p[0].dev, &h, &r, 1, (const uint8_t *)"hi", 2, &env), 0);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+    assert_int_equal(open_as(&w, 1, d.data, d.len, &o), 0);
+    envelope_opened_release(&o);
+    keys_bundle_release(&kb);
+    buf_release(&one);
+    buf_release(&bundle);
+    buf_release(&d);
+    buf_release(&env);
+    world_release(&w);
+}
+
+static void test_envelope__fips_suite_never_uses_x25519_or_ed25519(void **state)
+{
+    proto_alg_reset_for_testing();
+    full_flow(SUITE_FIPS);
+    assert_int_equal(proto_alg_count(PROTO_ALG_X25519), 0);
+    assert_int_equal(proto_alg_count(PROTO_ALG_ED25519), 0);
+    assert_true(proto_alg_count(PROTO_ALG_P384) > 0);
+    assert_true(proto_alg_count(PROTO_ALG_ECDSA) > 0);
+    assert_true(proto_alg_count(PROTO_ALG_AESGCM) > 0);
+    /* And the converse, so the counters are known to work. */
+    proto_alg_reset_for_testing();
+    full_flow(SUITE_DEFAULT);
+    assert_true(proto_alg_count(PROTO_ALG_X25519) > 0);
+    assert_true(proto_alg_count(PROTO_ALG_ED25519) > 0);
+    assert_int_equal(proto_alg_count(PROTO_ALG_P384), 0);
+    assert_int_equal(proto_alg_count(PROTO_ALG_ECDSA), 0);
+}
+
+static void test_envelope__replay_cache(void **state)
+{
+    struct replay_cache rc;
+    uint8_t id[KEYS_ID_LEN] = {0};
+    assert_int_equal(replay_cache_init(&rc, 4), 0);
+    for (int i = 0; i < 4; i++) {
+        id[0] = (uint8_t)i;
+        assert_int_equal(replay_cache_check(&rc, id), 0);
+        assert_int_equal(replay_cache_check(&rc, id), PARLEY_EREPLAY);
+    }
+    replay_cache_release(&rc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_envelope__roundtrip_default),
+        cmocka_unit_test(test_envelope__roundtrip_fips),
+        cmocka_unit_test(test_envelope__any_flipped_byte_fails_default),
+        cmocka_unit_test(test_envelope__any_flipped_byte_fails_fips),
+        cmocka_unit_test(test_envelope__non_recipient_cannot_open),
+        cmocka_unit_test(test_envelope__replay_is_rejected),
+        cmocka_unit_test(test_envelope__forward_secrecy),
+        cmocka_unit_test(test_envelope__fallback_prekey_opens),
+        cmocka_unit_test(test_envelope__chain_is_checked),
+        cmocka_unit_test(test_envelope__expiry),
+        cmocka_unit_test(test_envelope__audit_paths_for_all_sizes),
+        cmocka_unit_test(test_envelope__fips_suite_never_uses_x25519_or_ed25519),
+        cmocka_unit_test(test_envelope__replay_cache),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
