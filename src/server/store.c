@@ -375,45 +375,60 @@ void store_conn_put(struct store *st, struct store_conn *c)
 
 /* ---- the group committer ---- */
 
+/* Open the batch's transaction and the first job's savepoint. */
+static int batch_begin(struct store *st, struct store_conn *c)
+{
+    int rc = st->ops->exec_deferred(c, st->ops->sql_begin);
+    if (rc == 0)
+        rc = st->ops->exec_deferred(c, "SAVEPOINT job");
+    return rc;
+}
+
+/* After a job: undo it if it failed, then open the next job's savepoint. */
+static int batch_step(struct store *st, struct store_conn *c, bool job_failed, bool has_next)
+{
+    int rc = 0;
+    if (c->deferred_failed)
+        return PARLEY_ESTORE;
+    if (job_failed)
+        rc = st->ops->exec_deferred(c, "ROLLBACK TO SAVEPOINT job");
+    if (rc == 0 && has_next)
+        rc = st->ops->exec_deferred(c, "RELEASE SAVEPOINT job");
+    if (rc == 0 && has_next)
+        rc = st->ops->exec_deferred(c, "SAVEPOINT job");
+    return rc;
+}
+
 /* Run `batch` in one transaction and set each job's rc. Each job runs in
- * the SAVEPOINT "job"; the statements between jobs travel together
- * ("RELEASE SAVEPOINT job; SAVEPOINT job") so that on PostgreSQL a job costs
- * one round trip more than its own statements, not two. */
+ * the SAVEPOINT "job". The transaction and savepoint statements are
+ * deferred: on PostgreSQL they travel in one pipeline with the next job's
+ * first statement, so a job costs no more round trips than its own
+ * statements. A deferred statement that fails breaks the batch (checked
+ * after every job), so no job is reported committed when it was not. */
 static void run_batch(struct store *st, struct store_job *batch)
 {
     struct store_conn *c = &st->writer;
-    int (*script)(struct store_conn *, const char *) = st->ops->exec_script;
-    char begin_sql[64];
     bool broken = false;
     struct store_job *j;
     int rc;
 
     c->errmsg[0] = '\0';
-    snprintf(begin_sql, sizeof(begin_sql), "%s; SAVEPOINT job", st->ops->sql_begin);
-    rc = script(c, begin_sql);
-    if (rc < 0) {
-        log_error("store group commit cannot begin: %s", c->errmsg);
-        (void)script(c, "ROLLBACK");
-        for (j = batch; j; j = j->next)
-            j->rc = rc;
-        return;
-    }
+    c->deferred_failed = false;
+    rc = batch_begin(st, c);
     c->in_tx = true;
     c->in_group = true;
     for (j = batch; j; j = j->next) {
         j->rc = PARLEY_ESTORE;
-        if (broken)
+        if (broken || rc < 0) {
+            broken = true;
             continue; /* never ran: reported as a store failure */
+        }
         j->rc = j->fn(c, j->arg);
-        rc = 0;
-        if (j->rc < 0)
-            rc = script(c, "ROLLBACK TO SAVEPOINT job");
-        if (rc == 0 && j->next)
-            rc = script(c, "RELEASE SAVEPOINT job; SAVEPOINT job");
+        rc = batch_step(st, c, j->rc < 0, j->next != NULL);
         if (rc < 0) {
             /* The transaction itself is gone or unusable (e.g. SQLite rolled
              * it back after an I/O error): nothing in this batch commits. */
-            log_error("store group commit savepoint failed: %s", c->errmsg);
+            log_error("store group commit failed: %s", c->errmsg);
             if (j->rc >= 0)
                 j->rc = rc;
             broken = true;
@@ -428,6 +443,8 @@ static void run_batch(struct store *st, struct store_job *batch)
         return;
     }
     rc = store_commit(c);
+    if (rc == 0 && c->deferred_failed)
+        rc = PARLEY_ESTORE;
     if (rc < 0) {
         log_error("store group commit failed: %s", c->errmsg);
         for (j = batch; j; j = j->next)

@@ -17,6 +17,7 @@ struct store_conn {
     void *impl; /* the backend's connection state */
     bool in_tx;
     bool in_group;                /* owned by the committer: no begin/commit */
+    bool deferred_failed;         /* an exec_deferred statement failed */
     struct store_conn *next_free; /* pool free list */
     char errmsg[STORE_ERRMSG_MAX];
 };
@@ -53,6 +54,10 @@ struct store_ops {
                  struct store_rows **out);
     /* Several statements, no parameters (migrations). */
     int (*exec_script)(struct store_conn *c, const char *sql);
+    /* One statement without parameters or rows whose result may be read
+     * later, at the latest with the next statement on `c`. A late failure
+     * sets c->deferred_failed (and c->errmsg). */
+    int (*exec_deferred)(struct store_conn *c, const char *sql);
     int (*rows_next)(struct store_rows *r);
     int (*rows_ncols)(struct store_rows *r);
     bool (*rows_is_null)(struct store_rows *r, int col);

@@ -33,11 +33,16 @@ struct pg_rows {
     size_t *blob_lens;
 };
 
+struct pg_conn {
+    PGconn *conn;
+    int pending; /* deferred statements sent in pipeline mode, results unread */
+};
+
 static const struct store_ops *const self_ops = &store_pg_ops;
 
 static PGconn *conn_of(struct store_conn *c)
 {
-    return c->impl;
+    return ((struct pg_conn *)c->impl)->conn;
 }
 
 /* Copy a libpq message without its trailing newline. */
@@ -150,9 +155,77 @@ static void maybe_reset(struct store_conn *c)
     }
 }
 
+/* Read the results of everything sent since pipeline mode was entered: the
+ * `pending` deferred statements, then (if `out`) one more statement whose
+ * result goes to *out, then the sync point. Returns the first error. A
+ * failed deferred statement sets c->deferred_failed; the server then skips
+ * the rest of the pipeline, so the last statement has not run. */
+static int collect(struct store_conn *c, PGresult **out)
+{
+    struct pg_conn *pc = c->impl;
+    int ncmds = pc->pending + (out ? 1 : 0), cmd = 0, first_err = 0;
+
+    for (;;) {
+        PGresult *res = PQgetResult(pc->conn);
+        if (!res) {
+            /* End of one statement's results. */
+            if (cmd >= ncmds || PQstatus(pc->conn) == CONNECTION_BAD) {
+                if (!first_err)
+                    first_err = map_err(c, NULL);
+                if (cmd < pc->pending || first_err)
+                    c->deferred_failed = true;
+                break;
+            }
+            cmd++;
+            continue;
+        }
+        ExecStatusType status = PQresultStatus(res);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+            if (out && cmd == pc->pending && !first_err) {
+                *out = res;
+                res = NULL;
+            }
+        } else if (!first_err) {
+            first_err = map_err(c, res);
+            if (cmd < pc->pending)
+                c->deferred_failed = true;
+        }
+        PQclear(res);
+    }
+    pc->pending = 0;
+    if (first_err && out && *out) {
+        PQclear(*out);
+        *out = NULL;
+    }
+    if (!PQexitPipelineMode(pc->conn) && !first_err) {
+        set_pg_err(c, PQerrorMessage(pc->conn));
+        first_err = PARLEY_ESTORE;
+    }
+    return first_err;
+}
+
+/* Send the deferred statements on their own and read their results. */
+static int flush_deferred(struct store_conn *c)
+{
+    if (((struct pg_conn *)c->impl)->pending == 0)
+        return 0;
+    if (!PQpipelineSync(conn_of(c))) {
+        c->deferred_failed = true;
+        set_pg_err(c, PQerrorMessage(conn_of(c)));
+        (void)collect(c, NULL);
+        return PARLEY_ESTORE;
+    }
+    return collect(c, NULL);
+}
+
 static int run(struct store_conn *c, const char *sql, const struct store_val *params, size_t n,
                PGresult **out)
 {
+    struct pg_conn *pc = c->impl;
     struct pg_params pp;
     PGresult *res = NULL;
     int rc;
@@ -161,12 +234,40 @@ static int run(struct store_conn *c, const char *sql, const struct store_val *pa
     rc = params_build(c, params, n, &pp);
     if (rc < 0)
         goto out;
-    maybe_reset(c);
-    res = PQexecParams(conn_of(c), sql, (int)n, pp.types, pp.values, pp.lengths, pp.formats, 0);
-    if (!res ||
-        (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
-        rc = map_err(c, res);
+    /* ROLLBACK must run even when a deferred statement failed, and the
+     * server skips the rest of a pipeline after an error. */
+    if (pc->pending && strcmp(sql, "ROLLBACK") == 0)
+        (void)flush_deferred(c);
+    if (pc->pending) {
+        /* One round trip for the deferred statements and this one. */
+        if (!PQsendQueryParams(pc->conn, sql, (int)n, pp.types, pp.values, pp.lengths, pp.formats,
+                               0) ||
+            !PQpipelineSync(pc->conn)) {
+            set_pg_err(c, PQerrorMessage(pc->conn));
+            c->deferred_failed = true;
+            (void)collect(c, NULL);
+            rc = PARLEY_ESTORE;
+            goto out;
+        }
+        rc = collect(c, &res);
+        if (rc < 0)
+            goto out;
+    } else {
+        maybe_reset(c);
+        res = PQexecParams(pc->conn, sql, (int)n, pp.types, pp.values, pp.lengths, pp.formats, 0);
+        if (!res ||
+            (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
+            rc = map_err(c, res);
+            PQclear(res);
+            goto out;
+        }
+    }
+    /* COMMIT of a transaction in which a statement failed "succeeds" with
+     * the tag ROLLBACK: report what happened. */
+    if (strcmp(sql, "COMMIT") == 0 && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        store__set_err(c, "transaction was aborted by an earlier error; rolled back");
         PQclear(res);
+        rc = PARLEY_ESTORE;
         goto out;
     }
     *out = res;
@@ -174,6 +275,32 @@ static int run(struct store_conn *c, const char *sql, const struct store_val *pa
 out:
     params_release(&pp, n);
     return rc;
+}
+
+/* Queue `sql` in pipeline mode without waiting: it travels with the next
+ * statement, so the committer's savepoint steps cost no round trip. */
+static int pg_exec_deferred(struct store_conn *c, const char *sql)
+{
+    struct pg_conn *pc = c->impl;
+    if (pc->pending == 0) {
+        maybe_reset(c);
+        if (!PQenterPipelineMode(pc->conn)) {
+            set_pg_err(c, PQerrorMessage(pc->conn));
+            return PARLEY_ESTORE;
+        }
+    }
+    if (!PQsendQueryParams(pc->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+        set_pg_err(c, PQerrorMessage(pc->conn));
+        c->deferred_failed = true;
+        if (pc->pending == 0) {
+            (void)PQexitPipelineMode(pc->conn);
+            return PARLEY_ESTORE;
+        }
+        (void)flush_deferred(c);
+        return PARLEY_ESTORE;
+    }
+    pc->pending++;
+    return 0;
 }
 
 static int pg_exec(struct store_conn *c, const char *sql, const struct store_val *params, size_t n,
@@ -307,7 +434,9 @@ static void pg_rows_free(struct store_rows *base)
 static int pg_exec_script(struct store_conn *c, const char *sql)
 {
     PGresult *res;
-    int rc = 0;
+    int rc = flush_deferred(c);
+    if (rc < 0)
+        return rc;
     maybe_reset(c);
     /* PQexec (simple protocol) runs several statements; nothing is bound. */
     res = PQexec(conn_of(c), sql);
@@ -334,16 +463,18 @@ static int pg_conn_open(struct store *st, struct store_conn *c, bool is_writer)
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {st->target, "parleyd", NULL};
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    struct pg_conn *pc;
 
     if (!conn)
         fatalx("out of memory connecting to postgresql");
-    c->impl = conn;
     if (PQstatus(conn) != CONNECTION_OK) {
         set_pg_err(c, PQerrorMessage(conn));
         PQfinish(conn);
-        c->impl = NULL;
         return PARLEY_ESTORE;
     }
+    pc = xcalloc(1, sizeof(*pc));
+    pc->conn = conn;
+    c->impl = pc;
     PQsetNoticeProcessor(conn, on_notice, NULL);
     return 0;
 }
@@ -351,6 +482,7 @@ static int pg_conn_open(struct store *st, struct store_conn *c, bool is_writer)
 static void pg_conn_close(struct store_conn *c)
 {
     PQfinish(conn_of(c));
+    free(c->impl);
     c->impl = NULL;
 }
 
@@ -374,6 +506,7 @@ const struct store_ops store_pg_ops = {
     .exec = pg_exec,
     .query = pg_query,
     .exec_script = pg_exec_script,
+    .exec_deferred = pg_exec_deferred,
     .rows_next = pg_rows_next,
     .rows_ncols = pg_rows_ncols,
     .rows_is_null = pg_rows_is_null,

@@ -309,6 +309,12 @@ static int sq_exec_script(struct store_conn *c, const char *sql)
     return rc == SQLITE_OK ? 0 : map_err(c, rc);
 }
 
+/* In process there is no round trip to save: run it now. */
+static int sq_exec_deferred(struct store_conn *c, const char *sql)
+{
+    return sq_exec(c, sql, NULL, 0, NULL);
+}
+
 /* Create the file with mode 0600 before SQLite does, so the database (and
  * the -wal/-shm files, which SQLite creates with the database's mode) is
  * never readable by others. */
@@ -413,6 +419,7 @@ const struct store_ops store_sqlite_ops = {
     .exec = sq_exec,
     .query = sq_query,
     .exec_script = sq_exec_script,
+    .exec_deferred = sq_exec_deferred,
     .rows_next = sq_rows_next,
     .rows_ncols = sq_rows_ncols,
     .rows_is_null = sq_rows_is_null,

@@ -456,6 +456,50 @@ static void test_store__group_commit_failing_job_alone(void **state)
     assert_int_equal(count_t(fx->st), 2);
 }
 
+/* Inserts its row, then a duplicate of row 1 whose error it ignores. */
+static int sloppy_fn(struct store_conn *c, void *arg)
+{
+    struct job *j = arg;
+    struct store_val p[] = {STORE_INT(1), STORE_INT(0)};
+    int rc = insert_fn(c, j);
+    (void)store_exec(c, "INSERT INTO t (id, i) VALUES ($1, $2)", p, 2, NULL);
+    return rc;
+}
+
+/* A job that ignores a failed statement must not make the batch report
+ * rows as committed that are not (on PostgreSQL such an error aborts the
+ * whole transaction; on SQLite only the statement). Whatever the backend
+ * does, done(0) must mean the job's row is there. */
+static void test_store__ignored_error_never_reports_false_success(void **state)
+{
+    struct fx *fx = *state;
+    create_t(fx->st);
+    for (int last = 0; last < 2; last++) {
+        struct job jobs[] = {{.id = 1}, {.id = 2}, {.id = 3}};
+        size_t n = last ? 2 : 3; /* the sloppy job in the middle, then last */
+        exec_ok(fx->st, "DELETE FROM t", NULL, 0);
+        reset_done();
+        gate_close_and_submit(fx->st);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(
+                store_submit(fx->st, i == 1 ? sloppy_fn : insert_fn, on_job_done, &jobs[i]), 0);
+        gate_open();
+        wait_done((int)n);
+        for (size_t i = 0; i < n; i++) {
+            if (jobs[i].rc == 0)
+                assert_true(has_id(fx->st, jobs[i].id));
+            else
+                assert_false(has_id(fx->st, jobs[i].id));
+        }
+        if (!store_is_pg(fx->st))
+            assert_int_equal(jobs[1].rc, 0); /* SQLite undoes the statement only */
+    }
+    /* The committer recovered: a later job commits. */
+    struct job after = {.id = 9};
+    assert_int_equal(store_write_sync(fx->st, insert_fn, &after), 0);
+    assert_true(has_id(fx->st, 9));
+}
+
 static int return_arg_fn(struct store_conn *c, void *arg)
 {
     return *(int *)arg;
@@ -651,6 +695,7 @@ int main(void)
         T(transactions),
         T(group_commit_concurrent),
         T(group_commit_failing_job_alone),
+        T(ignored_error_never_reports_false_success),
         T(write_sync_returns_result),
         T(close_drains_pending),
         T(durable_when_done),
