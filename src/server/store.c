@@ -415,6 +415,8 @@ static void run_batch(struct store *st, struct store_job *batch)
     c->errmsg[0] = '\0';
     c->deferred_failed = false;
     rc = batch_begin(st, c);
+    if (rc < 0)
+        log_error("store group commit cannot begin: %s", c->errmsg);
     c->in_tx = true;
     c->in_group = true;
     for (j = batch; j; j = j->next) {
@@ -708,8 +710,11 @@ void store_close(struct store *st)
     pthread_mutex_unlock(&st->lock);
     if (st->has_committer)
         pthread_join(st->committer, NULL);
-    if (st->borrowed != 0)
-        BUG("store closed with %d connections still borrowed", st->borrowed);
+    pthread_mutex_lock(&st->lock);
+    int borrowed = st->borrowed;
+    pthread_mutex_unlock(&st->lock);
+    if (borrowed != 0)
+        BUG("store closed with %d connections still borrowed", borrowed);
     store_free(st);
 }
 

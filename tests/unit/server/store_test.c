@@ -361,6 +361,17 @@ static void test_store__transactions(void **state)
     assert_int_equal(
         store_query_int(a, "SELECT id FROM admins WHERE username = 'nobody'", NULL, 0, &id),
         PARLEY_ENOTFOUND);
+    /* A COMMIT after a failed statement: on PostgreSQL the server rolls the
+     * whole transaction back, and store_commit says so; on SQLite only the
+     * statement failed. Either way, success means the row is there. */
+    struct store_val p12[] = {STORE_INT(12), STORE_INT(0)};
+    assert_int_equal(store_begin(a), 0);
+    assert_int_equal(store_exec(a, ins, p12, 2, NULL), 0);
+    assert_int_equal(store_exec(a, ins, p10, 2, NULL), PARLEY_EEXIST);
+    int crc = store_commit(a);
+    assert_int_equal(crc == 0, has_id(fx->st, 12));
+    assert_int_equal(crc == 0, !store_is_pg(fx->st));
+
     /* Returning a connection inside a transaction rolls it back. */
     assert_int_equal(store_begin(a), 0);
     assert_int_equal(store_exec(a, ins, p11, 2, NULL), 0);
