@@ -49,7 +49,7 @@ bench-crypto: build
 fuzz:
 	@tools/install-deps --fuzz
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
-		-Db_lundef=false
+		-Db_lundef=false -Db_sanitize=address,undefined -Dc_args=-fsanitize=fuzzer-no-link
 	ninja -C $(FUZZ_BUILD)
 	tools/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 

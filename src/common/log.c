@@ -67,7 +67,7 @@ static void put_quoted(char *line, size_t cap, size_t *n, const char *s)
     *n = i;
 }
 
-static void vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
+PARLEY_PRINTF(3, 0) static void vlog(enum log_level level, int errnum, const char *fmt, va_list ap)
 {
     char text[1024], line[2304];
     struct timeval tv;

@@ -290,42 +290,73 @@ static char *trim(char *s)
     return s;
 }
 
-int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
-{
-    char line[4096], msg[512];
-    FILE *f = fopen(path, "r");
-    int lineno = 0, rc = 0;
+/* The most a config file may hold: far more than any real one. */
+#define CONFIG_MAX_FILE (1 << 20)
+#define CONFIG_MAX_LINE 4096
 
-    if (!f) {
-        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
-        return PARLEY_ECONFIG;
-    }
-    while (fgets(line, sizeof(line), f)) {
+int config_load_buffer(struct config *c, const char *name, const char *data, size_t len, char *err,
+                       size_t errlen)
+{
+    char line[CONFIG_MAX_LINE], msg[512];
+    size_t pos = 0;
+    int lineno = 0;
+
+    while (pos < len) {
+        const char *nl = memchr(data + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
         char *key, *value, *eq;
+
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            snprintf(err, errlen, "%s:%d: line too long", path, lineno);
-            rc = PARLEY_ECONFIG;
-            break;
+        if (n >= sizeof(line) || memchr(data + pos, 0, n)) {
+            snprintf(err, errlen, "%s:%d: %s", name, lineno,
+                     n >= sizeof(line) ? "line too long" : "NUL byte in line");
+            return PARLEY_ECONFIG;
         }
+        memcpy(line, data + pos, n);
+        line[n] = 0;
+        pos += n + 1;
         key = trim(line);
         if (*key == 0 || *key == '#')
             continue;
         eq = strchr(key, '=');
         if (!eq) {
-            snprintf(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
-            rc = PARLEY_ECONFIG;
-            break;
+            snprintf(err, errlen, "%s:%d: expected 'name = value'", name, lineno);
+            return PARLEY_ECONFIG;
         }
         *eq = 0;
         key = trim(key);
         value = trim(eq + 1);
         if (config_set(c, key, value, msg, sizeof(msg)) < 0) {
-            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-            rc = PARLEY_ECONFIG;
-            break;
+            snprintf(err, errlen, "%s:%d: %s", name, lineno, msg);
+            return PARLEY_ECONFIG;
         }
     }
+    return 0;
+}
+
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *data;
+    size_t n;
+    int rc;
+
+    if (!f) {
+        snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
+        return PARLEY_ECONFIG;
+    }
+    data = xmalloc(CONFIG_MAX_FILE + 1);
+    n = fread(data, 1, CONFIG_MAX_FILE + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read config file '%s': %s", path, strerror(errno));
+        rc = PARLEY_ECONFIG;
+    } else if (n > CONFIG_MAX_FILE) {
+        snprintf(err, errlen, "config file '%s' is larger than %d bytes", path, CONFIG_MAX_FILE);
+        rc = PARLEY_ECONFIG;
+    } else {
+        rc = config_load_buffer(c, path, data, n, err, errlen);
+    }
+    free(data);
     fclose(f);
     return rc;
 }

@@ -42,6 +42,11 @@ int config_set(struct config *c, const char *name, const char *value, char *err,
  * and bad values are errors that name the file and line. */
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
 
+/* The same for `len` bytes at `data`; `name` stands for the file in
+ * messages. */
+int config_load_buffer(struct config *c, const char *name, const char *data, size_t len, char *err,
+                       size_t errlen);
+
 /* Resolve the defaults that depend on other settings (store and TLS paths
  * under data_dir, host name). Call once after all sources are applied. */
 int config_finish(struct config *c, char *err, size_t errlen);

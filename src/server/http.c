@@ -66,7 +66,6 @@ int http_begin(struct http_req *req, struct server *srv, struct lws *wsi)
 {
     char *uri = NULL;
     int urilen = 0, m;
-    bool path_known = false;
 
     memset(req, 0, sizeof(*req));
     req->srv = srv;
@@ -84,6 +83,13 @@ int http_begin(struct http_req *req, struct server *srv, struct lws *wsi)
     req->path[urilen] = 0;
     /* lws hands the path without the query string; be sure anyway. */
     req->path[strcspn(req->path, "?")] = 0;
+
+    return http_route(req);
+}
+
+int http_route(struct http_req *req)
+{
+    bool path_known = false;
 
     for (size_t i = 0; i < http_routes_count; i++) {
         const struct http_route *r = &http_routes[i];

@@ -63,6 +63,10 @@ struct http_route {
  * status (404, 405, 414) for requests that cannot be routed, after which the
  * caller replies with http_reply_error through http_fail. */
 int http_begin(struct http_req *req, struct server *srv, struct lws *wsi);
+/* Find the route for req->method and req->path; fills req->route and
+ * req->params. Returns 0, 404 (no such path) or 405 (path known, method
+ * not). */
+int http_route(struct http_req *req);
 /* Append request body bytes; past cfg->http_max_body marks the request 413. */
 void http_body(struct http_req *req, const void *data, size_t len);
 /* The body is complete (or there is none): run the handler. */

@@ -77,33 +77,47 @@ static const struct {
     {"ping", on_ping},
 };
 
-static void on_message(struct ws_session *s)
+int ws_parse(const void *data, size_t len, json_t **msg, const char **type, char *err,
+             size_t errlen)
 {
     json_error_t jerr;
-    json_t *msg = json_loadb((const char *)s->rx.data, s->rx.len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *m = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    *msg = NULL;
+    if (!m || !json_is_object(m)) {
+        snprintf(err, errlen, "message is not a JSON object: %s", m ? "wrong type" : jerr.text);
+        json_decref(m);
+        return PARLEY_EPROTO;
+    }
+    *type = json_string_value(json_object_get(m, "type"));
+    if (!*type) {
+        snprintf(err, errlen, "message has no string field 'type'");
+        json_decref(m);
+        return PARLEY_EPROTO;
+    }
+    *msg = m;
+    return 0;
+}
+
+static void on_message(struct ws_session *s)
+{
     const char *type;
     char text[256];
+    json_t *msg;
 
-    if (!msg || !json_is_object(msg)) {
-        snprintf(text, sizeof(text), "message is not a JSON object: %s",
-                 msg ? "wrong type" : jerr.text);
+    if (ws_parse(s->rx.data, s->rx.len, &msg, &type, text, sizeof(text)) < 0) {
         send_error(s, "bad_message", text);
-        goto out;
-    }
-    type = json_string_value(json_object_get(msg, "type"));
-    if (!type) {
-        send_error(s, "bad_message", "message has no string field 'type'");
-        goto out;
+        return;
     }
     for (size_t i = 0; i < ARRAY_SIZE(handlers); i++) {
         if (strcmp(type, handlers[i].type) == 0) {
             handlers[i].fn(s, msg);
-            goto out;
+            json_decref(msg);
+            return;
         }
     }
     snprintf(text, sizeof(text), "unknown message type '%.64s'", type);
     send_error(s, "unknown_type", text);
-out:
     json_decref(msg);
 }
 

@@ -9,6 +9,8 @@
 #include "common/buf.h"
 #include "server.h"
 
+#include <jansson.h>
+
 #define WS_PROTOCOL_NAME "parley.v1"
 #define WS_PATH          "/v1/ws"
 
@@ -23,6 +25,12 @@ struct ws_session {
     size_t tx_queued;
     bool closing;
 };
+
+/* Parse one client message: a JSON object (duplicate keys refused) with a
+ * string "type". On success *msg holds it (json_decref it) and *type points
+ * into it. Returns 0, or PARLEY_EPROTO with a message for the client in err. */
+int ws_parse(const void *data, size_t len, json_t **msg, const char **type, char *err,
+             size_t errlen);
 
 /* The libwebsockets protocol callback for WS_PROTOCOL_NAME. */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
