@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -19,6 +20,7 @@
 #include <jansson.h>
 
 #include "harness.h"
+#include "server/store.h"
 #include "testdb.h"
 
 static int setup(void **state)
@@ -134,6 +136,35 @@ static void test_server__first_start_prints_password_once_and_restart_keeps_stat
     assert_int_equal(harness_http(p, "GET", "/healthz", NULL, &r), 0);
     assert_int_equal(r.status, 200);
     http_resp_free(&r);
+
+    /* The database kept the first start's administrator: one, still to
+     * change the one-time password, created before the restart. */
+    assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+    {
+        char uri[600];
+        struct store *db;
+        struct store_conn *c;
+        struct store_rows *rows;
+        if (p->store_uri)
+            snprintf(uri, sizeof(uri), "%s", p->store_uri);
+        else
+            snprintf(uri, sizeof(uri), "sqlite:%s/parley.db", p->dir);
+        assert_int_equal(store_open(uri, NULL, &db), 0);
+        assert_int_equal(store_conn_get(db, &c), 0);
+        assert_int_equal(store_query(c,
+                                     "SELECT username, must_change_password, created_at FROM "
+                                     "admins WHERE is_super = 1",
+                                     NULL, 0, &rows),
+                         0);
+        assert_int_equal(store_rows_next(rows), 1);
+        assert_string_equal(store_rows_text(rows, 0), "admin");
+        assert_int_equal(store_rows_int(rows, 1), 1);
+        assert_true(store_rows_int(rows, 2) <= (int64_t)time(NULL));
+        assert_int_equal(store_rows_next(rows), 0);
+        store_rows_free(rows);
+        store_conn_put(db, c);
+        store_close(db);
+    }
     free(out);
     free(log);
     free(cert1);
@@ -241,6 +272,33 @@ static void test_server__websocket_oversized_message_is_closed_1009(void **state
     ws_close(&w);
 }
 
+/* Started as root (as in CI), parleyd must run as the `user` setting
+ * (default nobody) and own its data directory. */
+static void test_server__drops_root_after_binding(void **state)
+{
+    struct parleyd *p = *state;
+    struct passwd *nobody = getpwnam("nobody");
+    char path[64], line[256];
+    struct stat st;
+    unsigned ruid = 0, euid = 0, suid = 0;
+    FILE *f;
+
+    if (geteuid() != 0 || !nobody)
+        skip();
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Uid: %u %u %u", &ruid, &euid, &suid) == 3)
+            break;
+    fclose(f);
+    assert_int_equal(ruid, nobody->pw_uid);
+    assert_int_equal(euid, nobody->pw_uid);
+    assert_int_equal(suid, nobody->pw_uid);
+    assert_int_equal(stat(p->dir, &st), 0);
+    assert_int_equal(st.st_uid, nobody->pw_uid);
+}
+
 static void test_server__sigterm_closes_sessions_and_exits_within_5s(void **state)
 {
     struct parleyd *p = *state;
@@ -281,6 +339,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_server__websocket_oversized_message_is_closed_1009,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server__drops_root_after_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server__sigterm_closes_sessions_and_exits_within_5s,
                                         setup, teardown),
     };
