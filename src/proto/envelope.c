@@ -14,12 +14,12 @@
 
 #include "wire.h"
 
-#define SIG_CTX "parley-envelope-v1"
-#define WRAP_INFO "parley-envelope-v1 wrap"
+#define SIG_CTX      "parley-envelope-v1"
+#define WRAP_INFO    "parley-envelope-v1 wrap"
 #define CONTENT_INFO "parley-envelope-v1 content"
-#define HDR ENVELOPE_HEADER_LEN
-#define WRAP_CT (ENVELOPE_MSG_KEY_LEN + HPKE_TAG)
-#define MAX_LEVELS 16 /* 2^13 > ENVELOPE_MAX_WRAPS */
+#define HDR          ENVELOPE_HEADER_LEN
+#define WRAP_CT      (ENVELOPE_MSG_KEY_LEN + HPKE_TAG)
+#define MAX_LEVELS   16 /* 2^13 > ENVELOPE_MAX_WRAPS */
 
 static size_t wrap_len_for(const struct suite *s)
 {
@@ -131,8 +131,7 @@ static int node_hash(struct prim *p, const struct suite *s, const uint8_t *l, co
  * unpaired last node moves up unchanged, which gives the same tree as the
  * RFC's split at the largest power of two below n. `h` (n hashes) is
  * overwritten. */
-static int merkle_root(struct prim *p, const struct suite *s, uint8_t *h, size_t n,
-                       uint8_t *root)
+static int merkle_root(struct prim *p, const struct suite *s, uint8_t *h, size_t n, uint8_t *root)
 {
     size_t hl = s->hash_len;
     int rc = 0;
@@ -165,8 +164,8 @@ static size_t path_len(size_t index, size_t n)
 
 /* The root from a leaf hash, its index, the leaf count and the audit path
  * (siblings bottom-up), RFC 9162 §2.1.3.2 in bottom-up form. */
-static int root_from_path(struct prim *p, const struct suite *s, const uint8_t *leaf,
-                          size_t index, size_t n, const uint8_t *path, uint8_t *root)
+static int root_from_path(struct prim *p, const struct suite *s, const uint8_t *leaf, size_t index,
+                          size_t n, const uint8_t *path, uint8_t *root)
 {
     size_t hl = s->hash_len, k = 0;
     uint8_t node[SUITE_MAX_HASH];
@@ -186,10 +185,10 @@ static int root_from_path(struct prim *p, const struct suite *s, const uint8_t *
 }
 
 static int sign_input_verify_or_sign(const struct suite *s, struct prim *p, const uint8_t *hdr,
-                                     const uint8_t *cert, size_t cert_len,
-                                     const uint8_t *content, size_t content_len,
-                                     const uint8_t *root, const struct sig_key *key,
-                                     uint8_t *sig_out, const uint8_t *sig_in)
+                                     const uint8_t *cert, size_t cert_len, const uint8_t *content,
+                                     size_t content_len, const uint8_t *root,
+                                     const struct sig_key *key, uint8_t *sig_out,
+                                     const uint8_t *sig_in)
 {
     uint8_t hc[SUITE_MAX_HASH], hk[SUITE_MAX_HASH];
     struct prim_iov c = {cert, cert_len}, k = {content, content_len};
@@ -238,8 +237,8 @@ static int check_recipients(const struct suite *s, const struct envelope_recipie
 }
 
 int envelope_seal(const struct keys_device *sender, struct envelope_header *hdr,
-                  const struct envelope_recipient *rcpt, size_t n, const uint8_t *pt,
-                  size_t pt_len, struct buf *out)
+                  const struct envelope_recipient *rcpt, size_t n, const uint8_t *pt, size_t pt_len,
+                  struct buf *out)
 {
     const struct suite *s = sender->suite;
     struct hpke_params prm;
@@ -345,8 +344,7 @@ int envelope_route_parse(const uint8_t *env, size_t len, struct envelope_route *
     return wire_end(&w);
 }
 
-const uint8_t *envelope_route_device(const struct envelope_route *r, size_t i,
-                                     uint32_t *prekey_id)
+const uint8_t *envelope_route_device(const struct envelope_route *r, size_t i, uint32_t *prekey_id)
 {
     const uint8_t *w;
 
@@ -379,7 +377,7 @@ int envelope_splitter_init(struct envelope_splitter *sp, const uint8_t *env, siz
     sp->env = env;
     sp->len = len;
     hl = sp->hash_len = s->hash_len;
-    for (n = sp->route.n_wraps; ; n = (n + 1) / 2) {
+    for (n = sp->route.n_wraps;; n = (n + 1) / 2) {
         sp->level_off[sp->n_levels] = total;
         sp->level_size[sp->n_levels++] = n;
         total += n;
@@ -399,8 +397,7 @@ int envelope_splitter_init(struct envelope_splitter *sp, const uint8_t *env, siz
         size_t bn = sp->level_size[l - 1];
         for (size_t i = 0; rc == 0 && i < sp->level_size[l]; i++) {
             if (2 * i + 1 < bn)
-                rc = node_hash(&p, s, below + 2 * i * hl, below + (2 * i + 1) * hl,
-                               here + i * hl);
+                rc = node_hash(&p, s, below + 2 * i * hl, below + (2 * i + 1) * hl, here + i * hl);
             else
                 memcpy(here + i * hl, below + 2 * i * hl, hl);
         }
@@ -412,8 +409,8 @@ int envelope_splitter_init(struct envelope_splitter *sp, const uint8_t *env, siz
     return rc;
 }
 
-int envelope_splitter_for(const struct envelope_splitter *sp,
-                          const uint8_t device_id[KEYS_ID_LEN], struct buf *out)
+int envelope_splitter_for(const struct envelope_splitter *sp, const uint8_t device_id[KEYS_ID_LEN],
+                          struct buf *out)
 {
     const struct envelope_route *r = &sp->route;
     const struct suite *s = suite_get(r->hdr.suite);
@@ -528,8 +525,7 @@ int envelope_open(const uint8_t *d, size_t len, const struct keys_device *me,
     /* 1. The chain: pinned identity of the user the certificate names ->
      *    device certificate -> this device id. */
     memcpy(out->sender_user, v.cert + 2, KEYS_ID_LEN);
-    rc = cb && cb->identity ? cb->identity(cb->arg, out->sender_user, &pinned)
-                            : PARLEY_ENOTFOUND;
+    rc = cb && cb->identity ? cb->identity(cb->arg, out->sender_user, &pinned) : PARLEY_ENOTFOUND;
     if (rc < 0 || !pinned) {
         rc = rc < 0 ? rc : PARLEY_ENOTFOUND;
         goto out;
@@ -592,8 +588,8 @@ int envelope_open(const uint8_t *d, size_t len, const struct keys_device *me,
         rc = PARLEY_ENOMEM;
         goto out;
     }
-    rc = prim_aead_open(&h.prim, kn, 32, kn + 32, v.hdr + 2, HDR - 2, v.content,
-                        v.content_len, out->pt);
+    rc = prim_aead_open(&h.prim, kn, 32, kn + 32, v.hdr + 2, HDR - 2, v.content, v.content_len,
+                        out->pt);
     if (rc < 0)
         goto out;
 

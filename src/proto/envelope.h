@@ -14,9 +14,9 @@
 #include "common/buf.h"
 #include "keys.h"
 
-#define ENVELOPE_VERSION 1
-#define ENVELOPE_HEADER_LEN 72 /* including the 2-byte magic */
-#define ENVELOPE_MAX_WRAPS 4096
+#define ENVELOPE_VERSION     1
+#define ENVELOPE_HEADER_LEN  72 /* including the 2-byte magic */
+#define ENVELOPE_MAX_WRAPS   4096
 #define ENVELOPE_MAX_CONTENT (1u << 22) /* ciphertext bytes, tag included */
 #define ENVELOPE_MSG_KEY_LEN 32
 
@@ -47,8 +47,8 @@ struct envelope_recipient {
  * `out`. Returns 0, PARLEY_EINVAL (no certificate, duplicate device, wrong
  * suite), PARLEY_ETOOBIG, PARLEY_ENOMEM, PARLEY_ECRYPTO. */
 int envelope_seal(const struct keys_device *sender, struct envelope_header *hdr,
-                  const struct envelope_recipient *rcpt, size_t n, const uint8_t *pt,
-                  size_t pt_len, struct buf *out);
+                  const struct envelope_recipient *rcpt, size_t n, const uint8_t *pt, size_t pt_len,
+                  struct buf *out);
 
 /* Server side: the routing view of a full envelope (pointers into it). */
 struct envelope_route {
@@ -60,8 +60,7 @@ struct envelope_route {
 };
 int envelope_route_parse(const uint8_t *env, size_t len, struct envelope_route *r);
 /* The device id (KEYS_ID_LEN bytes) and pre-key id of wrap i. */
-const uint8_t *envelope_route_device(const struct envelope_route *r, size_t i,
-                                     uint32_t *prekey_id);
+const uint8_t *envelope_route_device(const struct envelope_route *r, size_t i, uint32_t *prekey_id);
 
 /* Server side: cut a full envelope into per-device deliveries (header,
  * certificate, content, that device's wrap, its audit path, signature).
@@ -77,8 +76,8 @@ struct envelope_splitter {
 };
 int envelope_splitter_init(struct envelope_splitter *sp, const uint8_t *env, size_t len);
 /* Returns 0, or PARLEY_ENOTFOUND if the device is not a recipient. */
-int envelope_splitter_for(const struct envelope_splitter *sp,
-                          const uint8_t device_id[KEYS_ID_LEN], struct buf *out);
+int envelope_splitter_for(const struct envelope_splitter *sp, const uint8_t device_id[KEYS_ID_LEN],
+                          struct buf *out);
 void envelope_splitter_release(struct envelope_splitter *sp);
 /* One-shot form of the above. */
 int envelope_split(const uint8_t *env, size_t len, const uint8_t device_id[KEYS_ID_LEN],
@@ -93,7 +92,7 @@ struct envelope_open_cb {
     int (*check_replay)(void *replay_arg, const uint8_t msg_id[KEYS_ID_LEN]);
     void *arg;        /* for identity */
     void *replay_arg; /* for check_replay */
-    uint64_t now; /* Unix seconds to check expiry against; 0 skips the check */
+    uint64_t now;     /* Unix seconds to check expiry against; 0 skips the check */
 };
 
 struct envelope_opened {

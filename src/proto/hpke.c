@@ -14,7 +14,6 @@
 
 #include "wire.h"
 
-
 struct kem_info {
     uint16_t id;
     bool is_x25519;
@@ -29,10 +28,8 @@ struct kem_info {
 static const struct kem_info kems[] = {
     {HPKE_KEM_P256, false, "P-256", NID_X9_62_prime256v1, PRIM_SHA256, 32, 65, 32, 0xff,
      PROTO_ALG_P256},
-    {HPKE_KEM_P384, false, "P-384", NID_secp384r1, PRIM_SHA384, 48, 97, 48, 0xff,
-     PROTO_ALG_P384},
-    {HPKE_KEM_P521, false, "P-521", NID_secp521r1, PRIM_SHA512, 64, 133, 66, 0x01,
-     PROTO_ALG_P521},
+    {HPKE_KEM_P384, false, "P-384", NID_secp384r1, PRIM_SHA384, 48, 97, 48, 0xff, PROTO_ALG_P384},
+    {HPKE_KEM_P521, false, "P-521", NID_secp521r1, PRIM_SHA512, 64, 133, 66, 0x01, PROTO_ALG_P521},
     {HPKE_KEM_X25519, true, NULL, 0, PRIM_SHA256, 32, 32, 32, 0, PROTO_ALG_X25519},
 };
 
@@ -58,7 +55,7 @@ static const struct aead_info aeads[] = {
     {HPKE_AEAD_AES256GCM, 32},
 };
 
-#define NN 12 /* Nn for both AES-GCM AEADs */
+#define NN      12 /* Nn for both AES-GCM AEADs */
 #define HPKE_V1 "HPKE-v1"
 
 static const struct kem_info *kem_find(uint16_t id)
@@ -87,8 +84,7 @@ static int labeled_extract(struct prim *p, enum prim_hash h, const uint8_t *sid,
                            const uint8_t *salt, size_t salt_len, const char *label,
                            const uint8_t *ikm, size_t ikm_len, uint8_t *out)
 {
-    struct prim_iov iov[] = {
-        {HPKE_V1, 7}, {sid, sid_len}, {label, strlen(label)}, {ikm, ikm_len}};
+    struct prim_iov iov[] = {{HPKE_V1, 7}, {sid, sid_len}, {label, strlen(label)}, {ikm, ikm_len}};
     return prim_hkdf_extract(p, h, salt, salt_len, iov, ARRAY_SIZE(iov), out);
 }
 
@@ -99,11 +95,8 @@ static int labeled_expand(struct prim *p, enum prim_hash h, const uint8_t *sid, 
                           const uint8_t *info, size_t info_len, uint8_t *out, size_t len)
 {
     uint8_t l2[2] = {(uint8_t)(len >> 8), (uint8_t)len};
-    struct prim_iov iov[] = {{l2, 2},
-                             {HPKE_V1, 7},
-                             {sid, sid_len},
-                             {label, strlen(label)},
-                             {info, info_len}};
+    struct prim_iov iov[] = {
+        {l2, 2}, {HPKE_V1, 7}, {sid, sid_len}, {label, strlen(label)}, {info, info_len}};
     return prim_hkdf_expand(p, h, prk, prk_len, iov, ARRAY_SIZE(iov), out, len);
 }
 
@@ -198,8 +191,7 @@ static int ec_from_private(struct hpke_key *k, const struct kem_info *ki, const 
         goto out;
     rc = PARLEY_ECRYPTO;
     if (!EC_POINT_mul(g, pt, d, NULL, NULL, NULL) ||
-        EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, k->pk, ki->npk, NULL) !=
-            ki->npk)
+        EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, k->pk, ki->npk, NULL) != ki->npk)
         goto out;
     rc = ec_from_params(ki, d, k->pk, &k->pkey);
 out:
@@ -209,10 +201,116 @@ out:
     return rc;
 }
 
-int hpke_key_from_private(struct hpke_key *k, uint16_t kem, const uint8_t *sk, size_t len)
+/* An X25519 key pair from its 32 private bytes; writes the public key.
+ *
+ * Without a `struct prim`: EVP_PKEY_new_raw_private_key_ex, which looks the
+ * algorithm up by name and computes the public key with OpenSSL 3.0's
+ * generic fixed-base code. With one (the hot path: an ephemeral key per
+ * recipient device), the public key is computed as RFC 7748 §6.1 defines
+ * it, X25519(sk, 9), through the same assembly ladder as every derive,
+ * which measured ~12 us cheaper here; the key object is then built from
+ * both halves with a fromdata context made once, so nothing is looked up
+ * by name per key. */
+static const uint8_t x25519_nine[32] = {9};
+
+static EVP_PKEY *x25519_fromdata(struct prim *p, const uint8_t *sk, const uint8_t *pk)
+{
+    OSSL_PARAM params[3];
+    EVP_PKEY *k = NULL;
+
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)sk, 32);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pk, 32);
+    params[2] = OSSL_PARAM_construct_end();
+    if (EVP_PKEY_fromdata(p->x25519_fromdata, &k, EVP_PKEY_KEYPAIR, params) <= 0)
+        return NULL;
+    return k;
+}
+
+static int x25519_prepare(struct prim *p)
+{
+    if (p->x25519_fromdata && p->x25519_base)
+        return 0;
+    if (!p->x25519_fromdata) {
+        p->x25519_fromdata = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+        if (!p->x25519_fromdata)
+            return PARLEY_ENOMEM;
+        if (EVP_PKEY_fromdata_init(p->x25519_fromdata) <= 0) {
+            EVP_PKEY_CTX_free(p->x25519_fromdata);
+            p->x25519_fromdata = NULL;
+            return PARLEY_ECRYPTO;
+        }
+    }
+    p->x25519_base = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, x25519_nine, 32);
+    return p->x25519_base ? 0 : PARLEY_ENOMEM;
+}
+
+static EVP_PKEY *x25519_from_private(struct prim *p, const uint8_t *sk, uint8_t *pk)
+{
+    EVP_PKEY *tmp = NULL, *k = NULL;
+    EVP_PKEY_CTX *c = NULL;
+    size_t len = 32;
+
+    if (!p) {
+        k = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, sk, 32);
+        if (k && (!EVP_PKEY_get_raw_public_key(k, pk, &len) || len != 32)) {
+            EVP_PKEY_free(k);
+            k = NULL;
+        }
+        return k;
+    }
+    if (x25519_prepare(p) < 0)
+        return NULL;
+    /* The placeholder public half of `tmp` is never used: only its private
+     * scalar takes part in the derive. */
+    tmp = x25519_fromdata(p, sk, x25519_nine);
+    c = tmp ? EVP_PKEY_CTX_new_from_pkey(NULL, tmp, NULL) : NULL;
+    if (c && EVP_PKEY_derive_init(c) > 0 && EVP_PKEY_derive_set_peer_ex(c, p->x25519_base, 0) > 0 &&
+        EVP_PKEY_derive(c, pk, &len) > 0 && len == 32)
+        k = x25519_fromdata(p, sk, pk);
+    EVP_PKEY_CTX_free(c);
+    EVP_PKEY_free(tmp);
+    return k;
+}
+
+/* Encap's key generation and DH in one derive context (X25519 only):
+ * pkE = X25519(skE, 9), then dh = X25519(skE, pkR), with one context and
+ * no key object for the ephemeral pair beyond a throwaway holder of skE.
+ * Measured ~10 us per recipient cheaper than building the ephemeral key
+ * and a second context. */
+static int x25519_encap_dh(struct prim *p, const uint8_t *skE, EVP_PKEY *pkR, uint8_t *pkE,
+                           uint8_t *dhv)
+{
+    EVP_PKEY *tmp;
+    EVP_PKEY_CTX *c = NULL;
+    size_t l1 = 32, l2 = 32;
+    uint8_t acc = 0;
+    int rc = x25519_prepare(p);
+
+    if (rc < 0)
+        return rc;
+    proto_alg_note(PROTO_ALG_X25519);
+    tmp = x25519_fromdata(p, skE, x25519_nine);
+    if (!tmp)
+        return PARLEY_ENOMEM;
+    c = EVP_PKEY_CTX_new_from_pkey(NULL, tmp, NULL);
+    rc = PARLEY_ECRYPTO;
+    if (c && EVP_PKEY_derive_init(c) > 0 && EVP_PKEY_derive_set_peer_ex(c, p->x25519_base, 0) > 0 &&
+        EVP_PKEY_derive(c, pkE, &l1) > 0 && l1 == 32 &&
+        EVP_PKEY_derive_set_peer_ex(c, pkR, 0) > 0 && EVP_PKEY_derive(c, dhv, &l2) > 0 &&
+        l2 == 32) {
+        for (size_t i = 0; i < 32; i++)
+            acc |= dhv[i];
+        rc = acc ? 0 : PARLEY_ECRYPTO; /* §7.1.4: all-zero DH output */
+    }
+    EVP_PKEY_CTX_free(c);
+    EVP_PKEY_free(tmp);
+    return rc;
+}
+
+static int from_private(struct hpke_key *k, struct prim *p, uint16_t kem, const uint8_t *sk,
+                        size_t len)
 {
     const struct kem_info *ki = kem_find(kem);
-    size_t pl = 0;
     int rc;
 
     hpke_key_init(k);
@@ -222,14 +320,9 @@ int hpke_key_from_private(struct hpke_key *k, uint16_t kem, const uint8_t *sk, s
         return PARLEY_EPROTO;
     proto_alg_note(ki->alg);
     if (ki->is_x25519) {
-        pl = sizeof(k->pk);
-        k->pkey = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, sk, len);
+        k->pkey = x25519_from_private(p, sk, k->pk);
         if (!k->pkey)
-            return PARLEY_ENOMEM;
-        if (!EVP_PKEY_get_raw_public_key(k->pkey, k->pk, &pl) || pl != ki->npk) {
-            hpke_key_release(k);
             return PARLEY_ECRYPTO;
-        }
     } else {
         rc = ec_from_private(k, ki, sk);
         if (rc < 0) {
@@ -242,6 +335,11 @@ int hpke_key_from_private(struct hpke_key *k, uint16_t kem, const uint8_t *sk, s
     memcpy(k->sk, sk, len);
     k->sk_len = len;
     return 0;
+}
+
+int hpke_key_from_private(struct hpke_key *k, uint16_t kem, const uint8_t *sk, size_t len)
+{
+    return from_private(k, NULL, kem, sk, len);
 }
 
 int hpke_key_derive(struct hpke_key *k, struct prim *p, uint16_t kem, const uint8_t *ikm,
@@ -265,7 +363,7 @@ int hpke_key_derive(struct hpke_key *k, struct prim *p, uint16_t kem, const uint
     if (ki->is_x25519) {
         rc = labeled_expand(p, ki->hash, sid, 5, prk, hl, "sk", NULL, 0, sk, ki->nsk);
         if (rc == 0)
-            rc = hpke_key_from_private(k, kem, sk, ki->nsk);
+            rc = from_private(k, p, kem, sk, ki->nsk);
         goto out;
     }
     rc = PARLEY_ECRYPTO; /* DeriveKeyPairError after 256 candidates */
@@ -277,7 +375,7 @@ int hpke_key_derive(struct hpke_key *k, struct prim *p, uint16_t kem, const uint
             break;
         }
         sk[0] &= ki->bitmask;
-        r = hpke_key_from_private(k, kem, sk, ki->nsk);
+        r = from_private(k, p, kem, sk, ki->nsk);
         if (r != PARLEY_EPROTO) { /* EPROTO: out of range, try the next one */
             rc = r;
             break;
@@ -304,7 +402,7 @@ int hpke_key_generate(struct hpke_key *k, struct prim *p, uint16_t kem)
     /* Any 32 bytes are an X25519 private key (clamping happens in the
      * scalar multiplication, RFC 7748 §5). */
     if (ki->is_x25519)
-        rc = hpke_key_from_private(k, kem, buf, ki->nsk);
+        rc = from_private(k, p, kem, buf, ki->nsk);
     else
         rc = hpke_key_derive(k, p, kem, buf, ki->nsk);
     OPENSSL_cleanse(buf, sizeof(buf));
@@ -351,9 +449,8 @@ static int extract_and_expand(struct hpke *h, const uint8_t *dhv, const uint8_t 
     if (rc == 0) {
         memcpy(ctx, enc, ki->npk);
         memcpy(ctx + ki->npk, pkRm, ki->npk);
-        rc = labeled_expand(&h->prim, ki->hash, h->kem_suite_id, 5, prk,
-                            prim_hash_len(ki->hash), "shared_secret", ctx, 2 * ki->npk,
-                            shared_secret, ki->nsecret);
+        rc = labeled_expand(&h->prim, ki->hash, h->kem_suite_id, 5, prk, prim_hash_len(ki->hash),
+                            "shared_secret", ctx, 2 * ki->npk, shared_secret, ki->nsecret);
     }
     OPENSSL_cleanse(prk, sizeof(prk));
     return rc;
@@ -387,8 +484,8 @@ int hpke_key_schedule(struct hpke *h, const uint8_t *shared_secret, uint8_t *key
     int rc;
 
     /* secret = LabeledExtract(shared_secret, "secret", psk) with psk = "". */
-    rc = labeled_extract(&h->prim, kd->hash, h->suite_id, 10, shared_secret, ki->nsecret,
-                         "secret", NULL, 0, secret);
+    rc = labeled_extract(&h->prim, kd->hash, h->suite_id, 10, shared_secret, ki->nsecret, "secret",
+                         NULL, 0, secret);
     if (rc == 0)
         rc = labeled_expand(&h->prim, kd->hash, h->suite_id, 10, secret, kd->nh, "key", h->ksc,
                             h->ksc_len, key, ad->nk);
@@ -451,22 +548,29 @@ void hpke_release(struct hpke *h)
     memset(h, 0, sizeof(*h));
 }
 
-int hpke_seal_with_ephemeral(struct hpke *h, const struct hpke_key *pkR,
-                             const struct hpke_key *skE, const uint8_t *aad, size_t aad_len,
-                             const uint8_t *pt, size_t pt_len, uint8_t *enc, uint8_t *ct)
+/* Key schedule and AEAD seal at sequence number 0 (§5.2, §6.1). */
+static int seal_with_secret(struct hpke *h, const uint8_t *ss, const uint8_t *aad, size_t aad_len,
+                            const uint8_t *pt, size_t pt_len, uint8_t *ct)
 {
     const struct aead_info *ad = h->aead_info;
-    uint8_t ss[SUITE_MAX_HASH], key[32], nonce[NN];
-    int rc;
-
-    rc = hpke_encap_with(h, pkR, skE, ss, enc);
-    if (rc == 0)
-        rc = hpke_key_schedule(h, ss, key, nonce);
-    /* Single-shot: sequence number 0, so the nonce is base_nonce (§5.2). */
+    uint8_t key[32], nonce[NN];
+    int rc = hpke_key_schedule(h, ss, key, nonce);
+    /* Single-shot: the nonce is base_nonce xor 0. */
     if (rc == 0)
         rc = prim_aead_seal(&h->prim, key, ad->nk, nonce, aad, aad_len, pt, pt_len, ct);
-    OPENSSL_cleanse(ss, sizeof(ss));
     OPENSSL_cleanse(key, sizeof(key));
+    return rc;
+}
+
+int hpke_seal_with_ephemeral(struct hpke *h, const struct hpke_key *pkR, const struct hpke_key *skE,
+                             const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
+                             uint8_t *enc, uint8_t *ct)
+{
+    uint8_t ss[SUITE_MAX_HASH];
+    int rc = hpke_encap_with(h, pkR, skE, ss, enc);
+    if (rc == 0)
+        rc = seal_with_secret(h, ss, aad, aad_len, pt, pt_len, ct);
+    OPENSSL_cleanse(ss, sizeof(ss));
     return rc;
 }
 
@@ -475,12 +579,29 @@ int hpke_seal(struct hpke *h, const struct hpke_key *pkR, const uint8_t *aad, si
 {
     const struct kem_info *ki = h->kem_info;
     struct hpke_key eph;
+    uint8_t sk[32], dhv[32], ss[SUITE_MAX_HASH];
     int rc;
 
-    rc = hpke_key_generate(&eph, &h->prim, ki->id);
+    if (pkR->kem != ki->id)
+        return PARLEY_EINVAL;
+    if (!ki->is_x25519) {
+        rc = hpke_key_generate(&eph, &h->prim, ki->id);
+        if (rc == 0)
+            rc = hpke_seal_with_ephemeral(h, pkR, &eph, aad, aad_len, pt, pt_len, enc, ct);
+        hpke_key_release(&eph);
+        return rc;
+    }
+    /* GenerateKeyPair() is 32 random bytes (RFC 7748 §5 clamps them). */
+    rc = proto_rand(sk, sizeof(sk));
     if (rc == 0)
-        rc = hpke_seal_with_ephemeral(h, pkR, &eph, aad, aad_len, pt, pt_len, enc, ct);
-    hpke_key_release(&eph);
+        rc = x25519_encap_dh(&h->prim, sk, pkR->pkey, enc, dhv);
+    if (rc == 0)
+        rc = extract_and_expand(h, dhv, enc, pkR->pk, ss);
+    if (rc == 0)
+        rc = seal_with_secret(h, ss, aad, aad_len, pt, pt_len, ct);
+    OPENSSL_cleanse(sk, sizeof(sk));
+    OPENSSL_cleanse(dhv, sizeof(dhv));
+    OPENSSL_cleanse(ss, sizeof(ss));
     return rc;
 }
 

@@ -58,9 +58,9 @@ size_t hpke_kem_sk_len(uint16_t kem);
 struct hpke {
     struct hpke_params params;
     const void *kem_info, *kdf_info, *aead_info; /* internal tables */
-    uint8_t suite_id[10];                         /* "HPKE" || kem || kdf || aead */
-    uint8_t kem_suite_id[5];                      /* "KEM" || kem */
-    uint8_t ksc[1 + 2 * SUITE_MAX_HASH];          /* key_schedule_context */
+    uint8_t suite_id[10];                        /* "HPKE" || kem || kdf || aead */
+    uint8_t kem_suite_id[5];                     /* "KEM" || kem */
+    uint8_t ksc[1 + 2 * SUITE_MAX_HASH];         /* key_schedule_context */
     size_t ksc_len;
     struct prim prim;
 };
@@ -75,9 +75,9 @@ void hpke_release(struct hpke *h);
 int hpke_seal(struct hpke *h, const struct hpke_key *pkR, const uint8_t *aad, size_t aad_len,
               const uint8_t *pt, size_t pt_len, uint8_t *enc, uint8_t *ct);
 /* The same with a caller-chosen ephemeral key pair (test vectors only). */
-int hpke_seal_with_ephemeral(struct hpke *h, const struct hpke_key *pkR,
-                             const struct hpke_key *skE, const uint8_t *aad, size_t aad_len,
-                             const uint8_t *pt, size_t pt_len, uint8_t *enc, uint8_t *ct);
+int hpke_seal_with_ephemeral(struct hpke *h, const struct hpke_key *pkR, const struct hpke_key *skE,
+                             const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
+                             uint8_t *enc, uint8_t *ct);
 /* OpenBase (§6.1): writes ct_len - HPKE_TAG bytes to `pt`. Returns 0,
  * PARLEY_EPROTO for a malformed enc, PARLEY_EAUTH when the ciphertext does not
  * authenticate (wrong key, tampering). */

@@ -6,9 +6,9 @@
 
 #include "wire.h"
 
-#define CERT_CTX "parley-device-cert-v1"
-#define PREKEY_CTX "parley-prekey-v1"
-#define FP_CTX "parley-fingerprint-v1"
+#define CERT_CTX    "parley-device-cert-v1"
+#define PREKEY_CTX  "parley-prekey-v1"
+#define FP_CTX      "parley-fingerprint-v1"
 #define STORE_MAGIC "PDKS"
 #define IDENT_MAGIC "PIDK"
 
@@ -79,8 +79,7 @@ int keys_identity_load(struct keys_identity *id, const uint8_t *p, size_t len)
     return rc;
 }
 
-int keys_identity_certify(const struct keys_identity *id, struct keys_device *dev,
-                          uint64_t created)
+int keys_identity_certify(const struct keys_identity *id, struct keys_device *dev, uint64_t created)
 {
     const struct suite *s = id->suite;
     size_t n = cert_len_for(s), body = n - s->sig_len;
@@ -736,8 +735,7 @@ int keys_fingerprint_qr(const struct suite *s, const uint8_t my_user[KEYS_ID_LEN
 
 int keys_fingerprint_qr_check(const struct suite *s, const char *code,
                               const uint8_t my_user[KEYS_ID_LEN], const struct sig_key *mine,
-                              const uint8_t their_user[KEYS_ID_LEN],
-                              const struct sig_key *theirs)
+                              const uint8_t their_user[KEYS_ID_LEN], const struct sig_key *theirs)
 {
     char want[KEYS_QR_LEN + 1];
     uint8_t b[QR_BYTES];

@@ -15,10 +15,10 @@
 #include "hpke.h"
 #include "sig.h"
 
-#define KEYS_ID_LEN 16          /* user, device and conversation ids */
-#define KEYS_VERSION 1
-#define KEYS_MAX_PREKEYS 1000   /* pre-keys in one bundle */
-#define KEYS_MAX_STORE (1 << 20) /* a serialised device key store */
+#define KEYS_ID_LEN      16 /* user, device and conversation ids */
+#define KEYS_VERSION     1
+#define KEYS_MAX_PREKEYS 1000      /* pre-keys in one bundle */
+#define KEYS_MAX_STORE   (1 << 20) /* a serialised device key store */
 
 enum keys_prekey_kind {
     KEYS_PREKEY_ONETIME = 1,
@@ -155,7 +155,6 @@ int keys_fingerprint_qr(const struct suite *s, const uint8_t my_user[KEYS_ID_LEN
  * PARLEY_EAUTH (or PARLEY_EPROTO for a malformed code). */
 int keys_fingerprint_qr_check(const struct suite *s, const char *code,
                               const uint8_t my_user[KEYS_ID_LEN], const struct sig_key *mine,
-                              const uint8_t their_user[KEYS_ID_LEN],
-                              const struct sig_key *theirs);
+                              const uint8_t their_user[KEYS_ID_LEN], const struct sig_key *theirs);
 
 #endif

@@ -7,9 +7,9 @@
 #include "prim.h"
 #include "wire.h"
 
-#define MAGIC "PPBE"
-#define VERSION 1
-#define KDF_ARGON2ID 1
+#define MAGIC          "PPBE"
+#define VERSION        1
+#define KDF_ARGON2ID   1
 #define AEAD_AES256GCM 2
 
 const struct pbe_params pbe_params_default = {3, 65536, 4};
@@ -32,8 +32,7 @@ int pbe_parse(const uint8_t *in, size_t len, const struct pbe_limits *lim, struc
     wire_init(&w, in, len);
     magic = wire_bytes(&w, 4);
     if (!magic || memcmp(magic, MAGIC, 4) || wire_u8(&w) != VERSION ||
-        wire_u8(&w) != KDF_ARGON2ID || wire_u8(&w) != AEAD_AES256GCM ||
-        wire_u8(&w) != PBE_SALT_LEN)
+        wire_u8(&w) != KDF_ARGON2ID || wire_u8(&w) != AEAD_AES256GCM || wire_u8(&w) != PBE_SALT_LEN)
         return PARLEY_EPROTO;
     h->params.t_cost = wire_u32(&w);
     h->params.m_cost_kib = wire_u32(&w);
@@ -53,16 +52,16 @@ int pbe_parse(const uint8_t *in, size_t len, const struct pbe_limits *lim, struc
     return 0;
 }
 
-static int derive(const uint8_t *pw, size_t pw_len, const struct pbe_params *p,
-                  const uint8_t *salt, uint8_t *key)
+static int derive(const uint8_t *pw, size_t pw_len, const struct pbe_params *p, const uint8_t *salt,
+                  uint8_t *key)
 {
     int r;
 
     if (pw_len > UINT32_MAX)
         return PARLEY_ETOOBIG;
     proto_alg_note(PROTO_ALG_ARGON2ID);
-    r = argon2id_hash_raw(p->t_cost, p->m_cost_kib, p->parallelism, pw, pw_len, salt,
-                          PBE_SALT_LEN, key, 32);
+    r = argon2id_hash_raw(p->t_cost, p->m_cost_kib, p->parallelism, pw, pw_len, salt, PBE_SALT_LEN,
+                          key, 32);
     if (r == ARGON2_MEMORY_ALLOCATION_ERROR)
         return PARLEY_ENOMEM;
     return r == ARGON2_OK ? 0 : PARLEY_ECRYPTO;

@@ -17,7 +17,7 @@
 #include "suite.h"
 
 #define PBE_HEADER_LEN 48
-#define PBE_SALT_LEN 16
+#define PBE_SALT_LEN   16
 
 struct pbe_params {
     uint32_t t_cost;     /* passes */

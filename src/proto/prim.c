@@ -26,8 +26,8 @@ int prim_init(struct prim *p)
         p->hmac[i] = EVP_MAC_CTX_new(a->hmac);
         if (!p->hmac[i])
             goto nomem;
-        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                     (char *)hash_names[i], 0);
+        params[0] =
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)hash_names[i], 0);
         params[1] = OSSL_PARAM_construct_end();
         if (!EVP_MAC_CTX_set_params(p->hmac[i], params)) {
             prim_release(p);
@@ -50,6 +50,8 @@ void prim_release(struct prim *p)
         EVP_MAC_CTX_free(p->hmac[i]);
     EVP_CIPHER_CTX_free(p->aead);
     EVP_MD_CTX_free(p->md);
+    EVP_PKEY_CTX_free(p->x25519_fromdata);
+    EVP_PKEY_free(p->x25519_base);
     memset(p, 0, sizeof(*p));
 }
 

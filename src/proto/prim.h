@@ -11,7 +11,7 @@
 #include "suite.h"
 
 #define PRIM_GCM_NONCE 12
-#define PRIM_GCM_TAG 16
+#define PRIM_GCM_TAG   16
 
 struct prim_iov {
     const void *p;
@@ -22,6 +22,8 @@ struct prim {
     EVP_MAC_CTX *hmac[3]; /* by enum prim_hash, digest already set */
     EVP_CIPHER_CTX *aead;
     EVP_MD_CTX *md;
+    EVP_PKEY_CTX *x25519_fromdata; /* made on first use by hpke.c */
+    EVP_PKEY *x25519_base;         /* the base point u = 9, idem */
     const EVP_CIPHER *aead_cipher; /* what `aead` was last initialised with */
     int aead_enc;
 };

@@ -82,8 +82,8 @@ static void fetch_algs(void)
         algs.md[i] = EVP_MD_fetch(NULL, mds[i], NULL);
     algs.aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     algs.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    algs_ok = algs.hmac && algs.md[0] && algs.md[1] && algs.md[2] && algs.aes128gcm &&
-              algs.aes256gcm;
+    algs_ok =
+        algs.hmac && algs.md[0] && algs.md[1] && algs.md[2] && algs.aes128gcm && algs.aes256gcm;
 }
 
 const struct suite_algs *suite_algs(void)

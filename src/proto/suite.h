@@ -48,12 +48,12 @@ enum prim_hash {
     PRIM_SHA512 = 2,
 };
 
-#define SUITE_MAX_HASH 64   /* SHA-512 */
+#define SUITE_MAX_HASH   64  /* SHA-512 */
 #define SUITE_MAX_KEM_PK 133 /* P-521 uncompressed point */
 #define SUITE_MAX_KEM_SK 66
 #define SUITE_MAX_SIG_PK 97
 #define SUITE_MAX_SIG_SK 48
-#define SUITE_MAX_SIG 96
+#define SUITE_MAX_SIG    96
 
 struct suite {
     uint8_t id;

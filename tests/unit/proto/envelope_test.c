@@ -82,9 +82,8 @@ static void seal(struct world *w, size_t n, const char *msg, struct buf *env, ui
         const struct keys_prekey *pk = &w->p[i].dev.prekeys[0];
         r[i - 1] = (struct envelope_recipient){w->p[i].dev.device_id, pk->id, &pk->key};
     }
-    assert_int_equal(envelope_seal(&w->p[0].dev, &h, r, n - 1, (const uint8_t *)msg,
-                                   strlen(msg), env),
-                     0);
+    assert_int_equal(
+        envelope_seal(&w->p[0].dev, &h, r, n - 1, (const uint8_t *)msg, strlen(msg), env), 0);
 }
 
 static int open_as(struct world *w, size_t who, const uint8_t *d, size_t len,
@@ -199,8 +198,7 @@ static void test_envelope__non_recipient_cannot_open(void **state)
 
     world_make(&w, SUITE_DEFAULT, 4);
     seal(&w, 3, "for bob and carol only", &env, 0, 0); /* dave (p[3]) is not a recipient */
-    assert_int_equal(envelope_split(env.data, env.len, w.p[3].dev.device_id, &d),
-                     PARLEY_ENOTFOUND);
+    assert_int_equal(envelope_split(env.data, env.len, w.p[3].dev.device_id, &d), PARLEY_ENOTFOUND);
     assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
     /* Bob's delivery in Dave's hands: not his wrap. */
     assert_int_equal(open_as(&w, 3, d.data, d.len, &o), PARLEY_EPERM);
@@ -356,8 +354,7 @@ static void test_envelope__audit_paths_for_all_sizes(void **state)
         struct envelope_splitter sp;
         struct envelope_header h = {0};
         size_t n = sizes[k];
-        assert_int_equal(
-            envelope_seal(&w.p[0].dev, &h, r, n, (const uint8_t *)"tree", 4, &env), 0);
+        assert_int_equal(envelope_seal(&w.p[0].dev, &h, r, n, (const uint8_t *)"tree", 4, &env), 0);
         assert_int_equal(envelope_splitter_init(&sp, env.data, env.len), 0);
         for (size_t i = 0; i < n; i++) {
             struct buf d = BUF_INIT(1 << 20);

@@ -3,9 +3,9 @@
 
 #include "proto/hpke.h"
 
-#define P384_CT                                                                            \
+#define P384_CT                                                                                    \
     "30e9606d3f663f94efaca571fd93f88e7ef494108b840704020595ba35e2fc706422524097e94d82abe8578d8c"
-#define P384_ENC                                                                           \
+#define P384_ENC                                                                                   \
     "04a290ee659033c50033dc705468dc8f656aab1360d4edeb3b4e87c0b7f5a87dc01114ac4d02099e0811b553a0e8" \
     "7d2902dc0d0ff4cb470b9373e4489575995972645177452960741adc43424cb1aa8adac34ab8b486cc510a801da8" \
     "34d9301496"
@@ -67,9 +67,8 @@ static void test_hpke__seal_vectors(void **state)
         assert_memory_equal(kr.pk, pkr, npkr);
         assert_int_equal(hpke_key_from_private(&ke, prm.kem, ske, nske), 0);
         assert_int_equal(hpke_key_from_public(&pr, prm.kem, pkr, npkr), 0);
-        assert_int_equal(hpke_seal_with_ephemeral(&h, &pr, &ke, aad, naad, pt, npt, enc_out,
-                                                  ct_out),
-                         0);
+        assert_int_equal(
+            hpke_seal_with_ephemeral(&h, &pr, &ke, aad, naad, pt, npt, enc_out, ct_out), 0);
         assert_memory_equal(enc_out, enc, nenc);
         assert_int_equal(npt + HPKE_TAG, nct);
         assert_memory_equal(ct_out, ct, nct);
@@ -81,6 +80,62 @@ static void test_hpke__seal_vectors(void **state)
         hpke_release(&h);
     }
     assert_int_equal(i, 3);
+    json_decref(j);
+}
+
+struct fixed_rand {
+    const uint8_t *p;
+    size_t n;
+};
+
+static int give_fixed(void *arg, uint8_t *buf, size_t n)
+{
+    struct fixed_rand *f = arg;
+    if (n != f->n)
+        return -1;
+    memcpy(buf, f->p, n);
+    return 0;
+}
+
+/* The production path (hpke_seal: X25519 ephemeral key and DH fused in one
+ * context) reproduces the vectors when the randomness yields skEm. */
+static void test_hpke__production_seal_matches_vectors(void **state)
+{
+    json_t *j = load_json("tests/unit/proto/data/hpke-vectors.json");
+    json_t *arr = json_object_get(j, "seal"), *v;
+    size_t i, done = 0;
+
+    json_array_foreach(arr, i, v)
+    {
+        uint8_t info[64], ske[80], pkr[160], enc[160], aad[64], pt[128], ct[160];
+        uint8_t enc_out[160], ct_out[160];
+        struct hpke_params prm = {
+            (uint16_t)json_integer_value(json_object_get(v, "kem_id")),
+            (uint16_t)json_integer_value(json_object_get(v, "kdf_id")),
+            (uint16_t)json_integer_value(json_object_get(v, "aead_id")),
+        };
+#define H(name, buf) unhex(json_string_value(json_object_get(v, name)), buf, sizeof(buf))
+        size_t ninfo = H("info", info), nske = H("skEm", ske), npkr = H("pkRm", pkr);
+        size_t nenc = H("enc", enc), naad = H("aad", aad), npt = H("pt", pt), nct = H("ct", ct);
+#undef H
+        struct fixed_rand fr = {ske, nske};
+        struct hpke h;
+        struct hpke_key pr;
+
+        if (prm.kem != HPKE_KEM_X25519)
+            continue;
+        assert_int_equal(hpke_init(&h, &prm, info, ninfo), 0);
+        assert_int_equal(hpke_key_from_public(&pr, prm.kem, pkr, npkr), 0);
+        proto_rand_set_for_testing(give_fixed, &fr);
+        assert_int_equal(hpke_seal(&h, &pr, aad, naad, pt, npt, enc_out, ct_out), 0);
+        proto_rand_set_for_testing(NULL, NULL);
+        assert_memory_equal(enc_out, enc, nenc);
+        assert_memory_equal(ct_out, ct, nct);
+        hpke_key_release(&pr);
+        hpke_release(&h);
+        done++;
+    }
+    assert_int_equal(done, 2);
     json_decref(j);
 }
 
@@ -111,9 +166,8 @@ static void test_hpke__p384_suite_vector(void **state)
     print_message("# p384 enc=%s\n# p384 ct=%s\n", hxe, hx);
     assert_string_equal(hx, P384_CT);
     assert_string_equal(hxe, P384_ENC);
-    assert_int_equal(hpke_open(&h, &kr, enc, 97, (const uint8_t *)aad, strlen(aad), ct,
-                               sizeof(ct), back),
-                     0);
+    assert_int_equal(
+        hpke_open(&h, &kr, enc, 97, (const uint8_t *)aad, strlen(aad), ct, sizeof(ct), back), 0);
     assert_memory_equal(back, pt, strlen(pt));
     hpke_key_release(&kr);
     hpke_key_release(&ke);
@@ -200,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hpke__derive_key_pair_vectors),
         cmocka_unit_test(test_hpke__seal_vectors),
+        cmocka_unit_test(test_hpke__production_seal_matches_vectors),
         cmocka_unit_test(test_hpke__p384_suite_vector),
         cmocka_unit_test(test_hpke__roundtrip_and_tamper_x25519),
         cmocka_unit_test(test_hpke__roundtrip_and_tamper_p384),

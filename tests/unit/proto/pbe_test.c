@@ -11,8 +11,7 @@ static void test_pbe__roundtrip(void **state)
     struct buf c = BUF_INIT(1 << 20), p = BUF_INIT(1 << 20);
     static const char cfg[] = "host=chat.example.org\npin=sha256/...\n";
 
-    assert_int_equal(pbe_seal(pw, sizeof(pw) - 1, &fast, (const uint8_t *)cfg, strlen(cfg), &c),
-                     0);
+    assert_int_equal(pbe_seal(pw, sizeof(pw) - 1, &fast, (const uint8_t *)cfg, strlen(cfg), &c), 0);
     assert_int_equal(c.len, PBE_HEADER_LEN + strlen(cfg) + 16);
     assert_int_equal(pbe_open(pw, sizeof(pw) - 1, c.data, c.len, NULL, &p), 0);
     assert_int_equal(p.len, strlen(cfg));
@@ -33,8 +32,7 @@ static void test_pbe__wrong_password_and_tampering(void **state)
     struct buf c = BUF_INIT(1 << 20), p = BUF_INIT(1 << 20);
 
     assert_int_equal(pbe_seal(pw, sizeof(pw) - 1, &fast, (const uint8_t *)"secret", 6, &c), 0);
-    assert_int_equal(pbe_open((const uint8_t *)"wrong", 5, c.data, c.len, NULL, &p),
-                     PARLEY_EAUTH);
+    assert_int_equal(pbe_open((const uint8_t *)"wrong", 5, c.data, c.len, NULL, &p), PARLEY_EAUTH);
     for (size_t i = 0; i < c.len; i++) {
         c.data[i] ^= 0x01;
         assert_true(pbe_open(pw, sizeof(pw) - 1, c.data, c.len, NULL, &p) < 0);
