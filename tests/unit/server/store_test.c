@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "server/store.h"
+#include "server/store_int.h" /* store__sql_qmarks */
 #include "testdb.h"
 
 struct fx {
@@ -692,18 +693,128 @@ static void test_store__sqlite_file_is_private(void **state)
     assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
+static void test_store__placeholders_rewritten_outside_quotes(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"SELECT $1, $2", "SELECT ?1, ?2"},
+        {"SELECT $10 + $2", "SELECT ?10 + ?2"},
+        {"SELECT 'it''s $1', $2", "SELECT 'it''s $1', ?2"},
+        {"SELECT \"col$1\" FROM t WHERE a = $1", "SELECT \"col$1\" FROM t WHERE a = ?1"},
+        {"SELECT 1 -- $1\n, $2", "SELECT 1 -- $1\n, ?2"},
+        {"SELECT /* $1 */ $3", "SELECT /* $1 */ ?3"},
+        {"SELECT $x, $", "SELECT $x, $"},
+        {"SELECT 'unterminated $1", "SELECT 'unterminated $1"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *got = store__sql_qmarks(cases[i].in);
+        assert_string_equal(got, cases[i].out);
+        free(got);
+    }
+}
+
+static int create_t_fn(struct store_conn *c, void *arg)
+{
+    return store_exec(c,
+                      store_is_pg(arg) ? "CREATE TABLE t (id BIGINT PRIMARY KEY, i BIGINT)"
+                                       : "CREATE TABLE t (id INTEGER PRIMARY KEY, i BIGINT)",
+                      NULL, 0, NULL);
+}
+
+struct borrower {
+    struct store *st;
+    bool got;
+};
+
+static void *borrow_main(void *arg)
+{
+    struct borrower *b = arg;
+    struct store_conn *c;
+    if (store_conn_get(b->st, &c) == 0) {
+        __atomic_store_n(&b->got, true, __ATOMIC_SEQ_CST);
+        store_conn_put(b->st, c);
+    }
+    return NULL;
+}
+
+static void test_store__pool_blocks_until_a_connection_returns(void **state)
+{
+    struct fx *fx = *state;
+    struct store_conn *held[4];
+    struct store_options o;
+    struct borrower b;
+    pthread_t th;
+
+    store_close(fx->st);
+    store_options_default(&o);
+    o.pool_size = 4;
+    assert_int_equal(store_open(fx->uri, &o, &fx->st), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(store_conn_get(fx->st, &held[i]), 0);
+    b = (struct borrower){fx->st, false};
+    assert_int_equal(pthread_create(&th, NULL, borrow_main, &b), 0);
+    usleep(50 * 1000);
+    assert_false(__atomic_load_n(&b.got, __ATOMIC_SEQ_CST));
+    /* The committer has its own connection: writes go on meanwhile. */
+    assert_int_equal(store_write_sync(fx->st, create_t_fn, fx->st), 0);
+    store_conn_put(fx->st, held[0]);
+    pthread_join(th, NULL);
+    assert_true(b.got);
+    for (int i = 1; i < 4; i++)
+        store_conn_put(fx->st, held[i]);
+}
+
+/* The server dropped every connection (restart, failover): the statement
+ * that finds out fails, later ones reconnect. */
+static void test_store__pg_reconnects_after_losing_connections(void **state)
+{
+    struct fx *fx = *state;
+    struct store_conn *c;
+    int64_t v = 0;
+
+    assert_int_equal(store_conn_get(fx->st, &c), 0);
+    assert_int_equal(store_query_int(c,
+                                     "SELECT COUNT(pg_terminate_backend(pid)) FROM "
+                                     "pg_stat_activity WHERE datname = current_database() "
+                                     "AND pid <> pg_backend_pid()",
+                                     NULL, 0, &v),
+                     0);
+    assert_true(v >= 1); /* the committer's connection and the other pooled ones */
+    store_conn_put(fx->st, c);
+
+    /* Every pooled connection, and the committer, works again after at
+     * most one failure each. */
+    struct store_conn *all[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(store_conn_get(fx->st, &all[i]), 0);
+        if (store_query_int(all[i], "SELECT 1", NULL, 0, &v) != 0)
+            assert_int_equal(store_query_int(all[i], "SELECT 1", NULL, 0, &v), 0);
+        assert_int_equal(v, 1);
+    }
+    for (int i = 0; i < 4; i++)
+        store_conn_put(fx->st, all[i]);
+    struct job j = {.id = 1};
+    create_t(fx->st);
+    if (store_write_sync(fx->st, insert_fn, &j) != 0)
+        assert_int_equal(store_write_sync(fx->st, insert_fn, &j), 0);
+    assert_int_equal(count_t(fx->st), 1);
+}
+
 int main(void)
 {
     if (!testdb_backend_available())
         return testdb_skip("PARLEY_TEST_STORE=pg but PARLEY_TEST_PG is not set");
     log_set_level(LOG_LEVEL_WARN);
 #define T(name) cmocka_unit_test_setup_teardown(test_store__##name, setup, teardown)
-    const struct CMUnitTest tests[] = {
+    static const struct CMUnitTest common[] = {
         T(open_migrate_reopen),
         T(refuse_newer_schema),
         T(types_roundtrip),
+        cmocka_unit_test(test_store__placeholders_rewritten_outside_quotes),
         T(binding_is_not_injection),
         T(transactions),
+        T(pool_blocks_until_a_connection_returns),
         T(group_commit_concurrent),
         T(group_commit_failing_job_alone),
         T(ignored_error_never_reports_false_success),
@@ -712,12 +823,22 @@ int main(void)
         T(durable_when_done),
         cmocka_unit_test(test_store__concurrent_open_migrates_once),
         cmocka_unit_test(test_store__bad_uri_is_an_error),
-        T(sqlite_file_is_private), /* keep last */
+    };
+    static const struct CMUnitTest sqlite_only[] = {
+        T(sqlite_file_is_private),
+    };
+    static const struct CMUnitTest pg_only[] = {
+        T(pg_reconnects_after_losing_connections),
     };
 #undef T
-    /* The last case is SQLite-only. It is left out rather than skip()ped
-     * because cmocka reports a skip as "not ok # SKIP", which meson's TAP
+    /* Backend-specific cases are left out on the other backend rather than
+     * skip()ped: cmocka reports a skip as "not ok # SKIP", which meson's TAP
      * parser counts as a failure. */
-    size_t n = ARRAY_SIZE(tests) - (strcmp(testdb_backend(), "pg") == 0 ? 1 : 0);
-    return _cmocka_run_group_tests("store", tests, n, NULL, NULL);
+    bool is_pg = strcmp(testdb_backend(), "pg") == 0;
+    const struct CMUnitTest *extra = is_pg ? pg_only : sqlite_only;
+    size_t n_extra = is_pg ? ARRAY_SIZE(pg_only) : ARRAY_SIZE(sqlite_only);
+    struct CMUnitTest tests[ARRAY_SIZE(common) + 4];
+    memcpy(tests, common, sizeof(common));
+    memcpy(tests + ARRAY_SIZE(common), extra, n_extra * sizeof(*extra));
+    return _cmocka_run_group_tests("store", tests, ARRAY_SIZE(common) + n_extra, NULL, NULL);
 }
