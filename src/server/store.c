@@ -185,17 +185,27 @@ void store_rows_free(struct store_rows *r)
         r->ops->rows_free(r);
 }
 
-int store_begin(struct store_conn *c)
+static int begin_with(struct store_conn *c, const char *sql)
 {
     int rc;
     if (c->in_group || c->in_tx) {
         store__set_err(c, "transaction already open");
         return PARLEY_EINVAL;
     }
-    rc = store_exec(c, c->st->ops->sql_begin, NULL, 0, NULL);
+    rc = store_exec(c, sql, NULL, 0, NULL);
     if (rc == 0)
         c->in_tx = true;
     return rc;
+}
+
+int store_begin(struct store_conn *c)
+{
+    return begin_with(c, c->st->ops->sql_begin);
+}
+
+int store_begin_read(struct store_conn *c)
+{
+    return begin_with(c, c->st->ops->sql_begin_read);
 }
 
 /* Whatever happens, the transaction is over when this returns. */

@@ -184,8 +184,16 @@ void store_rows_free(struct store_rows *r);
 /* Transactions on a pooled connection. On SQLite store_begin takes the write
  * lock at once (BEGIN IMMEDIATE), waiting up to the busy timeout, so two
  * writers never deadlock on a lock upgrade. Not allowed inside a group-commit
- * job (PARLEY_EINVAL): the committer owns that transaction. */
+ * job (PARLEY_EINVAL): the committer owns that transaction. store_commit
+ * ends the transaction even when it fails; it fails (PARLEY_ESTORE) when the
+ * database had already aborted the transaction because a statement in it
+ * failed, so 0 always means committed. */
 int store_begin(struct store_conn *c);
+/* A read-only transaction: every query in it sees one snapshot, and it does
+ * not block the committer (SQLite: a deferred BEGIN that only reads;
+ * PostgreSQL: REPEATABLE READ READ ONLY). Do not write in it. End it with
+ * store_commit or store_rollback. */
+int store_begin_read(struct store_conn *c);
 int store_commit(struct store_conn *c);
 int store_rollback(struct store_conn *c);
 

@@ -67,6 +67,8 @@ struct store_ops {
     void (*rows_free)(struct store_rows *r);
     /* The statement that opens a write transaction. */
     const char *sql_begin;
+    /* The statement that opens a read-only snapshot transaction. */
+    const char *sql_begin_read;
     /* Serialise migration runs between processes (may be NULL). */
     int (*migrate_lock)(struct store_conn *c);
     int (*migrate_unlock)(struct store_conn *c);

@@ -515,6 +515,7 @@ const struct store_ops store_pg_ops = {
     .rows_blob = pg_rows_blob,
     .rows_free = pg_rows_free,
     .sql_begin = "BEGIN",
+    .sql_begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
     .migrate_lock = pg_migrate_lock,
     .migrate_unlock = pg_migrate_unlock,
 };

@@ -430,6 +430,8 @@ const struct store_ops store_sqlite_ops = {
     /* Take the write lock at once: a deferred transaction that later tries
      * to write can fail with SQLITE_BUSY without waiting (lock upgrade). */
     .sql_begin = "BEGIN IMMEDIATE",
+    /* In WAL mode a deferred transaction's first read fixes its snapshot. */
+    .sql_begin_read = "BEGIN",
     .migrate_lock = NULL, /* BEGIN IMMEDIATE already serialises migrations */
     .migrate_unlock = NULL,
 };

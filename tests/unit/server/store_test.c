@@ -380,6 +380,30 @@ static void test_store__transactions(void **state)
     assert_false(has_id(fx->st, 11));
 }
 
+/* A read transaction keeps its snapshot while the committer writes. */
+static void test_store__read_transaction_sees_one_snapshot(void **state)
+{
+    struct fx *fx = *state;
+    struct store_conn *c;
+    struct job j1 = {.id = 1}, j2 = {.id = 2};
+    int64_t n = -1;
+
+    create_t(fx->st);
+    assert_int_equal(store_write_sync(fx->st, insert_fn, &j1), 0);
+    assert_int_equal(store_conn_get(fx->st, &c), 0);
+    assert_int_equal(store_begin_read(c), 0);
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM t", NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+    /* Not blocked by the reader (SQLite WAL; PostgreSQL MVCC). */
+    assert_int_equal(store_write_sync(fx->st, insert_fn, &j2), 0);
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM t", NULL, 0, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_commit(c), 0);
+    assert_int_equal(store_query_int(c, "SELECT COUNT(*) FROM t", NULL, 0, &n), 0);
+    assert_int_equal(n, 2);
+    store_conn_put(fx->st, c);
+}
+
 #define GC_THREADS    4
 #define GC_PER_THREAD 100
 
@@ -814,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_store__placeholders_rewritten_outside_quotes),
         T(binding_is_not_injection),
         T(transactions),
+        T(read_transaction_sees_one_snapshot),
         T(pool_blocks_until_a_connection_returns),
         T(group_commit_concurrent),
         T(group_commit_failing_job_alone),
