@@ -280,8 +280,12 @@ static int migrate_step(struct store *st, bool *applied)
 
     const char *sql = st->ops == &store_pg_ops && m->sql_pg ? m->sql_pg : m->sql_sqlite;
     rc = st->ops->exec_script(c, sql);
-    if (rc < 0)
+    if (rc < 0) {
+        char msg[STORE_ERRMSG_MAX];
+        memcpy(msg, c->errmsg, sizeof(msg));
+        store__set_err(c, "migration %d (%s) failed: %s", m->version, m->name, msg);
         goto out;
+    }
     struct store_val p[] = {STORE_INT(m->version), STORE_TEXT(m->name),
                             STORE_INT((int64_t)time(NULL))};
     rc = store_exec(c,
