@@ -4,7 +4,8 @@
 
 #include "proto/envelope.h"
 
-#define MAX_PARTIES 8
+#define MAX_PARTIES    8
+#define VECTOR1_SHA256 "0090569d0baa5dd5ca7db31e14f68b4e299790f4246b7a06d04d16cc38872b7d"
 
 struct party {
     uint8_t user[KEYS_ID_LEN];
@@ -428,6 +429,114 @@ static void test_envelope__fips_suite_never_uses_x25519_or_ed25519(void **state)
     assert_int_equal(proto_alg_count(PROTO_ALG_ECDSA), 0);
 }
 
+/* ---- the published vector (docs/protocol.md, "Test vectors") ---- */
+
+struct logged_rand {
+    struct test_drbg drbg;
+    uint8_t log[8][64];
+    size_t len[8], n;
+};
+
+static int logged_fill(void *arg, uint8_t *buf, size_t n)
+{
+    struct logged_rand *l = arg;
+    if (test_drbg_fill(&l->drbg, buf, n) < 0)
+        return -1;
+    if (l->n < 8 && n <= 64) {
+        memcpy(l->log[l->n], buf, n);
+        l->len[l->n++] = n;
+    }
+    return 0;
+}
+
+static void print_hex(const char *name, const uint8_t *p, size_t n)
+{
+    char *h = malloc(2 * n + 1);
+    assert_non_null(h);
+    hex(p, n, h);
+    print_message("# %s=%s\n", name, h);
+    free(h);
+}
+
+static void test_envelope__deterministic_vector(void **state)
+{
+    static const uint8_t alice_id[KEYS_ID_LEN] = "alice@example.or";
+    static const uint8_t bob_id[KEYS_ID_LEN] = "bob@example.org!";
+    static const char msg[] = "Hello, Bob! This is Parley envelope vector 1.";
+    const struct suite *s = suite_get(SUITE_DEFAULT);
+    struct keys_identity ai, bi;
+    struct keys_device ad, bd;
+    struct logged_rand lr = {0};
+    struct envelope_header h = {0};
+    struct envelope_recipient r;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    uint8_t digest[32];
+    unsigned dl;
+    char dh[65];
+
+    test_drbg_seed(&lr.drbg, "parley envelope vector 1");
+    proto_rand_set_for_testing(test_drbg_fill, &lr.drbg);
+    assert_int_equal(keys_identity_generate(&ai, s, alice_id), 0);
+    assert_int_equal(keys_device_generate(&ad, s, alice_id), 0);
+    assert_int_equal(keys_identity_certify(&ai, &ad, 1700000000), 0);
+    assert_int_equal(keys_identity_generate(&bi, s, bob_id), 0);
+    assert_int_equal(keys_device_generate(&bd, s, bob_id), 0);
+    assert_int_equal(keys_identity_certify(&bi, &bd, 1700000000), 0);
+    assert_int_equal(keys_device_add_prekeys(&bd, 1, 1700000000), 0);
+    proto_rand_set_for_testing(logged_fill, &lr);
+    for (int i = 0; i < KEYS_ID_LEN; i++)
+        h.conversation[i] = (uint8_t)i;
+    h.flags = ENVELOPE_BURN_ON_READ;
+    h.expires_at = 1700086400;
+    r = (struct envelope_recipient){bd.device_id, bd.prekeys[0].id, &bd.prekeys[0].key};
+    assert_int_equal(envelope_seal(&ad, &h, &r, 1, (const uint8_t *)msg, strlen(msg), &env), 0);
+    proto_rand_set_for_testing(NULL, NULL);
+    assert_int_equal(lr.n, 3); /* msg_id, message key, ephemeral key */
+    assert_int_equal(envelope_split(env.data, env.len, bd.device_id, &d), 0);
+
+    print_hex("alice_identity_sk", ai.key.sk, ai.key.sk_len);
+    print_hex("alice_identity_pk", ai.key.pk, ai.key.pk_len);
+    print_hex("alice_device_id", ad.device_id, KEYS_ID_LEN);
+    print_hex("alice_device_sk", ad.sign.sk, ad.sign.sk_len);
+    print_hex("alice_device_cert", ad.cert, ad.cert_len);
+    print_hex("bob_device_id", bd.device_id, KEYS_ID_LEN);
+    print_hex("bob_prekey_sk", bd.prekeys[0].key.sk, bd.prekeys[0].key.sk_len);
+    print_hex("bob_prekey_pk", bd.prekeys[0].key.pk, bd.prekeys[0].key.pk_len);
+    print_hex("msg_id", lr.log[0], lr.len[0]);
+    print_hex("message_key", lr.log[1], lr.len[1]);
+    print_hex("ephemeral_sk", lr.log[2], lr.len[2]);
+    print_hex("envelope", env.data, env.len);
+    print_hex("delivery", d.data, d.len);
+    assert_true(EVP_Digest(env.data, env.len, digest, &dl, EVP_sha256(), NULL));
+    hex(digest, 32, dh);
+    print_message("# envelope_sha256=%s\n", dh);
+    assert_string_equal(dh, VECTOR1_SHA256);
+
+    /* And Bob opens it. */
+    {
+        struct envelope_opened o;
+        struct sig_key pinned;
+        assert_int_equal(sig_key_dup_public(&pinned, &ai.key), 0);
+        {
+            struct world w1 = {0};
+            memcpy(w1.p[0].user, alice_id, KEYS_ID_LEN);
+            w1.p[0].id.key = pinned;
+            w1.n = 1;
+            struct envelope_open_cb cb = {lookup, NULL, &w1, NULL, 1700000000};
+            assert_int_equal(envelope_open(d.data, d.len, &bd, &cb, &o), 0);
+        }
+        assert_memory_equal(o.pt, msg, strlen(msg));
+        envelope_opened_release(&o);
+        sig_key_release(&pinned);
+    }
+    buf_release(&env);
+    buf_release(&d);
+    keys_device_release(&ad);
+    keys_device_release(&bd);
+    keys_identity_release(&ai);
+    keys_identity_release(&bi);
+}
+
 static void test_envelope__replay_cache(void **state)
 {
     struct replay_cache rc;
@@ -457,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_envelope__audit_paths_for_all_sizes),
         cmocka_unit_test(test_envelope__fips_suite_never_uses_x25519_or_ed25519),
         cmocka_unit_test(test_envelope__replay_cache),
+        cmocka_unit_test(test_envelope__deterministic_vector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
