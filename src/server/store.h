@@ -168,6 +168,8 @@ int store_query_int(struct store_conn *c, const char *sql, const struct store_va
 
 /* Advance: 1 = a row is ready, 0 = no more rows, <0 = error. */
 int store_rows_next(struct store_rows *r);
+/* The number of columns; reliable once store_rows_next has returned 1 (a
+ * cached SQLite statement learns about a changed table when it steps). */
 int store_rows_ncols(struct store_rows *r);
 bool store_rows_is_null(struct store_rows *r, int col);
 /* 0 for NULL. */

@@ -1,7 +1,9 @@
 /* store_pg.c - the PostgreSQL backend of the store, over libpq.
  *
- * One libpq connection per pool slot plus the committer's. Statements run
- * with PQexecParams, so a statement is always one statement and values are
+ * One libpq connection per pool slot plus the committer's. Statements are
+ * prepared on first use and kept per connection (parsing and planning cost
+ * the server about as much as a short INSERT itself); they run through the
+ * extended protocol, so a statement is always one statement and values are
  * always bound: integers as int8 text, text as untyped text (the server
  * infers its type from the context), blobs as bytea in binary format.
  * Results come back in text format; bytea columns (hex text) are decoded on
@@ -33,9 +35,26 @@ struct pg_rows {
     size_t *blob_lens;
 };
 
+/* A statement prepared on the server, named "parley_<n>". The same SQL
+ * bound with different value types (NULL, int, text, blob) is prepared once
+ * per type signature, since preparing fixes the parameter types. */
+#define PG_CACHE_SIZE   64
+#define PG_CACHE_PARAMS 32 /* statements with more parameters are not cached */
+
+struct pg_stmt {
+    uint64_t hash;
+    char *sql;
+    char sig[PG_CACHE_PARAMS + 1];
+    char name[24];
+    uint64_t last_used;
+};
+
 struct pg_conn {
     PGconn *conn;
-    int pending; /* deferred statements sent in pipeline mode, results unread */
+    int pending;        /* deferred statements sent in pipeline mode, results unread */
+    char pipe_state[6]; /* SQLSTATE of the last pipeline's first error */
+    uint64_t tick, next_name;
+    struct pg_stmt cache[PG_CACHE_SIZE];
 };
 
 static const struct store_ops *const self_ops = &store_pg_ops;
@@ -146,24 +165,107 @@ static int params_build(struct store_conn *c, const struct store_val *params, si
     return 0;
 }
 
+/* Forget every prepared statement (the server already has: reconnect). */
+static void cache_clear(struct pg_conn *pc)
+{
+    for (int i = 0; i < PG_CACHE_SIZE; i++) {
+        free(pc->cache[i].sql);
+        pc->cache[i].sql = NULL;
+    }
+}
+
+/* The type signature of `params` ("nitb"), or false if not cacheable. */
+static bool param_sig(const struct store_val *params, size_t n, char *sig)
+{
+    static const char letters[] = {
+        [STORE_T_NULL] = 'n', [STORE_T_INT] = 'i', [STORE_T_TEXT] = 't', [STORE_T_BLOB] = 'b'};
+    if (n > PG_CACHE_PARAMS)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        sig[i] = letters[params[i].type];
+    sig[n] = '\0';
+    return true;
+}
+
+static uint64_t stmt_hash(const char *sql, const char *sig)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = sql; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    for (const char *p = sig; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return h;
+}
+
+static struct pg_stmt *cache_find(struct pg_conn *pc, const char *sql, const char *sig, uint64_t h)
+{
+    for (int i = 0; i < PG_CACHE_SIZE; i++) {
+        struct pg_stmt *e = &pc->cache[i];
+        if (e->sql && e->hash == h && strcmp(e->sig, sig) == 0 && strcmp(e->sql, sql) == 0) {
+            e->last_used = ++pc->tick;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* A free slot, or NULL when every slot is taken and nothing can be
+ * deallocated now (a pipeline is open). Evicting the least recently used
+ * statement deallocates it on the server, so a connection never holds more
+ * than PG_CACHE_SIZE prepared statements there. */
+static struct pg_stmt *cache_slot(struct pg_conn *pc)
+{
+    struct pg_stmt *victim = &pc->cache[0];
+    for (int i = 0; i < PG_CACHE_SIZE; i++) {
+        if (!pc->cache[i].sql)
+            return &pc->cache[i];
+        if (pc->cache[i].last_used < victim->last_used)
+            victim = &pc->cache[i];
+    }
+    if (pc->pending)
+        return NULL;
+    char sql[48];
+    snprintf(sql, sizeof(sql), "DEALLOCATE %s", victim->name);
+    PQclear(PQexec(pc->conn, sql)); /* on failure it lives on until disconnect */
+    free(victim->sql);
+    victim->sql = NULL;
+    return victim;
+}
+
+/* Fill `e` for `sql`; the statement is prepared under e->name. */
+static void cache_fill(struct pg_conn *pc, struct pg_stmt *e, const char *sql, const char *sig,
+                       uint64_t h)
+{
+    e->hash = h;
+    e->sql = xstrdup(sql);
+    snprintf(e->sig, sizeof(e->sig), "%s", sig);
+    snprintf(e->name, sizeof(e->name), "parley_%llu", (unsigned long long)++pc->next_name);
+    e->last_used = ++pc->tick;
+}
+
 /* If the server went away between transactions, reconnect once. */
 static void maybe_reset(struct store_conn *c)
 {
-    if (PQstatus(conn_of(c)) == CONNECTION_BAD && !c->in_tx && !c->in_group) {
+    struct pg_conn *pc = c->impl;
+    if (PQstatus(pc->conn) == CONNECTION_BAD && !c->in_tx && !c->in_group) {
         log_warnx("store postgresql connection lost; reconnecting");
-        PQreset(conn_of(c));
+        PQreset(pc->conn);
+        cache_clear(pc);
     }
 }
 
 /* Read the results of everything sent since pipeline mode was entered: the
- * `pending` deferred statements, then (if `out`) one more statement whose
- * result goes to *out, then the sync point. Returns the first error. A
+ * `pending` deferred statements, `extra` steps of the caller's statement
+ * (its PREPARE), then (if `out`) the statement whose result goes to *out,
+ * then the sync point. Returns the first error. A
  * failed deferred statement sets c->deferred_failed; the server then skips
  * the rest of the pipeline, so the last statement has not run. */
-static int collect(struct store_conn *c, PGresult **out)
+static int collect(struct store_conn *c, PGresult **out, int extra)
 {
     struct pg_conn *pc = c->impl;
-    int ncmds = pc->pending + (out ? 1 : 0), cmd = 0, first_err = 0;
+    int ncmds = pc->pending + extra + (out ? 1 : 0), cmd = 0, first_err = 0;
+
+    pc->pipe_state[0] = '\0';
 
     for (;;) {
         PGresult *res = PQgetResult(pc->conn);
@@ -185,11 +287,13 @@ static int collect(struct store_conn *c, PGresult **out)
             break;
         }
         if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
-            if (out && cmd == pc->pending && !first_err) {
+            if (out && cmd == pc->pending + extra && !first_err) {
                 *out = res;
                 res = NULL;
             }
         } else if (!first_err) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            snprintf(pc->pipe_state, sizeof(pc->pipe_state), "%s", state ? state : "");
             first_err = map_err(c, res);
             if (cmd < pc->pending)
                 c->deferred_failed = true;
@@ -216,10 +320,106 @@ static int flush_deferred(struct store_conn *c)
     if (!PQpipelineSync(conn_of(c))) {
         c->deferred_failed = true;
         set_pg_err(c, PQerrorMessage(conn_of(c)));
-        (void)collect(c, NULL);
+        (void)collect(c, NULL, 0);
         return PARLEY_ESTORE;
     }
-    return collect(c, NULL);
+    return collect(c, NULL, 0);
+}
+
+static bool result_ok(const PGresult *res)
+{
+    return res &&
+           (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK);
+}
+
+/* React to errors that concern the statement cache itself. */
+static void cache_on_error(struct pg_conn *pc, struct pg_stmt *e, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!state)
+        return;
+    if (strcmp(state, "26000") == 0) { /* invalid_sql_statement_name: DISCARD ALL? */
+        cache_clear(pc);
+    } else if (e && strcmp(state, "0A000") == 0) {
+        /* "cached plan must not change result type" after DDL: prepare
+         * afresh next time. The old one lives on until disconnect. */
+        free(e->sql);
+        e->sql = NULL;
+    }
+}
+
+/* Without a pipeline: prepare on first use (one extra round trip, once),
+ * then execute the prepared statement. */
+static PGresult *run_direct(struct pg_conn *pc, const char *sql, size_t n,
+                            const struct pg_params *pp, const char *sig, bool is_cacheable,
+                            struct pg_stmt **used)
+{
+    uint64_t h = is_cacheable ? stmt_hash(sql, sig) : 0;
+    struct pg_stmt *e = is_cacheable ? cache_find(pc, sql, sig, h) : NULL;
+
+    *used = NULL;
+    if (!e && is_cacheable && (e = cache_slot(pc))) {
+        cache_fill(pc, e, sql, sig, h);
+        PGresult *res = PQprepare(pc->conn, e->name, sql, (int)n, pp->types);
+        if (!result_ok(res)) {
+            free(e->sql);
+            e->sql = NULL;
+            return res; /* the statement's own error (syntax, unknown table) */
+        }
+        PQclear(res);
+    }
+    if (!e)
+        return PQexecParams(pc->conn, sql, (int)n, pp->types, pp->values, pp->lengths, pp->formats,
+                            0);
+    *used = e;
+    return PQexecPrepared(pc->conn, e->name, (int)n, pp->values, pp->lengths, pp->formats, 0);
+}
+
+/* Behind deferred statements: everything goes in one pipeline, the
+ * statement's PREPARE included on first use. */
+static int run_pipelined(struct store_conn *c, const char *sql, size_t n,
+                         const struct pg_params *pp, const char *sig, bool is_cacheable,
+                         PGresult **res)
+{
+    struct pg_conn *pc = c->impl;
+    uint64_t h = is_cacheable ? stmt_hash(sql, sig) : 0;
+    struct pg_stmt *e = is_cacheable ? cache_find(pc, sql, sig, h) : NULL;
+    struct pg_stmt *fresh = NULL;
+    int extra = 0, ok, rc;
+
+    if (!e && is_cacheable && (fresh = cache_slot(pc))) {
+        cache_fill(pc, fresh, sql, sig, h);
+        e = fresh;
+        extra = 1;
+    }
+    if (!e)
+        ok = PQsendQueryParams(pc->conn, sql, (int)n, pp->types, pp->values, pp->lengths,
+                               pp->formats, 0);
+    else
+        ok =
+            (!fresh || PQsendPrepare(pc->conn, e->name, sql, (int)n, pp->types)) &&
+            PQsendQueryPrepared(pc->conn, e->name, (int)n, pp->values, pp->lengths, pp->formats, 0);
+    if (!ok || !PQpipelineSync(pc->conn)) {
+        set_pg_err(c, PQerrorMessage(pc->conn));
+        c->deferred_failed = true;
+        (void)collect(c, NULL, 0);
+        rc = PARLEY_ESTORE;
+    } else {
+        rc = collect(c, res, extra);
+    }
+    if (rc < 0 && fresh) {
+        /* Prepared or not, do not trust it: prepare afresh under a new name. */
+        free(fresh->sql);
+        fresh->sql = NULL;
+    } else if (rc < 0 && e && !c->deferred_failed) {
+        if (strcmp(pc->pipe_state, "26000") == 0)
+            cache_clear(pc);
+        else if (strcmp(pc->pipe_state, "0A000") == 0) {
+            free(e->sql);
+            e->sql = NULL;
+        }
+    }
+    return rc;
 }
 
 static int run(struct store_conn *c, const char *sql, const struct store_val *params, size_t n,
@@ -228,36 +428,30 @@ static int run(struct store_conn *c, const char *sql, const struct store_val *pa
     struct pg_conn *pc = c->impl;
     struct pg_params pp;
     PGresult *res = NULL;
+    char sig[PG_CACHE_PARAMS + 1];
     int rc;
 
     *out = NULL;
     rc = params_build(c, params, n, &pp);
     if (rc < 0)
         goto out;
+    bool is_cacheable = param_sig(params, n, sig);
     /* ROLLBACK must run even when a deferred statement failed, and the
      * server skips the rest of a pipeline after an error. */
     if (pc->pending && strcmp(sql, "ROLLBACK") == 0)
         (void)flush_deferred(c);
     if (pc->pending) {
         /* One round trip for the deferred statements and this one. */
-        if (!PQsendQueryParams(pc->conn, sql, (int)n, pp.types, pp.values, pp.lengths, pp.formats,
-                               0) ||
-            !PQpipelineSync(pc->conn)) {
-            set_pg_err(c, PQerrorMessage(pc->conn));
-            c->deferred_failed = true;
-            (void)collect(c, NULL);
-            rc = PARLEY_ESTORE;
-            goto out;
-        }
-        rc = collect(c, &res);
+        rc = run_pipelined(c, sql, n, &pp, sig, is_cacheable, &res);
         if (rc < 0)
             goto out;
     } else {
+        struct pg_stmt *used;
         maybe_reset(c);
-        res = PQexecParams(pc->conn, sql, (int)n, pp.types, pp.values, pp.lengths, pp.formats, 0);
-        if (!res ||
-            (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)) {
+        res = run_direct(pc, sql, n, &pp, sig, is_cacheable, &used);
+        if (!result_ok(res)) {
             rc = map_err(c, res);
+            cache_on_error(pc, used, res);
             PQclear(res);
             goto out;
         }
@@ -481,6 +675,7 @@ static int pg_conn_open(struct store *st, struct store_conn *c, bool is_writer)
 
 static void pg_conn_close(struct store_conn *c)
 {
+    cache_clear(c->impl);
     PQfinish(conn_of(c));
     free(c->impl);
     c->impl = NULL;

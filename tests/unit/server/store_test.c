@@ -308,6 +308,70 @@ static void test_store__types_roundtrip(void **state)
     store_conn_put(fx->st, c);
 }
 
+/* One SQL text bound with different value types, many distinct texts (more
+ * than a connection caches), and a table whose columns change under a
+ * cached statement: all must keep working. */
+static void test_store__statement_cache(void **state)
+{
+    struct fx *fx = *state;
+    struct store_conn *c;
+    struct store_rows *r;
+    size_t len;
+
+    assert_int_equal(store_conn_get(fx->st, &c), 0);
+    for (int round = 0; round < 2; round++) {
+        struct store_val vals[] = {STORE_INT(42), STORE_TEXT("x"), STORE_NULLV,
+                                   STORE_BLOB("\0\1", 2)};
+        for (size_t i = 0; i < ARRAY_SIZE(vals); i++) {
+            assert_int_equal(store_query(c, "SELECT $1", &vals[i], 1, &r), 0);
+            assert_int_equal(store_rows_next(r), 1);
+            switch (vals[i].type) {
+            case STORE_T_INT:
+                assert_int_equal(store_rows_int(r, 0), 42);
+                break;
+            case STORE_T_TEXT:
+                assert_string_equal(store_rows_text(r, 0), "x");
+                break;
+            case STORE_T_NULL:
+                assert_true(store_rows_is_null(r, 0));
+                break;
+            case STORE_T_BLOB:
+                assert_memory_equal(store_rows_blob(r, 0, &len), "\0\1", 2);
+                assert_int_equal(len, 2);
+                break;
+            }
+            store_rows_free(r);
+        }
+    }
+    for (int k = 0; k < 150; k++) {
+        char sql[64];
+        int64_t v = 0;
+        struct store_val p[] = {STORE_INT(k)};
+        snprintf(sql, sizeof(sql), "SELECT $1 + %d", k);
+        assert_int_equal(store_query_int(c, sql, p, 1, &v), 0);
+        assert_int_equal(v, 2 * k);
+    }
+    if (store_is_pg(fx->st)) {
+        int64_t n = 0;
+        assert_int_equal(
+            store_query_int(c, "SELECT COUNT(*) FROM pg_prepared_statements", NULL, 0, &n), 0);
+        assert_true(n <= 64);
+    }
+    assert_int_equal(store_exec(c, "CREATE TABLE u (a BIGINT)", NULL, 0, NULL), 0);
+    assert_int_equal(store_exec(c, "INSERT INTO u (a) VALUES (1)", NULL, 0, NULL), 0);
+    assert_int_equal(store_query(c, "SELECT * FROM u", NULL, 0, &r), 0);
+    assert_int_equal(store_rows_next(r), 1);
+    assert_int_equal(store_rows_ncols(r), 1);
+    store_rows_free(r);
+    assert_int_equal(store_exec(c, "ALTER TABLE u ADD COLUMN b TEXT", NULL, 0, NULL), 0);
+    if (store_query(c, "SELECT * FROM u", NULL, 0, &r) != 0) /* at most once */
+        assert_int_equal(store_query(c, "SELECT * FROM u", NULL, 0, &r), 0);
+    assert_int_equal(store_rows_next(r), 1);
+    assert_int_equal(store_rows_ncols(r), 2);
+    store_rows_free(r);
+    store_conn_put(fx->st, c);
+}
+
 static void test_store__binding_is_not_injection(void **state)
 {
     struct fx *fx = *state;
@@ -836,6 +900,7 @@ int main(void)
         T(refuse_newer_schema),
         T(types_roundtrip),
         cmocka_unit_test(test_store__placeholders_rewritten_outside_quotes),
+        T(statement_cache),
         T(binding_is_not_injection),
         T(transactions),
         T(read_transaction_sees_one_snapshot),
