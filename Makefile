@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:8443
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?=
 
-.PHONY: all deps build run test asan bench bench-crypto fuzz format format-check clean
+.PHONY: all deps build run test asan bench bench-crypto bench-store fuzz format format-check clean
 
 all: build
 
@@ -40,10 +40,15 @@ asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tools/test-suite $(ASAN_BUILD)
 
-bench: bench-crypto
+bench: bench-crypto bench-store
 
 bench-crypto: build
 	$(BUILD)/bench/bench_crypto
+
+# Group commit against one transaction per write, on SQLite and a private
+# PostgreSQL.
+bench-store: build
+	sh -c '. tools/pgtest.sh; trap pg_test_stop EXIT; pg_test_start && $(BUILD)/bench/bench_store'
 
 # Each fuzz target for FUZZ_SECONDS seconds (libFuzzer, clang).
 fuzz:
