@@ -255,6 +255,13 @@ static int drop_privileges(const struct config *cfg)
         log_error("still able to regain root after dropping privileges");
         return -1;
     }
+    if (access(cfg->data_dir, R_OK | W_OK | X_OK) < 0) {
+        log_warn("user '%s' cannot use the data directory '%s' (a parent directory may be "
+                 "closed to it: move the data directory, or set user to an account that can "
+                 "reach it)",
+                 cfg->user, cfg->data_dir);
+        return -1;
+    }
     log_info("running as user '%s'", cfg->user);
     return 0;
 }
