@@ -1,0 +1,225 @@
+/* parley.h - the public API of libparley, the Parley client library.
+ *
+ * libparley does everything a client does: it opens the password-encrypted
+ * client configuration file an administrator hands out, keeps the account's
+ * local state (one SQLite file per account, keys encrypted at rest under a
+ * key derived from the user's password), registers and signs in over HTTPS
+ * with the server certificate pinned, and sends and receives end-to-end
+ * encrypted messages over one WebSocket (docs/client-protocol.md).
+ *
+ * Conventions: every fallible function returns 0 or a negative PARLEY_E*
+ * code (parley/error.h); libparley never aborts, it returns PARLEY_ENOMEM.
+ * Identifiers (user, device, conversation and message ids) are 32 lowercase
+ * hex characters; buffers for them are PARLEY_ID_HEX bytes.
+ *
+ * Threads: a `struct parley_client` may be used from any number of threads
+ * at once. parley_client_connect() starts one library-owned thread that runs
+ * the WebSocket; received messages are decrypted, stored durably, then
+ * acknowledged to the server and queued as events, which the application
+ * takes with parley_client_next_event() (a poll-style queue: no callback ever
+ * runs on the library's thread, so the application needs no locking of its
+ * own). parley_client_event_fd() gives a descriptor that is readable while
+ * the queue is not empty, for applications with their own poll loop. */
+#ifndef PARLEY_PARLEY_H
+#define PARLEY_PARLEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <parley/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PARLEY_ID_HEX 33 /* 32 hex characters and a NUL */
+
+/* ---- Client configuration file ------------------------------------------
+ * A password-based container (docs/protocol.md) holding one JSON object
+ * (docs/client-protocol.md, "Client configuration file"). */
+struct parley_config;
+
+/* Check `json` against the configuration format and encrypt it under
+ * `password`. On success *out (free() it) holds the file's bytes. Returns 0,
+ * PARLEY_ECONFIG (the document is not a valid configuration), PARLEY_EINVAL,
+ * PARLEY_ENOMEM, PARLEY_ECRYPTO. */
+int parley_config_seal(const char *json, const char *password, uint8_t **out, size_t *out_len);
+/* The same, written to a new file `path` (mode 0600; an existing file is
+ * replaced atomically). Adds PARLEY_EIO. */
+int parley_config_create(const char *path, const char *json, const char *password);
+/* Decrypt and check a configuration file. Returns 0, PARLEY_EAUTH (wrong
+ * password or a changed file), PARLEY_EPROTO (not a container),
+ * PARLEY_ECONFIG (a container whose document is invalid), PARLEY_EIO,
+ * PARLEY_ENOMEM. Free *out with parley_config_free(). */
+int parley_config_open(const char *path, const char *password, struct parley_config **out);
+int parley_config_open_mem(const uint8_t *p, size_t len, const char *password,
+                           struct parley_config **out);
+void parley_config_free(struct parley_config *cfg);
+/* Accessors; the strings live as long as `cfg`. */
+const char *parley_config_service_host(const struct parley_config *cfg);
+int parley_config_service_port(const struct parley_config *cfg);
+const char *parley_config_network_id(const struct parley_config *cfg);
+const char *parley_config_network_name(const struct parley_config *cfg);
+const char *parley_config_suite(const struct parley_config *cfg); /* "x25519" or "p384" */
+size_t parley_config_pinned_count(const struct parley_config *cfg);
+const char *parley_config_pinned_cert(const struct parley_config *cfg, size_t i); /* PEM */
+/* The "policy" object as compact JSON ("{}" when absent). */
+const char *parley_config_policy(const struct parley_config *cfg);
+
+/* ---- Accounts -------------------------------------------------------------
+ * A client is one account on one device, kept in `data_dir` (created if
+ * missing, mode 0700). Passwords are NUL-terminated UTF-8; they never leave
+ * the process (docs/client-protocol.md, "Login secret"). */
+struct parley_client;
+
+struct parley_device_info {
+    const char *name;     /* shown to the user's other devices; NULL: "parley" */
+    const char *platform; /* NULL: "linux" */
+};
+
+/* Register a user the administrator created: log in with the initial
+ * `password`, optionally replace it with `new_password` (NULL: keep it),
+ * create the user's identity and its password-encrypted backup, then this
+ * device. Creates the local state; fails with PARLEY_EEXIST if it exists.
+ * Returns 0, PARLEY_EAUTH (wrong password), PARLEY_EPERM (suspended, or
+ * the network forbids changing the password), PARLEY_ECONFLICT (the user
+ * already has an identity: use parley_client_login), PARLEY_EIO (network),
+ * PARLEY_EPROTO (a malformed answer), PARLEY_ESTORE, PARLEY_ENOMEM. */
+int parley_client_register(const char *data_dir, const struct parley_config *cfg,
+                           const char *username, const char *password, const char *new_password,
+                           const struct parley_device_info *dev, struct parley_client **out);
+
+/* Sign in. With local state for `username` in `data_dir` (cfg may then be
+ * NULL), unlock it with `password` (PARLEY_EAUTH if wrong). Without local
+ * state, `cfg` is required and this device is added to the existing
+ * account: log in, open the identity backup with the password, certify a
+ * new device and upload its pre-keys. Returns the codes of register. */
+int parley_client_login(const char *data_dir, const struct parley_config *cfg, const char *username,
+                        const char *password, const struct parley_device_info *dev,
+                        struct parley_client **out);
+
+/* Stop the connection, wipe the keys held in memory and free. NULL is a
+ * no-op. */
+void parley_client_free(struct parley_client *c);
+
+/* This account's ids and name. */
+const char *parley_client_user_id(const struct parley_client *c);
+const char *parley_client_device_id(const struct parley_client *c);
+const char *parley_client_username(const struct parley_client *c);
+
+/* ---- Connection -------------------------------------------------------- */
+
+/* Start the library's connection thread: it connects, authenticates with
+ * the device token, receives queued messages, and reconnects with
+ * exponential backoff (1 s doubling to 60 s) until parley_client_free().
+ * Returns 0 at once; PARLEY_EBUSY if already started. */
+int parley_client_connect(struct parley_client *c);
+/* Wait up to `timeout_ms` until the connection is authenticated. Returns
+ * 0 or PARLEY_EBUSY on timeout. */
+int parley_client_wait_online(struct parley_client *c, int timeout_ms);
+
+/* ---- Events -------------------------------------------------------------- */
+enum parley_event_type {
+    PARLEY_EVENT_MESSAGE = 1, /* a message was received and stored */
+    PARLEY_EVENT_ONLINE = 2,  /* the connection is authenticated */
+    PARLEY_EVENT_OFFLINE = 3, /* the connection was lost; it will retry */
+    PARLEY_EVENT_ERROR = 4,   /* a delivery could not be accepted: see err */
+};
+
+/* An event; every string is NUL-terminated and owned by the event. */
+struct parley_event {
+    enum parley_event_type type;
+    int err;                           /* PARLEY_EVENT_ERROR: the PARLEY_E* code */
+    char msg_id[PARLEY_ID_HEX];        /* MESSAGE */
+    char conv_id[PARLEY_ID_HEX];       /* MESSAGE */
+    char sender[PARLEY_ID_HEX];        /* MESSAGE: the sender's user id */
+    char sender_device[PARLEY_ID_HEX]; /* MESSAGE */
+    const char *sender_name;           /* MESSAGE: username if known, else NULL */
+    int msgtype;                       /* MESSAGE: payload "msgtype" (1000 text...) */
+    int64_t ts_ms;                     /* MESSAGE: server receive time, milliseconds */
+    uint64_t expires_at;               /* MESSAGE: Unix seconds, 0 = never */
+    int burn_on_read;                  /* MESSAGE: the envelope's burn-on-read flag */
+    const char *body;                  /* MESSAGE: the payload JSON; ERROR: a message */
+};
+
+/* Take the next event, waiting up to `timeout_ms` (0: do not wait, -1:
+ * forever). Returns 0 and *ev (free with parley_event_free), or
+ * PARLEY_EBUSY when none came in time. */
+int parley_client_next_event(struct parley_client *c, int timeout_ms, struct parley_event **ev);
+void parley_event_free(struct parley_event *ev);
+/* A descriptor that polls readable while events are queued. */
+int parley_client_event_fd(struct parley_client *c);
+
+/* ---- Messages ------------------------------------------------------------
+ * `to` names a conversation: a username (the direct conversation with that
+ * user) or a 32-hex conversation id (a group or room). */
+
+/* Send a payload (docs/client-protocol.md, "Message payloads": a JSON
+ * object with "msgtype" and that type's fields) and wait up to 30 s for the
+ * server's ack. Seals one envelope for every device of every member and the
+ * user's own other devices; when the server answers devices_changed, it
+ * fetches the devices again and reseals (up to three times). Writes the new
+ * message id to msg_id (may be NULL). Returns 0, PARLEY_EPROTO (an invalid
+ * payload), PARLEY_ENOTFOUND (no such user or conversation), PARLEY_EAUTH
+ * (a member's identity key changed: see parley_client_trust), PARLEY_EPERM
+ * (not a member, refused), PARLEY_EBUSY (no ack in time), PARLEY_EIO. */
+int parley_client_send(struct parley_client *c, const char *to, const char *payload_json,
+                       char msg_id[PARLEY_ID_HEX]);
+/* A text message (msgtype 1000). */
+int parley_client_send_text(struct parley_client *c, const char *to, const char *text,
+                            char msg_id[PARLEY_ID_HEX]);
+
+/* The stored messages of a conversation, oldest first, as a JSON array of
+ * objects {msg_id, conv_id, sender, msgtype, body, ts, expires_at, state}.
+ * `limit` 0 means all. *json_out is free()d by the caller. */
+int parley_client_history(struct parley_client *c, const char *to, size_t limit, char **json_out);
+
+/* ---- Conversations (groups and rooms) ----------------------------------- */
+
+/* Create a group ("group") or a room ("room") with these members and, for
+ * a room, moderators (usernames; the caller is always both). `expiration`
+ * and `burn_on_read` are seconds, 0 = off. Sends the "create room" control
+ * message (4001) to the members. Writes the new id to conv_id. */
+int parley_conv_create(struct parley_client *c, const char *type, const char *title,
+                       const char *const *members, size_t n_members, const char *const *moderators,
+                       size_t n_moderators, uint32_t expiration, uint32_t burn_on_read,
+                       char conv_id[PARLEY_ID_HEX]);
+/* The caller's conversations as the server lists them (a JSON array, with
+ * "title" added from local state when known). free() *json_out. */
+int parley_conv_list(struct parley_client *c, char **json_out);
+/* One conversation's members as a JSON array of {user_id, username, role}. */
+int parley_conv_members(struct parley_client *c, const char *conv, char **json_out);
+/* Add, remove and promote members (usernames; each list may be empty). */
+int parley_conv_modify(struct parley_client *c, const char *conv, const char *const *add,
+                       size_t n_add, const char *const *remove, size_t n_remove,
+                       const char *const *moderators, size_t n_moderators);
+int parley_conv_leave(struct parley_client *c, const char *conv);
+int parley_conv_delete(struct parley_client *c, const char *conv);
+
+/* ---- Identity verification ---------------------------------------------- */
+
+#define PARLEY_SAFETY_NUMBER_LEN 72 /* 71 characters and a NUL */
+#define PARLEY_QR_CODE_LEN       107
+
+/* The safety number the user compares with `username` out of band, and the
+ * code to show as a QR image for the other side to scan. Pins the other
+ * user's identity key on first use. */
+int parley_client_fingerprint(struct parley_client *c, const char *username,
+                              char number[PARLEY_SAFETY_NUMBER_LEN], char qr[PARLEY_QR_CODE_LEN]);
+/* Accept `username`'s current identity key (after the user compared the
+ * safety numbers): pins it and marks it verified. */
+int parley_client_trust(struct parley_client *c, const char *username);
+
+/* ---- Payload table -------------------------------------------------------- */
+
+/* The name of a message type ("text", "edit", ...), or NULL if unknown. */
+const char *parley_msgtype_name(int msgtype);
+/* Check a payload against the table of message types. Returns 0 or
+ * PARLEY_EPROTO; on error, a reason goes to err (may be NULL). */
+int parley_payload_check(const char *payload_json, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
