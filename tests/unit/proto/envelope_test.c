@@ -2,6 +2,8 @@
  * refusal: tampering, strangers, replays, expiry, deleted pre-keys. */
 #include "testutil.h"
 
+#include <openssl/crypto.h>
+
 #include "proto/envelope.h"
 
 #define MAX_PARTIES    8
@@ -537,6 +539,123 @@ static void test_envelope__deterministic_vector(void **state)
     keys_identity_release(&bi);
 }
 
+/* ---- allocation failures -------------------------------------------------- */
+
+/* OpenSSL's allocator, failing the n-th allocation once armed: every error
+ * path of seal, split and open must return an error code, never crash, and
+ * (under ASan) never leak. */
+static long oom_countdown = -1; /* < 0: disarmed */
+static long oom_seen;
+
+static void *oom_malloc(size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    oom_seen++;
+    if (oom_countdown >= 0 && oom_countdown-- == 0)
+        return NULL;
+    return malloc(n);
+}
+
+static void *oom_realloc(void *p, size_t n, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    oom_seen++;
+    if (oom_countdown >= 0 && oom_countdown-- == 0)
+        return NULL;
+    return realloc(p, n);
+}
+
+static void oom_free(void *p, const char *file, int line)
+{
+    (void)file;
+    (void)line;
+    free(p);
+}
+
+static void oom_warm_up(struct world *w)
+{
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+
+    seal(w, 3, "warm", &env, 0, 0);
+    assert_int_equal(envelope_split(env.data, env.len, w->p[1].dev.device_id, &d), 0);
+    assert_int_equal(open_as(w, 1, d.data, d.len, &o), 0);
+    envelope_opened_release(&o);
+    buf_release(&env);
+    buf_release(&d);
+}
+
+static void test_envelope__allocation_failures_are_errors(void **state)
+{
+    struct world w;
+    long total;
+
+    world_make(&w, SUITE_DEFAULT, 3);
+    oom_warm_up(&w); /* fetch every algorithm before anything fails */
+    for (int phase = 0; phase < 3; phase++) {
+        struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+        struct envelope_opened o;
+        struct envelope_recipient r[2];
+        struct envelope_header h = {0};
+        for (size_t i = 1; i < 3; i++)
+            r[i - 1] = (struct envelope_recipient){w.p[i].dev.device_id, w.p[i].dev.prekeys[0].id,
+                                                   &w.p[i].dev.prekeys[0].key};
+        /* Prepare the inputs of the phase without failures. */
+        if (phase > 0)
+            assert_int_equal(envelope_seal(&w.p[0].dev, &h, r, 2, (const uint8_t *)"oom", 3, &env),
+                             0);
+        if (phase > 1)
+            assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+        oom_seen = 0;
+        for (long n = 0;; n++) {
+            struct buf out = BUF_INIT(1 << 20);
+            int rc;
+            oom_countdown = n;
+            oom_seen = 0;
+            if (phase == 0)
+                rc = envelope_seal(&w.p[0].dev, &h, r, 2, (const uint8_t *)"oom", 3, &out);
+            else if (phase == 1) {
+                rc = envelope_split(env.data, env.len, w.p[1].dev.device_id, &out);
+                if (rc == 0) {
+                    struct buf again = BUF_INIT(1 << 20);
+                    oom_countdown = -1;
+                    assert_int_equal(
+                        envelope_split(env.data, env.len, w.p[1].dev.device_id, &again), 0);
+                    assert_int_equal(again.len, out.len);
+                    assert_memory_equal(again.data, out.data, out.len);
+                    buf_release(&again);
+                }
+            } else {
+                struct envelope_open_cb cb = {lookup, NULL, &w, NULL, 0};
+                rc = envelope_open(d.data, d.len, &w.p[1].dev, &cb, &o);
+                if (rc == 0) {
+                    assert_int_equal(o.pt_len, 3);
+                    assert_memory_equal(o.pt, "oom", 3);
+                    envelope_opened_release(&o);
+                }
+            }
+            total = oom_seen;
+            oom_countdown = -1;
+            buf_release(&out);
+            if (n >= total) {
+                assert_int_equal(rc, 0); /* nothing failed: it must work */
+                print_message("# phase %d: %ld allocation failures injected\n", phase, n);
+                assert_true(n > 20);
+                break;
+            }
+            /* OpenSSL survives some failed allocations (caches, the
+             * error queue): success is fine, a wrong answer or a crash
+             * is not. */
+            assert_true(rc <= 0);
+        }
+        buf_release(&env);
+        buf_release(&d);
+    }
+    world_release(&w);
+}
+
 static void test_envelope__replay_cache(void **state)
 {
     struct replay_cache rc;
@@ -567,6 +686,10 @@ int main(void)
         cmocka_unit_test(test_envelope__fips_suite_never_uses_x25519_or_ed25519),
         cmocka_unit_test(test_envelope__replay_cache),
         cmocka_unit_test(test_envelope__deterministic_vector),
+        cmocka_unit_test(test_envelope__allocation_failures_are_errors),
     };
+    /* Before OpenSSL allocates anything. */
+    if (!CRYPTO_set_mem_functions(oom_malloc, oom_realloc, oom_free))
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
