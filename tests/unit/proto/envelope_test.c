@@ -7,6 +7,11 @@
 #include "proto/envelope.h"
 
 #define MAX_PARTIES    8
+#define VECTOR1_SAFETY "19665 51641 16892 18277 67712 34835 33186 19169 28494 16948 83368 21074"
+#define VECTOR1_QR                                                                                 \
+    "AEA74MCXJAY5YCT7ZBMXBLRLMX6BU74U6VSRTBQ4BUQIKFI7PJJSBXXQZABB5QWSN2DCZIMAI3X3KLRDY2KR6FFFQBPI" \
+    "VKBOZ"                                                                                        \
+    "TBOQEQC5I"
 #define VECTOR1_SHA256 "0090569d0baa5dd5ca7db31e14f68b4e299790f4246b7a06d04d16cc38872b7d"
 
 struct party {
@@ -513,6 +518,15 @@ static void test_envelope__deterministic_vector(void **state)
     hex(digest, 32, dh);
     print_message("# envelope_sha256=%s\n", dh);
     assert_string_equal(dh, VECTOR1_SHA256);
+    {
+        char sn[KEYS_SAFETY_NUMBER_LEN + 1], qr[KEYS_QR_LEN + 1];
+        assert_int_equal(keys_safety_number(s, alice_id, &ai.key, bob_id, &bi.key, sn), 0);
+        assert_int_equal(keys_fingerprint_qr(s, alice_id, &ai.key, bob_id, &bi.key, qr), 0);
+        print_hex("bob_identity_pk", bi.key.pk, bi.key.pk_len);
+        print_message("# safety_number=%s\n# alice_qr_for_bob=%s\n", sn, qr);
+        assert_string_equal(sn, VECTOR1_SAFETY);
+        assert_string_equal(qr, VECTOR1_QR);
+    }
 
     /* And Bob opens it. */
     {
