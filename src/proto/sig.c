@@ -160,19 +160,42 @@ static uint8_t *join(const struct prim_iov *msg, size_t n, size_t *len)
     return p;
 }
 
-/* DER ECDSA-Sig-Value <-> fixed r || s (48 bytes each). */
+/* The P-384 group order n and n / 2 (FIPS 186-4 D.1.2.4), big-endian. */
+static const uint8_t p384_n[48] = {
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37, 0x2d, 0xdf,
+    0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a, 0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73};
+static const uint8_t p384_half_n[48] = {
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xe3, 0xb1, 0xa6, 0xc0, 0xfa, 0x1b, 0x96, 0xef,
+    0xac, 0x0d, 0x06, 0xd9, 0x24, 0x58, 0x53, 0xbd, 0x76, 0x76, 0x0c, 0xb5, 0x66, 0x62, 0x94, 0xb9};
+
+/* DER ECDSA-Sig-Value -> fixed r || s (48 bytes each), with s replaced by
+ * n - s when s > n/2: (r, s) and (r, n - s) both verify, so keeping only
+ * the low one gives every signature a single encoding. */
 static int der_to_raw(const uint8_t *der, size_t der_len, uint8_t *raw)
 {
     const unsigned char *q = der;
     ECDSA_SIG *s = d2i_ECDSA_SIG(NULL, &q, (long)der_len);
     const BIGNUM *r, *ss;
+    BIGNUM *n = NULL, *low = NULL;
     int rc = PARLEY_ECRYPTO;
 
     if (!s)
         return PARLEY_ECRYPTO;
     ECDSA_SIG_get0(s, &r, &ss);
-    if (BN_bn2binpad(r, raw, 48) == 48 && BN_bn2binpad(ss, raw + 48, 48) == 48)
-        rc = 0;
+    if (BN_bn2binpad(r, raw, 48) != 48 || BN_bn2binpad(ss, raw + 48, 48) != 48)
+        goto out;
+    if (memcmp(raw + 48, p384_half_n, 48) > 0) {
+        n = BN_bin2bn(p384_n, 48, NULL);
+        low = BN_new();
+        if (!n || !low || !BN_sub(low, n, ss) || BN_bn2binpad(low, raw + 48, 48) != 48)
+            goto out;
+    }
+    rc = 0;
+out:
+    BN_free(n);
+    BN_free(low);
     ECDSA_SIG_free(s);
     return rc;
 }
@@ -260,6 +283,9 @@ int sig_verify(const struct sig_key *k, const struct prim_iov *msg, size_t n, co
             EVP_DigestVerify(mc, sig, len, m, mlen) != 1)
             goto out;
     } else {
+        rc = PARLEY_EAUTH;
+        if (memcmp(sig + 48, p384_half_n, 48) > 0) /* high s: not our encoding */
+            goto out;
         rc = raw_to_der(sig, &der, &dlen);
         if (rc < 0)
             goto out;

@@ -3,7 +3,8 @@
  *
  * Encodings: Ed25519 public keys are 32 raw bytes and signatures 64 bytes;
  * P-384 public keys are 97-byte uncompressed points and signatures are the
- * fixed-width r || s (96 bytes), not DER, so a signature has one encoding.
+ * fixed-width r || s (96 bytes) with s <= n/2, not DER, so a signature has
+ * exactly one encoding (no DER variants, no (r, n - s) twin).
  * Private keys are kept as raw bytes beside the EVP_PKEY and wiped on release. */
 #ifndef PARLEY_PROTO_SIG_H
 #define PARLEY_PROTO_SIG_H

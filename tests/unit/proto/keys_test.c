@@ -230,6 +230,36 @@ static void test_keys__safety_number_and_qr(void **state)
     unmake(&b);
 }
 
+/* ECDSA: every signature is low-s, and its high-s twin (r, n - s), which
+ * OpenSSL would accept, is refused, so signatures are not malleable. */
+static void test_keys__ecdsa_signatures_have_one_encoding(void **state)
+{
+    static const uint8_t n[48] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                  0xff, 0xff, 0xff, 0xff, 0xc7, 0x63, 0x4d, 0x81, 0xf4, 0x37,
+                                  0x2d, 0xdf, 0x58, 0x1a, 0x0d, 0xb2, 0x48, 0xb0, 0xa7, 0x7a,
+                                  0xec, 0xec, 0x19, 0x6a, 0xcc, 0xc5, 0x29, 0x73};
+    struct sig_key k;
+    struct prim_iov m = {"message", 7};
+    uint8_t sig[96], twin[96];
+
+    assert_int_equal(sig_key_generate(&k, SIG_ECDSA_P384), 0);
+    for (int i = 0; i < 32; i++) {
+        int borrow = 0;
+        assert_int_equal(sig_sign(&k, &m, 1, sig), 0);
+        assert_true(sig[48] < 0x80); /* s <= n/2 */
+        assert_int_equal(sig_verify(&k, &m, 1, sig, 96), 0);
+        memcpy(twin, sig, 48);
+        for (int j = 47; j >= 0; j--) { /* twin s = n - s */
+            int d = n[j] - sig[48 + j] - borrow;
+            borrow = d < 0;
+            twin[48 + j] = (uint8_t)(d + (borrow ? 256 : 0));
+        }
+        assert_int_equal(sig_verify(&k, &m, 1, twin, 96), PARLEY_EAUTH);
+    }
+    sig_key_release(&k);
+}
+
 static void test_keys__cert_names_its_user(void **state)
 {
     struct world a;
@@ -255,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_keys__store_roundtrip),
         cmocka_unit_test(test_keys__safety_number_and_qr),
         cmocka_unit_test(test_keys__cert_names_its_user),
+        cmocka_unit_test(test_keys__ecdsa_signatures_have_one_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
