@@ -1,0 +1,486 @@
+/* client.c - the connection's side of libparley: receive deliveries
+ * (open, de-duplicate, store durably, then acknowledge), handle the
+ * server's control messages, replenish pre-keys, and the event queue the
+ * application reads. */
+#include "client.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "common/str.h"
+#include "frame.h"
+#include "msgtypes.h"
+#include "proto/envelope.h"
+#include "proto/ids.h"
+
+/* ---- events ------------------------------------------------------------- */
+
+struct client_event *client_event_new(enum parley_event_type type)
+{
+    struct client_event *e = calloc(1, sizeof(*e));
+    if (e)
+        e->ev.type = type;
+    return e;
+}
+
+void client_push_event(struct parley_client *c, struct client_event *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&c->ev_mu);
+    if (c->ev_tail)
+        c->ev_tail->next = e;
+    else
+        c->ev_head = e;
+    c->ev_tail = e;
+    pthread_cond_broadcast(&c->ev_cv);
+    pthread_mutex_unlock(&c->ev_mu);
+    (void)!write(c->ev_pipe[1], "e", 1); /* a full pipe is already readable */
+}
+
+static void push_error(struct parley_client *c, int err, const char *what)
+{
+    struct client_event *e = client_event_new(PARLEY_EVENT_ERROR);
+    if (!e)
+        return;
+    e->ev.err = err;
+    e->ev.body = strdup(what);
+    client_push_event(c, e);
+}
+
+int parley_client_next_event(struct parley_client *c, int timeout_ms, struct parley_event **ev)
+{
+    struct timespec deadline;
+    struct client_event *e;
+    char drain[64];
+
+    *ev = NULL;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    if (timeout_ms > 0) {
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&c->ev_mu);
+    while (!c->ev_head && timeout_ms != 0) {
+        int r = timeout_ms < 0 ? pthread_cond_wait(&c->ev_cv, &c->ev_mu)
+                               : pthread_cond_timedwait(&c->ev_cv, &c->ev_mu, &deadline);
+        if (r == ETIMEDOUT)
+            break;
+    }
+    e = c->ev_head;
+    if (e) {
+        c->ev_head = e->next;
+        if (!c->ev_head)
+            c->ev_tail = NULL;
+    }
+    if (!c->ev_head)
+        while (read(c->ev_pipe[0], drain, sizeof(drain)) > 0)
+            ;
+    pthread_mutex_unlock(&c->ev_mu);
+    if (!e)
+        return PARLEY_EBUSY;
+    /* The event is the first member's storage: hand out the embedded one. */
+    *ev = &e->ev;
+    return 0;
+}
+
+void parley_event_free(struct parley_event *ev)
+{
+    if (!ev)
+        return;
+    struct client_event *e =
+        (struct client_event *)((char *)ev - offsetof(struct client_event, ev));
+    if (ev->body) {
+        OPENSSL_cleanse((void *)ev->body, strlen(ev->body));
+        free((void *)ev->body);
+    }
+    free((void *)ev->sender_name);
+    free(e);
+}
+
+int parley_client_event_fd(struct parley_client *c)
+{
+    return c->ev_pipe[0];
+}
+
+/* ---- pre-keys ------------------------------------------------------------ */
+
+int client_upload_bundle(struct parley_client *c, uint32_t min_id)
+{
+    struct buf b = BUF_INIT(KEYS_MAX_STORE);
+    json_t *body = NULL, *resp = NULL;
+    char *b64 = NULL;
+    long status;
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    rc = keys_device_bundle(&c->dev, min_id, &b);
+    pthread_mutex_unlock(&c->mu);
+    if (rc < 0)
+        goto out;
+    if (!(b64 = api_b64_encode(b.data, b.len)) || !(body = json_pack("{ss}", "bundle", b64))) {
+        rc = PARLEY_ENOMEM;
+        goto out;
+    }
+    rc = api_request(&c->api, "PUT", "/api/v1/client/devices/self/bundle", c->device_token, body,
+                     &status, &resp);
+    if (rc == 0)
+        rc = api_status_error(status, resp);
+out:
+    free(b64);
+    json_decref(body);
+    json_decref(resp);
+    buf_release(&b);
+    return rc;
+}
+
+/* The server's pool of this device's one-time pre-keys runs low: make a
+ * new batch and upload only that batch, so that a pre-key the server may
+ * already have handed out is never offered twice. */
+static void replenish(struct parley_client *c)
+{
+    char next[16];
+    uint32_t min_id;
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    min_id = c->dev.next_prekey_id;
+    rc = keys_device_add_prekeys(&c->dev, CLIENT_REPLENISH, (uint64_t)time(NULL));
+    if (rc == 0)
+        rc = client_save_keys(c);
+    snprintf(next, sizeof(next), "%u", c->dev.next_prekey_id);
+    if (rc == 0)
+        rc = lstore_set(c->st, "prekeys_uploaded_to", next);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0)
+        rc = client_upload_bundle(c, min_id);
+    if (rc < 0)
+        log_warnx("cannot replenish pre-keys: %s", parley_strerror(rc));
+}
+
+/* ---- receiving ---------------------------------------------------------- */
+
+struct open_ctx {
+    struct parley_client *c;
+    struct sig_key key;
+    bool has_key;
+    uint8_t unknown_user[KEYS_ID_LEN];
+    bool unknown;
+};
+
+static int on_identity(void *arg, const uint8_t user_id[KEYS_ID_LEN], const struct sig_key **out)
+{
+    struct open_ctx *o = arg;
+    struct buf k = BUF_INIT(SUITE_MAX_SIG_PK);
+    char hex[PARLEY_ID_HEX];
+    int rc;
+
+    hex_encode(user_id, KEYS_ID_LEN, hex);
+    rc = lstore_pin_get(o->c->st, hex, &k, NULL);
+    if (rc == PARLEY_ENOTFOUND) {
+        memcpy(o->unknown_user, user_id, KEYS_ID_LEN);
+        o->unknown = true;
+    }
+    if (rc == 0) {
+        if (o->has_key)
+            sig_key_release(&o->key);
+        rc = sig_key_from_public(&o->key, o->c->suite->sig, k.data, k.len);
+        o->has_key = rc == 0;
+        *out = &o->key;
+    }
+    buf_release(&k);
+    return rc;
+}
+
+static int on_check_replay(void *arg, const uint8_t msg_id[KEYS_ID_LEN])
+{
+    struct open_ctx *o = arg;
+    char hex[PARLEY_ID_HEX];
+    hex_encode(msg_id, KEYS_ID_LEN, hex);
+    return lstore_msg_seen(o->c->st, hex);
+}
+
+/* Room control messages change the local view of the conversation. */
+static void apply_control(struct parley_client *c, const char *conv_hex, json_t *payload,
+                          int msgtype)
+{
+    struct lstore_conv conv;
+    json_t *ctl = json_object_get(payload, "control");
+    const char *title = json_string_value(json_object_get(ctl, "title"));
+
+    if (msgtype == MSGTYPE_ROOM_DELETE) {
+        (void)lstore_conv_delete(c->st, conv_hex);
+        return;
+    }
+    if ((msgtype != MSGTYPE_ROOM_CREATE && msgtype != MSGTYPE_ROOM_PARAMS) || !title)
+        return;
+    if (lstore_conv_get(c->st, conv_hex, &conv) < 0)
+        return;
+    free(conv.title);
+    conv.title = (char *)title;
+    (void)lstore_conv_put(c->st, &conv);
+}
+
+/* Store an opened message and forget its one-time pre-key in one
+ * transaction; returns the event to publish once acknowledged. */
+static int store_opened(struct parley_client *c, const struct envelope_opened *o, uint64_t ts_ms,
+                        struct client_event **evp)
+{
+    struct lstore_msg m = {0};
+    struct lstore_conv conv;
+    json_t *payload = NULL;
+    char err[256], *body = NULL;
+    int msgtype = 0, rc;
+    struct client_event *e = NULL;
+
+    *evp = NULL;
+    rc = msgtype_decode(o->pt, o->pt_len, &payload, &msgtype, err, sizeof(err));
+    if (rc < 0)
+        return rc;
+    if (!(body = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS))) {
+        rc = PARLEY_ENOMEM;
+        goto out;
+    }
+    hex_encode(o->hdr.msg_id, KEYS_ID_LEN, m.msg_id);
+    hex_encode(o->hdr.conversation, KEYS_ID_LEN, m.conv_id);
+    hex_encode(o->sender_user, KEYS_ID_LEN, m.sender);
+    hex_encode(o->hdr.sender_device, KEYS_ID_LEN, m.sender_device);
+    m.msgtype = msgtype;
+    m.body = body;
+    m.ts_ms = (int64_t)ts_ms;
+    m.expires_at = o->hdr.expires_at;
+    m.burn_on_read = (o->hdr.flags & ENVELOPE_BURN_ON_READ) != 0;
+    m.state = LSTORE_MSG_RECEIVED;
+
+    if ((rc = lstore_begin(c->st)) < 0)
+        goto out;
+    if (lstore_conv_get(c->st, m.conv_id, &conv) == 0) {
+        free(conv.title);
+    } else {
+        struct lstore_conv nc = {0};
+        int t = ids_conv_type(o->hdr.conversation);
+        memcpy(nc.conv_id, m.conv_id, sizeof(nc.conv_id));
+        strlcpy_p(nc.type, t >= 0 ? ids_conv_type_name((enum ids_conv_type)t) : "direct",
+                  sizeof(nc.type));
+        if (t == IDS_CONV_DIRECT && memcmp(o->sender_user, c->user_id, KEYS_ID_LEN) != 0)
+            memcpy(nc.peer, m.sender, sizeof(nc.peer));
+        rc = lstore_conv_put(c->st, &nc);
+    }
+    if (rc == 0)
+        rc = lstore_msg_put(c->st, &m);
+    if (rc == 0)
+        apply_control(c, m.conv_id, payload, msgtype);
+    /* Forward secrecy: the one-time pre-key's private half goes now, in
+     * the same transaction as the message it opened. */
+    if (rc == 0 && o->prekey_kind == KEYS_PREKEY_ONETIME) {
+        rc = keys_device_consume_prekey(&c->dev, o->prekey_id);
+        if (rc == 0)
+            rc = lstore_prekey_used(c->st, o->prekey_id, (uint64_t)time(NULL));
+        if (rc == 0)
+            rc = client_save_keys(c);
+    }
+    if (rc == 0)
+        rc = lstore_commit(c->st);
+    else
+        lstore_rollback(c->st);
+    if (rc < 0)
+        goto out;
+
+    if ((e = client_event_new(PARLEY_EVENT_MESSAGE))) {
+        memcpy(e->ev.msg_id, m.msg_id, PARLEY_ID_HEX);
+        memcpy(e->ev.conv_id, m.conv_id, PARLEY_ID_HEX);
+        memcpy(e->ev.sender, m.sender, PARLEY_ID_HEX);
+        memcpy(e->ev.sender_device, m.sender_device, PARLEY_ID_HEX);
+        char *name = NULL;
+        if (lstore_pin_username(c->st, m.sender, &name) == 0)
+            e->ev.sender_name = name;
+        e->ev.msgtype = msgtype;
+        e->ev.ts_ms = m.ts_ms;
+        e->ev.expires_at = m.expires_at;
+        e->ev.burn_on_read = m.burn_on_read;
+        e->ev.body = body;
+        body = NULL;
+    }
+    *evp = e;
+out:
+    if (body) {
+        OPENSSL_cleanse(body, strlen(body));
+        free(body);
+    }
+    json_decref(payload);
+    return rc;
+}
+
+/* Open a delivery; fetch and pin an unknown sender's identity once. */
+static int open_delivery(struct parley_client *c, const struct frame_delivery *d,
+                         struct client_event **evp)
+{
+    struct open_ctx ctx = {.c = c};
+    struct envelope_open_cb cb = {
+        .identity = on_identity,
+        .check_replay = on_check_replay,
+        .arg = &ctx,
+        .replay_arg = &ctx,
+        .now = (uint64_t)time(NULL),
+    };
+    struct envelope_opened o = {0};
+    int rc;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ctx.unknown = false;
+        pthread_mutex_lock(&c->mu);
+        rc = envelope_open(d->delivery, d->len, &c->dev, &cb, &o);
+        if (rc == 0)
+            rc = store_opened(c, &o, d->ts_ms, evp);
+        pthread_mutex_unlock(&c->mu);
+        envelope_opened_release(&o);
+        if (rc != PARLEY_ENOTFOUND || !ctx.unknown || attempt > 0)
+            break;
+        /* Trust on first use: learn the sender's identity key, outside the
+         * lock (network I/O), then try again. */
+        char hex[PARLEY_ID_HEX];
+        struct api_user u;
+        struct sig_key k;
+        hex_encode(ctx.unknown_user, KEYS_ID_LEN, hex);
+        rc = client_get_user(c, hex, NULL, &u);
+        if (rc < 0)
+            return rc == PARLEY_ENOTFOUND ? PARLEY_EAUTH : PARLEY_EIO;
+        rc = client_identity(c, u.user_id, u.identity_key, u.identity_key_len, u.username, &k);
+        api_user_release(&u);
+        if (rc < 0)
+            break;
+        sig_key_release(&k);
+    }
+    if (ctx.has_key)
+        sig_key_release(&ctx.key);
+    return rc;
+}
+
+static void send_ack(struct parley_client *c, uint64_t seq)
+{
+    struct buf b = BUF_INIT(256);
+    if (frame_ack(&seq, 1, &b) == 0)
+        (void)conn_send(c->conn, false, b.data, b.len);
+    buf_release(&b);
+}
+
+static void on_binary(void *arg, const uint8_t *p, size_t n)
+{
+    struct parley_client *c = arg;
+    struct frame_delivery d;
+    struct client_event *e = NULL;
+    int rc;
+
+    if (frame_delivery_parse(p, n, &d) < 0) {
+        log_warnx("malformed frame from the server len=%zu", n);
+        return;
+    }
+    rc = open_delivery(c, &d, &e);
+    switch (rc) {
+    case 0:
+        /* Durable before acknowledged: the store committed above. */
+        send_ack(c, d.seq);
+        client_push_event(c, e);
+        break;
+    case PARLEY_EREPLAY:
+        send_ack(c, d.seq); /* a second delivery of a stored message */
+        break;
+    case PARLEY_EIO:
+    case PARLEY_ESTORE:
+    case PARLEY_ENOMEM:
+        /* Transient: leave it queued; the server sends it again. */
+        log_warnx("cannot accept delivery seq=%llu: %s", (unsigned long long)d.seq,
+                  parley_strerror(rc));
+        break;
+    default:
+        /* Permanent (forged, not for us, expired, key gone, changed
+         * identity): drop it from the queue and tell the application. */
+        send_ack(c, d.seq);
+        push_error(c, rc, "a received message was rejected");
+        break;
+    }
+}
+
+static void on_text(void *arg, const char *p, size_t n)
+{
+    struct parley_client *c = arg;
+    struct frame_ctl ctl;
+
+    if (frame_ctl_parse(p, n, &ctl) < 0) {
+        log_warnx("malformed control message from the server len=%zu", n);
+        return;
+    }
+    switch (ctl.type) {
+    case FRAME_CTL_ACK:
+        client_on_ack(c, ctl.msg_id, 0, "", ctl.ts_ms);
+        break;
+    case FRAME_CTL_NACK:
+        client_on_ack(c, ctl.msg_id, PARLEY_EPERM, ctl.code, 0);
+        break;
+    case FRAME_CTL_PREKEYS_LOW:
+        replenish(c);
+        break;
+    case FRAME_CTL_ERROR:
+        if (strcmp(ctl.code, "unauthorized") == 0)
+            push_error(c, PARLEY_EAUTH, "the server refused the device token");
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_online(void *arg)
+{
+    struct parley_client *c = arg;
+    pthread_mutex_lock(&c->mu);
+    c->online = true;
+    pthread_cond_broadcast(&c->ack_cv);
+    pthread_mutex_unlock(&c->mu);
+    client_push_event(c, client_event_new(PARLEY_EVENT_ONLINE));
+}
+
+static void on_offline(void *arg)
+{
+    struct parley_client *c = arg;
+    pthread_mutex_lock(&c->mu);
+    c->online = false;
+    pthread_mutex_unlock(&c->mu);
+    client_push_event(c, client_event_new(PARLEY_EVENT_OFFLINE));
+}
+
+int parley_client_connect(struct parley_client *c)
+{
+    static const struct conn_ops ops = {on_online, on_offline, on_text, on_binary};
+    if (c->conn)
+        return PARLEY_EBUSY;
+    return conn_start(c->cfg->host, c->cfg->port, c->ca_file, c->device_token, &ops, c, &c->conn);
+}
+
+int parley_client_wait_online(struct parley_client *c, int timeout_ms)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->online && rc == 0)
+        if (pthread_cond_timedwait(&c->ack_cv, &c->mu, &deadline) == ETIMEDOUT)
+            rc = PARLEY_EBUSY;
+    if (c->online)
+        rc = 0;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
