@@ -1,0 +1,205 @@
+/* main.c - parley, the end-user command line over libparley: parses the
+ * options every subcommand shares and dispatches through one table. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+
+static const struct cli_cmd commands[] = {
+    {"register", cmd_register, "register --config FILE --username USER [--new-password]"},
+    {"login", cmd_login, "login [--config FILE] --username USER"},
+    {"send", cmd_send, "send USER_OR_CONV TEXT"},
+    {"listen", cmd_listen, "listen [--json] [--count N] [--timeout SECONDS]"},
+    {"history", cmd_history, "history USER_OR_CONV [--json] [--limit N]"},
+    {"rooms", cmd_rooms, "rooms create|list|members|add|remove|leave|delete ... (see parley(1))"},
+    {"fingerprint", cmd_fingerprint, "fingerprint USER [--trust]"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: parley [--data-dir DIR] [--config FILE] [--username USER]\n"
+               "              [--password-file FILE] COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        fprintf(f, "  parley %s\n", commands[i].usage);
+}
+
+int cli_fail(const char *what, int err)
+{
+    fprintf(stderr, "parley: %s: %s\n", what, parley_strerror(err));
+    return 1;
+}
+
+size_t cli_split(char *s, const char **out, size_t max)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(s, ",", &save); t && n < max; t = strtok_r(NULL, ",", &save))
+        if (*t)
+            out[n++] = t;
+    return n;
+}
+
+void cli_password_free(char *pw)
+{
+    if (pw) {
+        OPENSSL_cleanse(pw, strlen(pw));
+        free(pw);
+    }
+}
+
+static char *read_line(FILE *f)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+char *cli_password(struct cli *cli, int which, const char *env, const char *prompt)
+{
+    char *pw = NULL;
+
+    if (cli->password_file) {
+        FILE *f = fopen(cli->password_file, "r");
+        if (!f)
+            fatal("cannot open password file '%s'", cli->password_file);
+        for (int i = 0; i <= which; i++) {
+            cli_password_free(pw);
+            if (!(pw = read_line(f)))
+                fatalx("password file '%s' has no line %d", cli->password_file, which + 1);
+        }
+        fclose(f);
+        return pw;
+    }
+    if (env && getenv(env))
+        return xstrdup(getenv(env));
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty)
+        fatalx("no terminal to ask for the %s: use --password-file or $%s", prompt,
+               env ? env : "PARLEY_PASSWORD");
+    struct termios old, quiet;
+    fprintf(tty, "%s: ", prompt);
+    fflush(tty);
+    bool restore = tcgetattr(fileno(tty), &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+    }
+    pw = read_line(tty);
+    if (restore)
+        tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    fprintf(tty, "\n");
+    fclose(tty);
+    if (!pw)
+        fatalx("no %s given", prompt);
+    return pw;
+}
+
+struct parley_client *cli_client(struct cli *cli, bool connect)
+{
+    struct parley_config *cfg = NULL;
+    struct parley_client *c = NULL;
+    int rc;
+
+    if (!cli->username)
+        fatalx("which account? give --username or set $PARLEY_USER");
+    if (cli->config_path) {
+        char *cpw = cli_password(cli, 2, "PARLEY_CONFIG_PASSWORD", "configuration file password");
+        rc = parley_config_open(cli->config_path, cpw, &cfg);
+        cli_password_free(cpw);
+        if (rc < 0)
+            exit(cli_fail(cli->config_path, rc));
+    }
+    char *pw = cli_password(cli, 0, "PARLEY_PASSWORD", "password");
+    rc = parley_client_login(cli->data_dir, cfg, cli->username, pw, NULL, &c);
+    cli_password_free(pw);
+    parley_config_free(cfg);
+    if (rc < 0)
+        exit(cli_fail("sign in", rc));
+    if (connect) {
+        if ((rc = parley_client_connect(c)) < 0 || (rc = parley_client_wait_online(c, 15000)) < 0) {
+            parley_client_free(c);
+            exit(cli_fail("connect", rc));
+        }
+    }
+    return c;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data-dir", required_argument, NULL, 'd'},
+        {"config", required_argument, NULL, 'c'},
+        {"username", required_argument, NULL, 'u'},
+        {"password-file", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cli cli = {0};
+    char *home_dir = NULL;
+    int ch;
+
+    cli.username = getenv("PARLEY_USER");
+    cli.data_dir = getenv("PARLEY_DATA_DIR");
+    /* '+': stop at the subcommand; its own options follow it. */
+    while ((ch = getopt_long(argc, argv, "+d:c:u:p:hV", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            cli.data_dir = optarg;
+            break;
+        case 'c':
+            cli.config_path = optarg;
+            break;
+        case 'u':
+            cli.username = optarg;
+            break;
+        case 'p':
+            cli.password_file = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("parley %s\n", PARLEY_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (!cli.data_dir) {
+        const char *home = getenv("HOME");
+        cli.data_dir = home_dir = xasprintf("%s/.parley", home ? home : ".");
+    }
+    log_set_level(LOG_LEVEL_WARN);
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+        if (strcmp(argv[optind], commands[i].name) == 0) {
+            optind++;
+            int rc = commands[i].fn(&cli, argc - optind + 1, argv + optind - 1);
+            free(home_dir);
+            return rc;
+        }
+    }
+    fprintf(stderr, "parley: unknown command '%s'\n", argv[optind]);
+    usage(stderr);
+    free(home_dir);
+    return 2;
+}
