@@ -69,6 +69,19 @@ static const struct setting settings[] = {
      "Largest HTTP request body accepted (file uploads use their own chunked route)."},
     {"ws_max_message", SET_SIZE, "256K", 1024, 16 << 20, NULL, OFF(ws_max_message),
      "Largest WebSocket message accepted from a client."},
+    {"admin_lockout_attempts", SET_INT, "5", 1, 100, NULL, OFF(admin_lockout_attempts),
+     "Failed sign-ins (wrong password or two-factor code) after which an administrator account "
+     "is locked."},
+    {"admin_lockout_minutes", SET_INT, "30", 0, 525600, NULL, OFF(admin_lockout_minutes),
+     "How long a locked administrator account stays locked; 0 keeps it locked until a super "
+     "administrator unlocks it."},
+    {"admin_login_rate", SET_INT, "20", 1, 100000, NULL, OFF(admin_login_rate),
+     "Most administrator sign-in attempts accepted from one IP address per minute (each costs an "
+     "Argon2id verification)."},
+    {"admin_session_idle_minutes", SET_INT, "30", 1, 10080, NULL, OFF(admin_session_idle_minutes),
+     "An administrator session unused this long ends."},
+    {"admin_session_max_hours", SET_INT, "12", 1, 720, NULL, OFF(admin_session_max_hours),
+     "An administrator session ends this long after sign-in, used or not."},
 };
 
 static const struct setting *find_setting(const char *name)

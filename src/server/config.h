@@ -27,6 +27,12 @@ struct config {
     int shutdown_timeout;
     int64_t http_max_body;
     int64_t ws_max_message;
+    /* Admin plane (admin_auth.c). */
+    int admin_lockout_attempts;
+    int admin_lockout_minutes;
+    int admin_login_rate;
+    int admin_session_idle_minutes;
+    int admin_session_max_hours;
 };
 
 /* Fill `c` with the built-in defaults (derived ones, such as paths under the

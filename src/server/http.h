@@ -45,6 +45,7 @@ struct http_req {
 };
 
 typedef void (*http_handler_fn)(struct http_req *req);
+struct admin_ctx;
 
 enum http_route_flags {
     HTTP_ROUTE_BODY = 1 << 0, /* reads a request body */
@@ -57,6 +58,12 @@ struct http_route {
     const char *path;
     http_handler_fn fn;
     unsigned flags;
+    /* Admin API rows only (fn is api_admin_entry, see api_admin.h): the
+     * handler it runs once the caller holds `perm` (enum rbac_perm) in
+     * `scope` (enum rbac_scope). Zero elsewhere. */
+    void (*admin_fn)(struct http_req *req, struct admin_ctx *ctx);
+    int perm;
+    int scope;
 };
 
 /* Start a request; fills req from the connection. Returns 0, or an HTTP

@@ -1,0 +1,88 @@
+/* admin_auth.h - administrator authentication: secrets, sessions, bearer
+ * tokens, TOTP, lockout and sign-in rate limiting.
+ *
+ * Secrets handed to clients (session cookies, CSRF tokens, API tokens) are
+ * 32 random bytes in unpadded base64url; the database keeps only their
+ * SHA-256 (hex), so a copy of the database signs no one in. Everything
+ * here runs on the loop thread unless noted. See docs/internals/admin.md. */
+#ifndef PARLEY_SERVER_ADMIN_AUTH_H
+#define PARLEY_SERVER_ADMIN_AUTH_H
+
+#include "common/compat.h"
+#include "rbac.h"
+
+struct store_conn;
+struct config;
+
+#define ADMIN_SECRET_LEN   43 /* base64url of 32 bytes, no padding */
+#define ADMIN_HASH_LEN     64 /* hex SHA-256 */
+#define ADMIN_COOKIE_NAME  "parley_admin"
+#define ADMIN_TOKEN_PREFIX "pat_"
+#define ADMIN_TOTP_DIGITS  6
+#define ADMIN_TOTP_STEP    30
+
+/* A fresh random secret (ADMIN_SECRET_LEN characters plus NUL). */
+int admin_secret_new(char out[ADMIN_SECRET_LEN + 1]);
+/* Lowercase hex SHA-256 of `s`. */
+void admin_hash(const char *s, char out[ADMIN_HASH_LEN + 1]);
+
+/* Who a request comes from, once authenticated. */
+enum admin_actor_kind {
+    ADMIN_ACTOR_NONE,
+    ADMIN_ACTOR_ADMIN,
+    ADMIN_ACTOR_TOKEN,
+};
+
+struct admin_identity {
+    enum admin_actor_kind kind;
+    int64_t id; /* admins.id or api_tokens.id */
+    char name[128];
+    bool is_super;         /* deployment scope */
+    int64_t token_network; /* networks.id of a network-scoped token, else 0 */
+    rbac_set perms;
+    bool must_change_password;
+    bool via_cookie;
+    char session_hash[ADMIN_HASH_LEN + 1];
+};
+
+/* Find the session whose cookie value is `cookie` (not expired, not idle
+ * past cfg's limit), refresh its last_seen and fill *id. When `csrf` is
+ * non-NULL it must match the session's CSRF token. Returns 0,
+ * PARLEY_EAUTH (no such session), PARLEY_EPERM (CSRF token missing or
+ * wrong) or a store error. */
+int admin_auth_session(struct store_conn *c, const struct config *cfg, const char *cookie,
+                       const char *csrf, bool need_csrf, struct admin_identity *id);
+
+/* Find the unrevoked API token `token` and fill *id; records last_used.
+ * Returns 0, PARLEY_EAUTH or a store error. */
+int admin_auth_token(struct store_conn *c, const char *token, struct admin_identity *id);
+
+/* The permissions of admin `admin_id` (its role, or the built-in role that
+ * matches is_super). */
+int admin_auth_load_admin(struct store_conn *c, int64_t admin_id, struct admin_identity *id);
+
+/* Start a session for `admin_id`, ending every other session of it (one
+ * active session per administrator). Writes the cookie value and the CSRF
+ * token. Returns 0 or a store error. */
+int admin_auth_session_new(struct store_conn *c, const struct config *cfg, int64_t admin_id,
+                           const char *ip, char cookie[ADMIN_SECRET_LEN + 1],
+                           char csrf[ADMIN_SECRET_LEN + 1]);
+
+/* Count a sign-in attempt from `ip`; false when it is over cfg's per-minute
+ * limit. Loop thread only (the table is not locked). */
+bool admin_auth_rate_ok(const struct config *cfg, const char *ip, time_t now);
+
+/* TOTP (RFC 6238, SHA-1, 6 digits, 30 s). A new base32 secret of 20 random
+ * bytes; free with free() after wiping. */
+int admin_totp_secret_new(char **base32);
+/* Check `code` against `base32` within one step either side, refusing a
+ * step at or before `last_step` (a code is good once). Sets *step to the
+ * matched step. Returns 0, PARLEY_EAUTH or PARLEY_EINVAL. */
+int admin_totp_check(const char *base32, const char *code, int64_t last_step, time_t now,
+                     int64_t *step);
+/* "otpauth://totp/Parley:USER?secret=...&issuer=Parley&..." (malloc'd). */
+char *admin_totp_uri(const char *username, const char *base32);
+/* An SVG image of the QR code of `text` (malloc'd), or NULL. */
+char *admin_qr_svg(const char *text);
+
+#endif
