@@ -388,9 +388,10 @@ static void list_users(struct http_req *req, struct admin_ctx *ctx, bool bots)
     {
         struct store_val p[] = {STORE_INT(ctx->net), STORE_TEXT(has_status ? status : NULL),
                                 STORE_INT(bots ? 1 : 0), STORE_INT(limit), STORE_INT(offset)};
-        const char *where = " WHERE u.network_id = $1 AND ($2 IS NULL OR u.status = $2) AND "
-                            "(($3 = 1 AND u.user_type = 'bot') OR ($3 = 0 AND u.user_type IN "
-                            "('user', 'web_admin')))";
+        const char *where =
+            " WHERE u.network_id = $1 AND (CAST($2 AS TEXT) IS NULL OR u.status = $2) AND "
+            "(($3 = 1 AND u.user_type = 'bot') OR ($3 = 0 AND u.user_type IN "
+            "('user', 'web_admin')))";
         snprintf(sql, sizeof(sql), "%s%s ORDER BY u.username LIMIT $4 OFFSET $5", user_select,
                  where);
         rc = store_query(ctx->c, sql, p, ARRAY_SIZE(p), &r);

@@ -44,8 +44,9 @@ int audit_list(struct store_conn *c, const char *action, const char *actor, cons
     rc = store_query(c,
                      "SELECT id, ts, actor_kind, actor_id, actor_name, action, target, "
                      "network_id, ip, details FROM audit_log WHERE "
-                     "($1 IS NULL OR action = $1) AND ($2 IS NULL OR actor_name = $2) AND "
-                     "($3 IS NULL OR network_id = $3) AND ($4 = 0 OR ts >= $4) AND "
+                     "(CAST($1 AS TEXT) IS NULL OR action = $1) AND (CAST($2 AS TEXT) IS NULL OR "
+                     "actor_name = $2) AND "
+                     "(CAST($3 AS TEXT) IS NULL OR network_id = $3) AND ($4 = 0 OR ts >= $4) AND "
                      "($5 = 0 OR ts <= $5) ORDER BY id DESC LIMIT $6 OFFSET $7",
                      p, ARRAY_SIZE(p), &r);
     while (rc == 0 && (rc = store_rows_next(r)) == 1) {

@@ -241,6 +241,12 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 int harness_http(const struct parleyd *p, const char *method, const char *path, const char *body,
                  struct http_resp *r)
 {
+    return harness_http_h(p, method, path, body, NULL, r);
+}
+
+int harness_http_h(const struct parleyd *p, const char *method, const char *path,
+                   const char *body, const char *const *headers, struct http_resp *r)
+{
     char url[512], ca[300];
     struct sink b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
     struct curl_slist *hdrs = NULL;
@@ -261,9 +267,13 @@ int harness_http(const struct parleyd *p, const char *method, const char *path, 
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    if (body) {
+    for (size_t i = 0; headers && headers[i]; i++)
+        hdrs = curl_slist_append(hdrs, headers[i]);
+    if (body)
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    if (hdrs)
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }

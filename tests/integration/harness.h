@@ -55,6 +55,10 @@ struct http_resp {
  * Free with http_resp_free(). */
 int harness_http(const struct parleyd *p, const char *method, const char *path, const char *body,
                  struct http_resp *r);
+/* harness_http with extra request headers: a NULL-terminated list of
+ * "Name: value" lines, or NULL. */
+int harness_http_h(const struct parleyd *p, const char *method, const char *path,
+                   const char *body, const char *const *headers, struct http_resp *r);
 void http_resp_free(struct http_resp *r);
 
 struct ws_conn {

@@ -1,0 +1,34 @@
+/* fuzz_admin_json.c - admin request bodies: the checked-body parser and
+ * the security-group settings validator, on the same bytes. */
+#include "server/admin_json.h"
+#include "server/sgroup_settings.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const scopes[] = {"deployment", "network", NULL};
+static const struct admin_field fields[] = {
+    {"username", AF_NAME, false, 1, 64, NULL},  {"password", AF_STRING, false, 1, 1024, NULL},
+    {"scope", AF_STRING, false, 1, 16, scopes}, {"count", AF_INT, false, 0, 100, NULL},
+    {"on", AF_BOOL, false, 0, 0, NULL},         {"list", AF_ARRAY, false, 0, 10, NULL},
+    {"settings", AF_OBJECT, false, 0, 0, NULL},
+};
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char err[512];
+    json_t *obj = NULL;
+
+    if (admin_json_parse(data, size, fields, ARRAY_SIZE(fields), &obj, err, sizeof(err)) == 0) {
+        json_t *s = json_object_get(obj, "settings");
+        const char *pw = admin_json_str(obj, "password", NULL);
+        if (s && sgroup_settings_validate(sgroup_settings, sgroup_settings_count, s, err,
+                                          sizeof(err)) == 0) {
+            json_t *f = sgroup_settings_fill(sgroup_settings, sgroup_settings_count, s);
+            json_decref(f);
+        }
+        if (pw)
+            admin_password_check(pw, "password", 8, true, true, true, true, err, sizeof(err));
+        json_decref(obj);
+    }
+    return 0;
+}
