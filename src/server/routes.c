@@ -2,6 +2,8 @@
  * Adding an endpoint: one row here, one handler, one test. */
 #include "http.h"
 #include "api_system.h"
+#include "api_client.h"
+#include "api_conv.h"
 #include "api_admin.h"
 
 /* Rows that are not admin routes leave the admin fields of struct
@@ -11,6 +13,36 @@
 const struct http_route http_routes[] = {
     {HTTP_GET, "/healthz", api_healthz, 0},
     {HTTP_GET, "/api/v1/version", api_version, 0},
+    {.method = HTTP_POST, .path = "/api/v1/client/login", .fn = api_client_login,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_PUT, .path = "/api/v1/client/identity", .fn = api_client_identity,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_POST, .path = "/api/v1/client/devices", .fn = api_client_device_add,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_PUT, .path = "/api/v1/client/devices/self/bundle", .fn = api_client_bundle_put,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_DELETE, .path = "/api/v1/client/devices/:device_id",
+     .fn = api_client_device_delete,
+     .flags = 0},
+    {.method = HTTP_POST, .path = "/api/v1/client/logout", .fn = api_client_logout, .flags = 0},
+    {.method = HTTP_GET, .path = "/api/v1/client/users", .fn = api_client_user_by_name, .flags = 0},
+    {.method = HTTP_GET, .path = "/api/v1/client/users/:user_id", .fn = api_client_user_by_id,
+     .flags = 0},
+    {.method = HTTP_POST, .path = "/api/v1/client/prekeys/claim", .fn = api_client_prekeys_claim,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_POST, .path = "/api/v1/client/conversations", .fn = api_conv_create,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_GET, .path = "/api/v1/client/conversations", .fn = api_conv_list, .flags = 0},
+    {.method = HTTP_GET, .path = "/api/v1/client/conversations/:conv_id", .fn = api_conv_get,
+     .flags = 0},
+    {.method = HTTP_POST, .path = "/api/v1/client/conversations/:conv_id/members",
+     .fn = api_conv_members,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_POST, .path = "/api/v1/client/conversations/:conv_id/leave",
+     .fn = api_conv_leave,
+     .flags = 0},
+    {.method = HTTP_DELETE, .path = "/api/v1/client/conversations/:conv_id", .fn = api_conv_delete,
+     .flags = 0},
     /* Admin API (api_admin.h): each row names the permission and scope
      * api_admin_entry checks before the handler runs. */
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/login", api_admin_login, HTTP_ROUTE_BODY, RBAC_NONE, RBAC_SCOPE_PUBLIC),

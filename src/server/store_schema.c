@@ -13,6 +13,71 @@
  * bind and read them as integers. See docs/internals/store.md. */
 #include "store_int.h"
 
+#define M4_SQL(BLOBT, IDPK)                                                                        \
+    "CREATE TABLE identities ( "                                                                   \
+    "  user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE, "                        \
+    "  identity_key " BLOBT " NOT NULL, "                                                          \
+    "  identity_backup " BLOBT " NOT NULL, "                                                       \
+    "  created_at BIGINT NOT NULL); "                                                              \
+    "CREATE TABLE devices ( "                                                                      \
+    "  id " IDPK ", "                                                                              \
+    "  device_id " BLOBT " UNIQUE NOT NULL, "                                                      \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, "                           \
+    "  cert " BLOBT " NOT NULL, "                                                                  \
+    "  bundle " BLOBT " NOT NULL, "                                                                \
+    "  prekeys_left INTEGER NOT NULL DEFAULT 0, "                                                  \
+    "  name TEXT NOT NULL DEFAULT '', "                                                            \
+    "  platform TEXT NOT NULL DEFAULT '', "                                                        \
+    "  client_version TEXT NOT NULL DEFAULT '', "                                                  \
+    "  next_seq BIGINT NOT NULL DEFAULT 0, "                                                       \
+    "  created_at BIGINT NOT NULL, "                                                               \
+    "  last_seen BIGINT NOT NULL); "                                                               \
+    "CREATE INDEX devices_by_user ON devices (user_id); "                                          \
+    "CREATE TABLE client_sessions ( "                                                              \
+    "  id " IDPK ", "                                                                              \
+    "  token_hash " BLOBT " UNIQUE NOT NULL, "                                                     \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, "                           \
+    "  device_id BIGINT REFERENCES devices(id) ON DELETE CASCADE, "                                \
+    "  created_at BIGINT NOT NULL, "                                                               \
+    "  expires_at BIGINT NOT NULL DEFAULT 0, "                                                     \
+    "  revoked INTEGER NOT NULL DEFAULT 0); "                                                      \
+    "CREATE INDEX client_sessions_by_user ON client_sessions (user_id); "                          \
+    "CREATE INDEX client_sessions_by_device ON client_sessions (device_id); "                      \
+    "CREATE TABLE conversations ( "                                                                \
+    "  id " IDPK ", "                                                                              \
+    "  conv_id " BLOBT " UNIQUE NOT NULL, "                                                        \
+    "  type INTEGER NOT NULL CHECK (type IN (0, 1, 2)), "                                          \
+    "  network_id BIGINT NOT NULL REFERENCES networks(id) ON DELETE CASCADE, "                     \
+    "  expiration BIGINT NOT NULL DEFAULT 0, "                                                     \
+    "  burn_on_read BIGINT NOT NULL DEFAULT 0, "                                                   \
+    "  created_by BIGINT REFERENCES users(id) ON DELETE SET NULL, "                                \
+    "  created_at BIGINT NOT NULL, "                                                               \
+    "  deleted INTEGER NOT NULL DEFAULT 0); "                                                      \
+    "CREATE TABLE members ( "                                                                      \
+    "  conv_id BIGINT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, "                   \
+    "  user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE, "                           \
+    "  role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'moderator')), "              \
+    "  added_at BIGINT NOT NULL, "                                                                 \
+    "  PRIMARY KEY (conv_id, user_id)); "                                                          \
+    "CREATE INDEX members_by_user ON members (user_id); "                                          \
+    "CREATE TABLE envelopes ( "                                                                    \
+    "  id " IDPK ", "                                                                              \
+    "  msg_id " BLOBT " NOT NULL, "                                                                \
+    "  conv_id BIGINT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, "                   \
+    "  sender_device BIGINT NOT NULL, "                                                            \
+    "  body " BLOBT " NOT NULL, "                                                                  \
+    "  ts_ms BIGINT NOT NULL, "                                                                    \
+    "  expires_at BIGINT NOT NULL DEFAULT 0, "                                                     \
+    "  flags INTEGER NOT NULL DEFAULT 0, "                                                         \
+    "  UNIQUE (sender_device, msg_id)); "                                                          \
+    "CREATE INDEX envelopes_by_expiry ON envelopes (expires_at) WHERE expires_at > 0; "            \
+    "CREATE TABLE queue ( "                                                                        \
+    "  device_id BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE, "                       \
+    "  seq BIGINT NOT NULL, "                                                                      \
+    "  envelope_id BIGINT NOT NULL REFERENCES envelopes(id) ON DELETE CASCADE, "                   \
+    "  PRIMARY KEY (device_id, seq)); "                                                            \
+    "CREATE INDEX queue_by_envelope ON queue (envelope_id); "
+
 const struct store_migration store_migrations[] = {
     {
         .version = 1,
@@ -254,6 +319,22 @@ const struct store_migration store_migrations[] = {
             "  ip TEXT NOT NULL DEFAULT '', "
             "  details TEXT NOT NULL DEFAULT '{}'); "
             "CREATE INDEX audit_log_by_ts ON audit_log (ts); ",
+    },
+    {
+        .version = 4,
+        .name = "messaging",
+        /* identities: a user's root identity public key and the
+         * password-encrypted backup of its secret half (docs/client-protocol.md).
+         * devices: a user's devices; `bundle` is the stored pre-key bundle
+         * (keys_bundle_take hands out one pre-key per claim), `prekeys_left`
+         * its one-time pre-keys, `next_seq` the last queue seq handed out.
+         * client_sessions: login tokens (device NULL) and device tokens, by
+         * the SHA-256 of the token. conversations/members: who receives what.
+         * envelopes: each accepted envelope, whole; queue: one row per
+         * recipient device, numbered by seq per device, deleted on ack.
+         * See docs/internals/messaging.md. */
+        .sql_sqlite = M4_SQL("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT"),
+        .sql_pg = M4_SQL("BYTEA", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
     },
 };
 

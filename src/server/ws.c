@@ -1,13 +1,33 @@
-/* ws.c - the client WebSocket channel: reassembly, a bounded send queue
- * and the message dispatcher. */
+/* ws.c - the client WebSocket channel: reassembly, a bounded send queue,
+ * authentication, the registry of live sessions, envelope submission and
+ * acknowledgement, delivery (backlog from the database, then live fan-out),
+ * control messages and the expirer's timer. See ws.h and
+ * docs/internals/messaging.md. Loop thread only. */
 #include "ws.h"
+#include "api_conv.h"
+#include "auth_token.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
+#include "loopq.h"
+#include "msgstore.h"
+#include "store.h"
 
-#include <jansson.h>
+#include <stdatomic.h>
 
 /* A slow reader may have this much queued before it is disconnected. */
 #define WS_MAX_QUEUED (4u << 20)
+/* Deliveries are queued only while less than this is waiting to be sent;
+ * past it the session falls back to reading its queue from the database
+ * as the socket drains, so a slow reader costs disk reads, not memory. */
+#define WS_FILL_BYTES (256u << 10)
+/* Queue entries read from the database at a time. */
+#define WS_FILL_BATCH 32
+/* Envelopes of one session awaiting their commit: past this, stop reading
+ * from the socket until acks come back. */
+#define WS_MAX_INFLIGHT (8u << 20)
+/* The expirer's period. */
+#define WS_EXPIRER_US (2 * LWS_US_PER_SEC)
 
 struct ws_frame {
     struct ws_frame *next;
@@ -16,24 +36,53 @@ struct ws_frame {
     unsigned char data[]; /* LWS_PRE bytes of headroom, then the payload */
 };
 
+#define FRAME_HEAD (offsetof(struct ws_frame, data) + LWS_PRE)
+
+/* ---- send queue --------------------------------------------------------- */
+
+static void queue_owned(struct ws_session *s, struct ws_frame *f)
+{
+    f->next = NULL;
+    *s->tx_tail = f;
+    s->tx_tail = &f->next;
+    s->tx_queued += f->len;
+    lws_callback_on_writable(s->wsi);
+}
+
 static int queue_frame(struct ws_session *s, const void *p, size_t len, bool is_binary)
 {
     struct ws_frame *f;
 
     if (s->tx_queued + len > WS_MAX_QUEUED)
         return PARLEY_EBUSY;
-    f = malloc(sizeof(*f) + LWS_PRE + len);
-    if (!f)
-        return PARLEY_ENOMEM;
-    f->next = NULL;
+    f = xmalloc(FRAME_HEAD + len);
     f->len = len;
     f->is_binary = is_binary;
     memcpy(f->data + LWS_PRE, p, len);
-    *s->tx_tail = f;
-    s->tx_tail = &f->next;
-    s->tx_queued += len;
-    lws_callback_on_writable(s->wsi);
+    queue_owned(s, f);
     return 0;
+}
+
+static void drop_queue(struct ws_session *s)
+{
+    struct ws_frame *f, *next;
+    for (f = s->tx_head; f; f = next) {
+        next = f->next;
+        free(f);
+    }
+    s->tx_head = NULL;
+    s->tx_tail = &s->tx_head;
+    s->tx_queued = 0;
+}
+
+/* Close with `code` once what is queued has been sent (flush) or at once. */
+static void close_session(struct ws_session *s, unsigned code, bool flush)
+{
+    if (!flush)
+        drop_queue(s);
+    if (!s->close_code)
+        s->close_code = code;
+    lws_callback_on_writable(s->wsi);
 }
 
 int ws_send_text(struct ws_session *s, const char *text, size_t len)
@@ -47,10 +96,9 @@ static void send_json(struct ws_session *s, json_t *obj)
     json_decref(obj);
     if (!text)
         BUG("json_dumps failed");
-    if (ws_send_text(s, text, strlen(text)) < 0) {
+    if (!s->close_code && ws_send_text(s, text, strlen(text)) < 0) {
         log_warnx("ws: peer is not reading its messages, closing");
-        s->closing = true;
-        lws_callback_on_writable(s->wsi);
+        close_session(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, false);
     }
     free(text);
 }
@@ -59,6 +107,318 @@ static void send_error(struct ws_session *s, const char *code, const char *messa
 {
     send_json(s, json_pack("{s:s,s:s,s:s}", "type", "error", "code", code, "message", message));
 }
+
+static json_t *json_id(const uint8_t id[KEYS_ID_LEN])
+{
+    char hex[2 * KEYS_ID_LEN + 1];
+    hex_encode(id, KEYS_ID_LEN, hex);
+    return json_string(hex);
+}
+
+/* ---- the registry of live, authenticated sessions ----------------------- */
+
+#define REG_BUCKETS 4096
+
+static struct ws_session *by_device[REG_BUCKETS], *by_user[REG_BUCKETS];
+static uint64_t next_gen;
+
+static size_t dev_bucket(const uint8_t id[KEYS_ID_LEN])
+{
+    /* Device ids are random: their first bytes are a fine hash. */
+    return ((size_t)id[0] << 8 | id[1]) % REG_BUCKETS;
+}
+
+static size_t user_bucket(int64_t row)
+{
+    return (size_t)(((uint64_t)row * 0x9E3779B97F4A7C15ull) >> 52) % REG_BUCKETS;
+}
+
+static struct ws_session *find_device(const uint8_t id[KEYS_ID_LEN])
+{
+    struct ws_session *s = by_device[dev_bucket(id)];
+    while (s && memcmp(s->device_id, id, KEYS_ID_LEN) != 0)
+        s = s->dev_next;
+    return s;
+}
+
+static void reg_add(struct ws_session *s)
+{
+    size_t d = dev_bucket(s->device_id), u = user_bucket(s->user_row);
+    s->dev_next = by_device[d];
+    by_device[d] = s;
+    s->user_next = by_user[u];
+    by_user[u] = s;
+}
+
+static void reg_remove(struct ws_session *s)
+{
+    struct ws_session **pp;
+
+    if (!s->is_authed)
+        return;
+    for (pp = &by_device[dev_bucket(s->device_id)]; *pp; pp = &(*pp)->dev_next)
+        if (*pp == s) {
+            *pp = s->dev_next;
+            break;
+        }
+    for (pp = &by_user[user_bucket(s->user_row)]; *pp; pp = &(*pp)->user_next)
+        if (*pp == s) {
+            *pp = s->user_next;
+            break;
+        }
+    s->is_authed = false;
+}
+
+int ws_disconnect_user(struct server *srv, const uint8_t user_id[KEYS_ID_LEN])
+{
+    int n = 0;
+    (void)srv;
+    for (size_t b = 0; b < REG_BUCKETS; b++) {
+        struct ws_session *s = by_device[b], *next;
+        for (; s; s = next) {
+            next = s->dev_next;
+            if (memcmp(s->user_id, user_id, KEYS_ID_LEN) != 0)
+                continue;
+            send_error(s, "unauthorized", "account suspended");
+            reg_remove(s);
+            close_session(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, true);
+            n++;
+        }
+    }
+    return n;
+}
+
+void ws_disconnect_device(struct server *srv, const uint8_t device_id[KEYS_ID_LEN])
+{
+    struct ws_session *s = find_device(device_id);
+    (void)srv;
+    if (!s)
+        return;
+    send_error(s, "unauthorized", "this device was removed or logged out");
+    reg_remove(s);
+    close_session(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, true);
+}
+
+void ws_notify_prekeys_low(struct server *srv, const uint8_t device_id[KEYS_ID_LEN],
+                           int64_t remaining)
+{
+    struct ws_session *s = find_device(device_id);
+    (void)srv;
+    if (s)
+        send_json(
+            s, json_pack("{s:s,s:I}", "type", "prekeys_low", "remaining", (json_int_t)remaining));
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+/* 0x02 || seq || ts || the device's delivery, built in place in a frame. */
+static struct ws_frame *delivery_frame(int64_t seq, int64_t ts_ms,
+                                       const struct envelope_splitter *sp, const uint8_t *env,
+                                       size_t len, const uint8_t device_id[KEYS_ID_LEN])
+{
+    static const uint8_t zeros[FRAME_HEAD];
+    struct buf b = BUF_INIT(SIZE_MAX);
+    struct ws_frame *f;
+    size_t total;
+    int rc;
+
+    buf_append(&b, zeros, FRAME_HEAD);
+    buf_append_byte(&b, 0x02);
+    buf_append_u64(&b, (uint64_t)seq);
+    buf_append_u64(&b, (uint64_t)ts_ms);
+    rc = sp ? envelope_splitter_for(sp, device_id, &b) : envelope_split(env, len, device_id, &b);
+    if (rc < 0) {
+        buf_release(&b);
+        return NULL;
+    }
+    f = (struct ws_frame *)buf_detach(&b, &total);
+    f->len = total - FRAME_HEAD;
+    f->is_binary = true;
+    return f;
+}
+
+/* Queue entries from the database until the send queue is full enough or
+ * the device's queue is exhausted (then live delivery takes over). */
+static void fill(struct ws_session *s)
+{
+    struct msg_queued batch[WS_FILL_BATCH];
+
+    while (s->is_authed && !s->is_caught_up && !s->close_code && s->tx_queued < WS_FILL_BYTES) {
+        int n =
+            msgstore_read_queue(s->srv->store, s->device_row, s->last_seq, batch, WS_FILL_BATCH);
+        if (n < 0) {
+            log_warnx("ws: cannot read a device's queue: %s", parley_strerror(n));
+            return; /* retried on the next writeable callback */
+        }
+        for (int i = 0; i < n; i++) {
+            struct ws_frame *f = delivery_frame(batch[i].seq, batch[i].ts_ms, NULL, batch[i].body,
+                                                batch[i].len, s->device_id);
+            if (f)
+                queue_owned(s, f);
+            else
+                log_warnx("ws: queued envelope seq=%lld does not split for its device",
+                          (long long)batch[i].seq);
+            s->last_seq = batch[i].seq;
+            free(batch[i].body);
+        }
+        if (n < WS_FILL_BATCH)
+            s->is_caught_up = true;
+    }
+}
+
+static void deliver_live(struct ws_session *t, const struct msg_recipient *r,
+                         struct envelope_splitter *sp, const struct msg_submit *m)
+{
+    struct ws_frame *f;
+
+    if (!t->is_caught_up || r->seq <= t->last_seq)
+        return; /* the database read will bring it */
+    if (r->seq != t->last_seq + 1 || t->tx_queued >= WS_FILL_BYTES) {
+        /* A gap, or a slow reader: go back to reading the queue. */
+        t->is_caught_up = false;
+        if (!t->tx_head)
+            fill(t);
+        return;
+    }
+    f = delivery_frame(r->seq, m->ts_ms, sp, NULL, 0, r->device_id);
+    if (!f)
+        return;
+    queue_owned(t, f);
+    t->last_seq = r->seq;
+}
+
+static void fan_out(const struct msg_submit *m)
+{
+    struct envelope_splitter sp;
+    bool has_sp = false;
+
+    for (size_t i = 0; i < m->n_rcpt; i++) {
+        struct ws_session *t = find_device(m->rcpt[i].device_id);
+        if (!t || t->close_code)
+            continue;
+        if (!has_sp) {
+            if (envelope_splitter_init(&sp, m->frame + 1, m->frame_len - 1) < 0)
+                return;
+            has_sp = true;
+        }
+        deliver_live(t, &m->rcpt[i], &sp, m);
+    }
+    if (has_sp)
+        envelope_splitter_release(&sp);
+}
+
+/* ---- submission --------------------------------------------------------- */
+
+static json_t *id_list(uint8_t (*ids)[KEYS_ID_LEN], size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_id(ids[i]));
+    return a;
+}
+
+static json_t *frame_msg_id(const struct msg_submit *m)
+{
+    /* msg_id sits at bytes 8..24 of the envelope header. */
+    if (m->frame_len >= 1 + 8 + KEYS_ID_LEN)
+        return json_id(m->frame + 1 + 8);
+    return json_null();
+}
+
+static void send_verdict(struct ws_session *s, const struct msg_submit *m)
+{
+    json_t *o;
+
+    if (m->verdict == MSG_OK) {
+        send_json(s, json_pack("{s:s,s:o,s:I}", "type", "ack", "msg_id", frame_msg_id(m), "ts",
+                               (json_int_t)m->ts_ms));
+        return;
+    }
+    o = json_pack("{s:s,s:o,s:s,s:s}", "type", "nack", "msg_id", frame_msg_id(m), "code",
+                  msg_verdict_code(m->verdict), "message", m->message);
+    if (m->verdict == MSG_DEVICES_CHANGED) {
+        json_object_set_new(o, "missing", id_list(m->missing, m->n_missing));
+        json_object_set_new(o, "extra", id_list(m->extra, m->n_extra));
+    }
+    send_json(s, o);
+}
+
+/* Envelopes awaiting their commit hold memory: past WS_MAX_INFLIGHT bytes,
+ * stop reading the socket until acks come back. */
+static void inflight_add(struct ws_session *s, size_t bytes)
+{
+    s->inflight += bytes;
+    if (!s->is_rx_paused && s->inflight > WS_MAX_INFLIGHT) {
+        s->is_rx_paused = true;
+        lws_rx_flow_control(s->wsi, 0);
+    }
+}
+
+static void inflight_done(struct ws_session *s, size_t bytes)
+{
+    s->inflight -= bytes < s->inflight ? bytes : s->inflight;
+    if (s->is_rx_paused && s->inflight < WS_MAX_INFLIGHT / 2) {
+        s->is_rx_paused = false;
+        lws_rx_flow_control(s->wsi, 1);
+    }
+}
+
+/* Loop thread: a submission's durable result. */
+static void on_submitted(struct server *srv, void *arg)
+{
+    struct msg_submit *m = arg;
+    struct ws_session *s;
+
+    if (!srv) {
+        msgstore_submit_free(m);
+        return;
+    }
+    s = find_device(m->session_device);
+    if (s && s->gen == m->session_gen) {
+        send_verdict(s, m);
+        inflight_done(s, m->frame_len);
+    }
+    if (m->verdict == MSG_OK && !m->duplicate)
+        fan_out(m);
+    msgstore_submit_free(m);
+}
+
+/* Committer thread. */
+static void submit_done(struct msg_submit *m)
+{
+    if (loopq_post(on_submitted, m) < 0)
+        msgstore_submit_free(m);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_envelope(struct ws_session *s)
+{
+    struct msg_submit *m = xcalloc(1, sizeof(*m));
+
+    m->frame = buf_detach(&s->rx, &m->frame_len);
+    memcpy(m->session_device, s->device_id, KEYS_ID_LEN);
+    m->session_gen = s->gen;
+    m->sender_device_row = s->device_row;
+    m->sender_user_row = s->user_row;
+    m->network_row = s->network_row;
+    m->ts_ms = now_ms();
+    m->done = submit_done;
+    if (msgstore_precheck(m, (size_t)s->srv->cfg->ws_max_message) != MSG_OK) {
+        send_verdict(s, m);
+        msgstore_submit_free(m);
+        return;
+    }
+    inflight_add(s, m->frame_len);
+    msgstore_submit(s->srv->store, m);
+}
+
+/* ---- control messages --------------------------------------------------- */
 
 static void on_ping(struct ws_session *s, json_t *msg)
 {
@@ -69,12 +429,156 @@ static void on_ping(struct ws_session *s, json_t *msg)
     send_json(s, reply);
 }
 
-/* Message types a client may send, one row each. */
+static void refuse_auth(struct ws_session *s, const char *message)
+{
+    send_error(s, "unauthorized", message);
+    close_session(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, true);
+}
+
+static void on_auth(struct ws_session *s, json_t *msg)
+{
+    const char *token = json_string_value(json_object_get(msg, "token"));
+    struct client_auth a;
+    struct ws_session *old;
+    int64_t left;
+    int rc;
+
+    if (s->is_authed) {
+        send_error(s, "bad_message", "already authenticated");
+        return;
+    }
+    if (!token) {
+        refuse_auth(s, "field 'token' (a device token) is required");
+        return;
+    }
+    rc = auth_token_lookup(s->srv->store, token, strlen(token), &a);
+    if (rc == PARLEY_EPERM) {
+        refuse_auth(s, "account suspended");
+        return;
+    }
+    if (rc < 0 || a.device_row == 0) {
+        refuse_auth(s, rc == 0 ? "field 'token' is a login token: use a device token"
+                               : "field 'token' is unknown, expired or revoked");
+        return;
+    }
+    old = find_device(a.device_id);
+    if (old) {
+        reg_remove(old);
+        close_session(old, WS_CLOSE_REPLACED, false);
+    }
+    s->user_row = a.user_row;
+    s->device_row = a.device_row;
+    s->network_row = a.network_row;
+    memcpy(s->user_id, a.user_id, KEYS_ID_LEN);
+    memcpy(s->device_id, a.device_id, KEYS_ID_LEN);
+    s->gen = ++next_gen;
+    s->is_authed = true;
+    s->last_seq = 0;
+    s->is_caught_up = false;
+    reg_add(s);
+    send_json(s, json_pack("{s:s,s:o,s:o}", "type", "auth_ok", "user_id", json_id(a.user_id),
+                           "device_id", json_id(a.device_id)));
+    msgstore_touch_device(s->srv->store, s->device_row);
+    left = msgstore_prekeys_left(s->srv->store, s->device_row);
+    if (left >= 0 && left < 20)
+        send_json(s, json_pack("{s:s,s:I}", "type", "prekeys_low", "remaining", (json_int_t)left));
+    fill(s);
+}
+
+int ws_parse_ack(json_t *msg, int64_t *seqs, char *err, size_t errlen)
+{
+    json_t *a = json_object_get(msg, "seq");
+    size_t n = json_array_size(a);
+
+    if (!json_is_array(a) || n > WS_MAX_ACK) {
+        snprintf(err, errlen, "field 'seq' must be an array of at most %d queue numbers",
+                 WS_MAX_ACK);
+        return PARLEY_EPROTO;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(a, i);
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            snprintf(err, errlen, "field 'seq' item %zu must be a positive integer", i);
+            return PARLEY_EPROTO;
+        }
+        seqs[i] = json_integer_value(v);
+    }
+    return (int)n;
+}
+
+static void on_ack(struct ws_session *s, json_t *msg)
+{
+    int64_t *seqs = xmalloc(WS_MAX_ACK * sizeof(*seqs));
+    char err[128];
+    int n = ws_parse_ack(msg, seqs, err, sizeof(err));
+
+    if (n < 0)
+        send_error(s, "bad_message", err);
+    else if (n > 0)
+        msgstore_ack(s->srv->store, s->device_row, seqs, (size_t)n);
+    free(seqs);
+}
+
+static void on_typing(struct ws_session *s, json_t *msg)
+{
+    const char *hex = json_string_value(json_object_get(msg, "conv_id"));
+    json_t *active = json_object_get(msg, "active");
+    uint8_t conv[KEYS_ID_LEN];
+    struct store_conn *c;
+    int64_t *users = NULL;
+    size_t n = 0;
+    int rc;
+
+    if (!hex || strlen(hex) != 2 * KEYS_ID_LEN ||
+        hex_decode(hex, 2 * KEYS_ID_LEN, conv, KEYS_ID_LEN) < 0) {
+        send_error(s, "bad_message", "field 'conv_id' must be 32 hex characters");
+        return;
+    }
+    if (!json_is_boolean(active)) {
+        send_error(s, "bad_message", "field 'active' must be true or false");
+        return;
+    }
+    /* NEEDSWORK: a read on the loop thread; a member cache would avoid it. */
+    rc = store_conn_get(s->srv->store, &c);
+    if (rc == 0) {
+        rc = api_conv_member_rows(c, conv, s->network_row, s->user_row, &users, &n);
+        store_conn_put(s->srv->store, c);
+    }
+    if (rc == PARLEY_ENOTFOUND) {
+        send_error(s, "not_member", "no such conversation, or you are not a member");
+        return;
+    }
+    if (rc < 0) {
+        send_error(s, "internal_error", "cannot relay now; try again");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ws_session *t = by_user[user_bucket(users[i])];
+        for (; t; t = t->user_next) {
+            if (t->user_row != users[i] || t == s || t->close_code)
+                continue;
+            send_json(t, json_pack("{s:s,s:s,s:o,s:O}", "type", "typing", "conv_id", hex, "user_id",
+                                   json_id(s->user_id), "active", active));
+        }
+    }
+    free(users);
+}
+
+static void on_presence(struct ws_session *s, json_t *msg)
+{
+    (void)msg;
+    send_error(s, "unsupported", "presence is not relayed by this server yet");
+}
+
+/* Message types a client may send, one row each; only auth and ping are
+ * accepted before auth_ok. */
 static const struct {
     const char *type;
     void (*fn)(struct ws_session *s, json_t *msg);
+    bool needs_auth;
 } handlers[] = {
-    {"ping", on_ping},
+    {"auth", on_auth, false},    {"ping", on_ping, false},        {"ack", on_ack, true},
+    {"typing", on_typing, true}, {"presence", on_presence, true},
 };
 
 int ws_parse(const void *data, size_t len, json_t **msg, const char **type, char *err,
@@ -99,7 +603,7 @@ int ws_parse(const void *data, size_t len, json_t **msg, const char **type, char
     return 0;
 }
 
-static void on_message(struct ws_session *s)
+static void on_text(struct ws_session *s)
 {
     const char *type;
     char text[256];
@@ -111,7 +615,11 @@ static void on_message(struct ws_session *s)
     }
     for (size_t i = 0; i < ARRAY_SIZE(handlers); i++) {
         if (strcmp(type, handlers[i].type) == 0) {
-            handlers[i].fn(s, msg);
+            if (!s->is_authed && handlers[i].needs_auth)
+                send_error(s, "unauthorized",
+                           "authenticate first: {\"type\":\"auth\",\"token\":...}");
+            else
+                handlers[i].fn(s, msg);
             json_decref(msg);
             return;
         }
@@ -120,6 +628,47 @@ static void on_message(struct ws_session *s)
     send_error(s, "unknown_type", text);
     json_decref(msg);
 }
+
+static void on_message(struct ws_session *s, bool is_binary)
+{
+    if (s->close_code)
+        return;
+    if (!is_binary) {
+        on_text(s);
+        return;
+    }
+    if (!s->is_authed) {
+        refuse_auth(s, "the first message must be {\"type\":\"auth\",\"token\":...}");
+        return;
+    }
+    on_envelope(s);
+}
+
+/* ---- the expirer -------------------------------------------------------- */
+
+static lws_sorted_usec_list_t expirer_sul;
+static struct server *expirer_srv;
+static atomic_bool purge_running;
+
+static void on_purged(void *arg, int rc)
+{
+    (void)arg;
+    (void)rc;
+    atomic_store(&purge_running, false);
+}
+
+static void on_expirer(lws_sorted_usec_list_t *sul)
+{
+    struct server *srv = expirer_srv;
+
+    if (!srv || srv->shutting_down)
+        return;
+    if (!atomic_exchange(&purge_running, true))
+        msgstore_purge(srv->store, on_purged, NULL);
+    lws_sul_schedule(srv->ctx, 0, sul, on_expirer, WS_EXPIRER_US);
+}
+
+/* ---- the libwebsockets callback ----------------------------------------- */
 
 static void session_init(struct ws_session *s, struct server *srv, struct lws *wsi)
 {
@@ -132,13 +681,8 @@ static void session_init(struct ws_session *s, struct server *srv, struct lws *w
 
 static void session_release(struct ws_session *s)
 {
-    struct ws_frame *f, *next;
-    for (f = s->tx_head; f; f = next) {
-        next = f->next;
-        free(f);
-    }
-    s->tx_head = NULL;
-    s->tx_tail = &s->tx_head;
+    reg_remove(s);
+    drop_queue(s);
     buf_release(&s->rx);
 }
 
@@ -162,9 +706,10 @@ static int on_writeable(struct ws_session *s)
 {
     struct ws_frame *f = s->tx_head;
 
-    if (s->closing || (s->srv->shutting_down && !f))
-        return send_close(s, s->closing ? LWS_CLOSE_STATUS_POLICY_VIOLATION
-                                        : LWS_CLOSE_STATUS_GOINGAWAY);
+    if (!f && s->close_code)
+        return send_close(s, s->close_code);
+    if (!f && s->srv->shutting_down)
+        return send_close(s, LWS_CLOSE_STATUS_GOINGAWAY);
     if (!f)
         return 0;
     if (lws_write(s->wsi, f->data + LWS_PRE, f->len,
@@ -175,7 +720,9 @@ static int on_writeable(struct ws_session *s)
         s->tx_tail = &s->tx_head;
     s->tx_queued -= f->len;
     free(f);
-    if (s->tx_head || s->srv->shutting_down)
+    if (!s->is_caught_up && s->tx_queued < WS_FILL_BYTES / 2)
+        fill(s);
+    if (s->tx_head || s->srv->shutting_down || s->close_code)
         lws_callback_on_writable(s->wsi);
     return 0;
 }
@@ -193,6 +740,19 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     struct server *srv = lws_context_user(lws_get_context(wsi));
 
     switch (reason) {
+    case LWS_CALLBACK_PROTOCOL_INIT:
+        loopq_open(lws_get_context(wsi));
+        expirer_srv = srv;
+        lws_sul_schedule(lws_get_context(wsi), 0, &expirer_sul, on_expirer, WS_EXPIRER_US);
+        return 0;
+    case LWS_CALLBACK_PROTOCOL_DESTROY:
+        lws_sul_cancel(&expirer_sul);
+        expirer_srv = NULL;
+        loopq_close();
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        loopq_drain(srv);
+        return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* Refuse upgrades elsewhere than the channel's path, and during shutdown. */
         if (srv->shutting_down || !path_is(wsi, WS_PATH))
@@ -212,8 +772,12 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
             return -1;
         }
         if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-            on_message(s);
-            buf_reset(&s->rx);
+            on_message(s, lws_frame_is_binary(wsi));
+            /* on_envelope may have taken the buffer: re-arm it with its cap. */
+            if (!s->rx.data)
+                buf_init(&s->rx, (size_t)srv->cfg->ws_max_message);
+            else
+                buf_reset(&s->rx);
         }
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:

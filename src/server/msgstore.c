@@ -1,0 +1,463 @@
+/* msgstore.c - see msgstore.h. */
+#include "msgstore.h"
+#include "api_client.h"
+#include "common/log.h"
+#include "common/str.h"
+#include "common/xmalloc.h"
+#include "store.h"
+
+/* Clocks disagree a little; an expiry this far past the network's maximum
+ * is still accepted. */
+#define MSG_EXPIRY_SLACK 60
+
+static const char *const verdict_codes[] = {
+    [MSG_OK] = "ok",
+    [MSG_BAD_ENVELOPE] = "bad_envelope",
+    [MSG_NOT_MEMBER] = "not_member",
+    [MSG_FORBIDDEN] = "forbidden",
+    [MSG_EXPIRED] = "expired",
+    [MSG_TOO_LARGE] = "too_large",
+    [MSG_DEVICES_CHANGED] = "devices_changed",
+    [MSG_INTERNAL] = "internal_error",
+};
+
+const char *msg_verdict_code(enum msg_verdict v)
+{
+    return verdict_codes[v];
+}
+
+static enum msg_verdict verdict(struct msg_submit *m, enum msg_verdict v, const char *fmt, ...)
+    PARLEY_PRINTF(3, 4);
+static enum msg_verdict verdict(struct msg_submit *m, enum msg_verdict v, const char *fmt, ...)
+{
+    va_list ap;
+    m->verdict = v;
+    va_start(ap, fmt);
+    vsnprintf(m->message, sizeof(m->message), fmt, ap);
+    va_end(ap);
+    return v;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, KEYS_ID_LEN);
+}
+
+enum msg_verdict msgstore_precheck(struct msg_submit *m, size_t max_len)
+{
+    const uint8_t *env = m->frame + 1;
+    size_t len = m->frame_len - 1;
+    uint8_t(*ids)[KEYS_ID_LEN];
+    bool dup = false;
+
+    m->verdict = MSG_OK;
+    if (m->frame_len < 1 || m->frame[0] != 0x01)
+        return verdict(m, MSG_BAD_ENVELOPE, "binary message must start with kind 0x01 (envelope)");
+    if (m->frame_len > max_len)
+        return verdict(m, MSG_TOO_LARGE, "envelope is larger than %zu bytes (ws_max_message)",
+                       max_len);
+    if (envelope_route_parse(env, len, &m->route) < 0)
+        return verdict(m, MSG_BAD_ENVELOPE, "envelope does not parse (docs/protocol.md)");
+    if (memcmp(m->route.hdr.sender_device, m->session_device, KEYS_ID_LEN) != 0)
+        return verdict(m, MSG_FORBIDDEN, "sender_device is not this session's device");
+    if (m->route.n_wraps > ENVELOPE_MAX_WRAPS)
+        return verdict(m, MSG_TOO_LARGE, "at most %d wraps", ENVELOPE_MAX_WRAPS);
+    ids = xcalloc(m->route.n_wraps + 1, KEYS_ID_LEN);
+    for (size_t i = 0; i < m->route.n_wraps; i++) {
+        uint32_t pk;
+        memcpy(ids[i], envelope_route_device(&m->route, i, &pk), KEYS_ID_LEN);
+    }
+    qsort(ids, m->route.n_wraps, KEYS_ID_LEN, cmp_id);
+    for (size_t i = 1; i < m->route.n_wraps && !dup; i++)
+        dup = memcmp(ids[i - 1], ids[i], KEYS_ID_LEN) == 0;
+    free(ids);
+    if (dup)
+        return verdict(m, MSG_BAD_ENVELOPE, "a device has two wraps");
+    return MSG_OK;
+}
+
+void msgstore_submit_free(struct msg_submit *m)
+{
+    if (!m)
+        return;
+    free(m->frame);
+    free(m->missing);
+    free(m->extra);
+    free(m->rcpt);
+    free(m);
+}
+
+/* ---- the submit job ----------------------------------------------------- */
+
+struct cur_device {
+    uint8_t id[KEYS_ID_LEN];
+    int64_t row;
+    bool wrapped;
+};
+
+static int cmp_cur(const void *a, const void *b)
+{
+    return memcmp(((const struct cur_device *)a)->id, ((const struct cur_device *)b)->id,
+                  KEYS_ID_LEN);
+}
+
+/* Returns 1 when the envelope was accepted before (m->ts_ms updated). */
+static int find_duplicate(struct store_conn *c, struct msg_submit *m)
+{
+    struct store_val p[] = {STORE_INT(m->sender_device_row),
+                            STORE_BLOB(m->route.hdr.msg_id, KEYS_ID_LEN)};
+    int64_t ts = 0;
+    int rc = store_query_int(
+        c, "SELECT ts_ms FROM envelopes WHERE sender_device = $1 AND msg_id = $2", p, 2, &ts);
+    if (rc == PARLEY_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    m->ts_ms = ts;
+    return 1;
+}
+
+static int load_conv(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
+                     int64_t *max_exp)
+{
+    struct store_val p[] = {STORE_BLOB(m->route.hdr.conversation, KEYS_ID_LEN),
+                            STORE_INT(m->network_row), STORE_INT(m->sender_user_row)};
+    struct store_rows *r = NULL;
+    int rc = store_query(c,
+                         "SELECT c.id, n.settings FROM conversations c "
+                         "JOIN networks n ON n.id = c.network_id "
+                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
+                         "WHERE c.conv_id = $1 AND c.network_id = $2 AND c.deleted = 0",
+                         p, 3, &r);
+    if (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        *conv_row = store_rows_int(r, 0);
+        *max_exp = api_setting_int(store_rows_text(r, 1), "max_expiration", 0);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = PARLEY_ENOTFOUND;
+    }
+    store_rows_free(r);
+    return rc;
+}
+
+static int load_devices(struct store_conn *c, int64_t conv_row, struct cur_device **out, size_t *n)
+{
+    struct store_val p[] = {STORE_INT(conv_row)};
+    struct store_rows *r = NULL;
+    size_t cap = 0;
+    int rc = store_query(c,
+                         "SELECT d.id, d.device_id FROM members m "
+                         "JOIN users u ON u.id = m.user_id AND u.status = 'active' "
+                         "JOIN devices d ON d.user_id = m.user_id WHERE m.conv_id = $1",
+                         p, 1, &r);
+    *out = NULL;
+    *n = 0;
+    while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
+        size_t bl;
+        const uint8_t *b = store_rows_blob(r, 1, &bl);
+        if (*n == cap)
+            *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(**out));
+        (*out)[*n].row = store_rows_int(r, 0);
+        memset((*out)[*n].id, 0, KEYS_ID_LEN);
+        if (b && bl == KEYS_ID_LEN)
+            memcpy((*out)[*n].id, b, KEYS_ID_LEN);
+        (*out)[*n].wrapped = false;
+        (*n)++;
+    }
+    store_rows_free(r);
+    if (rc == 0)
+        qsort(*out, *n, sizeof(**out), cmp_cur);
+    return rc;
+}
+
+/* Every current device except the sender's has a wrap, and every wrap is a
+ * current device. Fills m->missing/extra. Returns true when complete. */
+static bool check_complete(struct msg_submit *m, struct cur_device *cur, size_t n)
+{
+    for (size_t i = 0; i < m->route.n_wraps; i++) {
+        uint32_t pk;
+        struct cur_device key, *hit;
+        memcpy(key.id, envelope_route_device(&m->route, i, &pk), KEYS_ID_LEN);
+        hit = bsearch(&key, cur, n, sizeof(*cur), cmp_cur);
+        if (hit) {
+            hit->wrapped = true;
+            continue;
+        }
+        if (!m->extra)
+            m->extra = xcalloc(m->route.n_wraps, KEYS_ID_LEN);
+        memcpy(m->extra[m->n_extra++], key.id, KEYS_ID_LEN);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cur[i].wrapped || memcmp(cur[i].id, m->session_device, KEYS_ID_LEN) == 0)
+            continue;
+        if (!m->missing)
+            m->missing = xcalloc(n, KEYS_ID_LEN);
+        memcpy(m->missing[m->n_missing++], cur[i].id, KEYS_ID_LEN);
+    }
+    return m->n_missing == 0 && m->n_extra == 0;
+}
+
+static int write_envelope(struct store_conn *c, struct msg_submit *m, int64_t conv_row,
+                          const struct cur_device *cur, size_t n)
+{
+    int64_t env_row = 0;
+    int rc;
+
+    m->rcpt = xcalloc(n + 1, sizeof(*m->rcpt));
+    for (size_t i = 0; i < n; i++) {
+        if (!cur[i].wrapped || memcmp(cur[i].id, m->session_device, KEYS_ID_LEN) == 0)
+            continue;
+        m->rcpt[m->n_rcpt].device_row = cur[i].row;
+        memcpy(m->rcpt[m->n_rcpt].device_id, cur[i].id, KEYS_ID_LEN);
+        m->n_rcpt++;
+    }
+    if (m->n_rcpt == 0)
+        return 0; /* nobody else to deliver to: nothing to keep */
+    struct store_val p[] = {STORE_BLOB(m->route.hdr.msg_id, KEYS_ID_LEN),
+                            STORE_INT(conv_row),
+                            STORE_INT(m->sender_device_row),
+                            STORE_BLOB(m->frame + 1, m->frame_len - 1),
+                            STORE_INT(m->ts_ms),
+                            STORE_INT((int64_t)m->route.hdr.expires_at),
+                            STORE_INT(m->route.hdr.flags)};
+    rc = store_query_int(c,
+                         "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
+                         "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                         p, ARRAY_SIZE(p), &env_row);
+    /* NEEDSWORK: two statements per recipient; one multi-row statement per
+     * batch would make large rooms cheaper. */
+    for (size_t i = 0; rc == 0 && i < m->n_rcpt; i++) {
+        struct store_val q[] = {STORE_INT(m->rcpt[i].device_row)};
+        rc = store_query_int(c,
+                             "UPDATE devices SET next_seq = next_seq + 1 WHERE id = $1 "
+                             "RETURNING next_seq",
+                             q, 1, &m->rcpt[i].seq);
+        if (rc == 0) {
+            struct store_val r[] = {STORE_INT(m->rcpt[i].device_row), STORE_INT(m->rcpt[i].seq),
+                                    STORE_INT(env_row)};
+            rc =
+                store_exec(c, "INSERT INTO queue (device_id, seq, envelope_id) VALUES ($1, $2, $3)",
+                           r, 3, NULL);
+        }
+    }
+    return rc;
+}
+
+static int submit_job(struct store_conn *c, void *arg)
+{
+    struct msg_submit *m = arg;
+    struct cur_device *cur = NULL;
+    int64_t conv_row = 0, max_exp = 0, now = m->ts_ms / 1000;
+    uint64_t exp = m->route.hdr.expires_at;
+    size_t n = 0;
+    int rc;
+
+    rc = find_duplicate(c, m);
+    if (rc != 0) {
+        m->duplicate = rc == 1;
+        return rc < 0 ? rc : 0;
+    }
+    rc = load_conv(c, m, &conv_row, &max_exp);
+    if (rc == PARLEY_ENOTFOUND) {
+        verdict(m, MSG_NOT_MEMBER, "no such conversation, or you are not a member");
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (exp != 0 && exp <= (uint64_t)now) {
+        verdict(m, MSG_EXPIRED, "expires_at is in the past");
+        return 0;
+    }
+    if (max_exp > 0 && (exp == 0 || exp > (uint64_t)(now + max_exp + MSG_EXPIRY_SLACK))) {
+        verdict(m, MSG_FORBIDDEN,
+                "expires_at must be set and at most %lld s ahead (network maximum)",
+                (long long)max_exp);
+        return 0;
+    }
+    rc = load_devices(c, conv_row, &cur, &n);
+    if (rc == 0 && !check_complete(m, cur, n)) {
+        verdict(m, MSG_DEVICES_CHANGED,
+                "the members' devices changed: fetch them again and seal for every device");
+        goto out;
+    }
+    if (rc == 0)
+        rc = write_envelope(c, m, conv_row, cur, n);
+out:
+    free(cur);
+    return rc;
+}
+
+static void submit_done(void *arg, int rc)
+{
+    struct msg_submit *m = arg;
+
+    if (rc < 0) {
+        log_warnx("envelope not stored: %s", parley_strerror(rc));
+        m->n_rcpt = 0;
+        m->duplicate = false;
+        verdict(m, MSG_INTERNAL, "the server could not store the envelope; send it again");
+    }
+    m->done(m);
+}
+
+void msgstore_submit(struct store *st, struct msg_submit *m)
+{
+    if (store_submit(st, submit_job, submit_done, m) < 0)
+        submit_done(m, PARLEY_ECLOSED);
+}
+
+/* ---- acks, purge, touch ------------------------------------------------- */
+
+struct ack_job {
+    int64_t device_row;
+    size_t n;
+    int64_t seqs[];
+};
+
+static int ack_fn(struct store_conn *c, void *arg)
+{
+    struct ack_job *j = arg;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < j->n; i++) {
+        struct store_val p[] = {STORE_INT(j->device_row), STORE_INT(j->seqs[i])};
+        int64_t env = 0;
+        rc = store_query_int(c,
+                             "DELETE FROM queue WHERE device_id = $1 AND seq = $2 "
+                             "RETURNING envelope_id",
+                             p, 2, &env);
+        if (rc == PARLEY_ENOTFOUND) {
+            rc = 0; /* acknowledged twice, or expired meanwhile */
+            continue;
+        }
+        if (rc == 0) {
+            /* The last recipient's ack drops the envelope (and with it a
+             * burn-on-read message's last copy). */
+            struct store_val q[] = {STORE_INT(env)};
+            rc = store_exec(c,
+                            "DELETE FROM envelopes WHERE id = $1 AND NOT EXISTS "
+                            "(SELECT 1 FROM queue WHERE envelope_id = $1)",
+                            q, 1, NULL);
+        }
+    }
+    return rc;
+}
+
+static void free_done(void *arg, int rc)
+{
+    if (rc < 0)
+        log_warnx("message store job failed: %s", parley_strerror(rc));
+    free(arg);
+}
+
+void msgstore_ack(struct store *st, int64_t device_row, const int64_t *seqs, size_t n)
+{
+    struct ack_job *j = xmalloc(sizeof(*j) + n * sizeof(int64_t));
+    j->device_row = device_row;
+    j->n = n;
+    memcpy(j->seqs, seqs, n * sizeof(int64_t));
+    if (store_submit(st, ack_fn, free_done, j) < 0)
+        free(j);
+}
+
+struct purge_job {
+    void (*done)(void *arg, int rc);
+    void *arg;
+    int64_t removed;
+};
+
+static int purge_fn(struct store_conn *c, void *arg)
+{
+    struct purge_job *j = arg;
+    struct store_val p[] = {STORE_INT((int64_t)time(NULL))};
+    return store_exec(c, "DELETE FROM envelopes WHERE expires_at > 0 AND expires_at <= $1", p, 1,
+                      &j->removed);
+}
+
+static void purge_done(void *arg, int rc)
+{
+    struct purge_job *j = arg;
+    if (rc == 0 && j->removed > 0)
+        log_info("expirer removed=%lld", (long long)j->removed);
+    if (j->done)
+        j->done(j->arg, rc);
+    free(j);
+}
+
+void msgstore_purge(struct store *st, void (*done)(void *arg, int rc), void *arg)
+{
+    struct purge_job *j = xcalloc(1, sizeof(*j));
+    j->done = done;
+    j->arg = arg;
+    if (store_submit(st, purge_fn, purge_done, j) < 0)
+        purge_done(j, PARLEY_ECLOSED);
+}
+
+static int touch_fn(struct store_conn *c, void *arg)
+{
+    int64_t *row = arg;
+    struct store_val p[] = {STORE_INT(*row), STORE_INT((int64_t)time(NULL))};
+    return store_exec(c, "UPDATE devices SET last_seen = $2 WHERE id = $1", p, 2, NULL);
+}
+
+void msgstore_touch_device(struct store *st, int64_t device_row)
+{
+    int64_t *row = xmalloc(sizeof(*row));
+    *row = device_row;
+    if (store_submit(st, touch_fn, free_done, row) < 0)
+        free(row);
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+int msgstore_read_queue(struct store *st, int64_t device_row, int64_t after, struct msg_queued *out,
+                        int max)
+{
+    struct store_val p[] = {STORE_INT(device_row), STORE_INT(after), STORE_INT((int64_t)time(NULL)),
+                            STORE_INT(max)};
+    struct store_conn *c;
+    struct store_rows *r = NULL;
+    int rc = store_conn_get(st, &c), n = 0;
+
+    if (rc < 0)
+        return rc;
+    rc = store_query(c,
+                     "SELECT q.seq, e.ts_ms, e.body FROM queue q "
+                     "JOIN envelopes e ON e.id = q.envelope_id "
+                     "WHERE q.device_id = $1 AND q.seq > $2 "
+                     "AND (e.expires_at = 0 OR e.expires_at > $3) ORDER BY q.seq LIMIT $4",
+                     p, 4, &r);
+    while (rc == 0 && n < max && (rc = store_rows_next(r)) == 1) {
+        size_t bl;
+        const uint8_t *b = store_rows_blob(r, 2, &bl);
+        out[n].seq = store_rows_int(r, 0);
+        out[n].ts_ms = store_rows_int(r, 1);
+        out[n].body = xmalloc(bl + 1);
+        memcpy(out[n].body, b, bl);
+        out[n].len = bl;
+        n++;
+        rc = 0;
+    }
+    store_rows_free(r);
+    store_conn_put(st, c);
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            free(out[i].body);
+        return rc;
+    }
+    return n;
+}
+
+int64_t msgstore_prekeys_left(struct store *st, int64_t device_row)
+{
+    struct store_val p[] = {STORE_INT(device_row)};
+    struct store_conn *c;
+    int64_t v = 0;
+    int rc = store_conn_get(st, &c);
+
+    if (rc < 0)
+        return rc;
+    rc = store_query_int(c, "SELECT prekeys_left FROM devices WHERE id = $1", p, 1, &v);
+    store_conn_put(st, c);
+    return rc < 0 ? rc : v;
+}

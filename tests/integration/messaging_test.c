@@ -1,0 +1,877 @@
+/* messaging_test.c - accounts, directory, pre-keys, conversations and the
+ * envelope channel against a real parleyd, with identities, devices and
+ * envelopes made by src/proto as a client would (msgutil.h). Runs once per
+ * store backend. */
+#include "msgutil.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto/ids.h"
+#include "proto/suite.h"
+#include "testdb.h"
+
+#include <openssl/evp.h>
+
+static int setup(void **state)
+{
+    struct parleyd *p = calloc(1, sizeof(*p));
+    if (harness_init(p, NULL) < 0)
+        return -1;
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    harness_cleanup(*state);
+    free(*state);
+    return 0;
+}
+
+static void start(struct parleyd *p)
+{
+    assert_int_equal(harness_start(p), 0);
+}
+
+static const char *code_of(json_t *j)
+{
+    return json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+}
+
+/* ---- accounts and directory ---------------------------------------------- */
+
+static void test_messaging__login_identity_device_and_errors(void **state)
+{
+    struct parleyd *p = *state;
+    struct tc_user a, b;
+    struct tc_device d;
+    json_t *r = NULL;
+    char body[512], path[200];
+
+    tc_user_provision(p, &a, "alice");
+    tc_user_provision(p, &b, "bob");
+    start(p);
+
+    /* Wrong secret, unknown user, malformed body. */
+    snprintf(a.password, sizeof(a.password), "wrong");
+    assert_int_equal(tc_login(p, &a), 401);
+    snprintf(a.password, sizeof(a.password), "pw-alice-123");
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/login", NULL,
+                             "{\"network_id\":\"net-test\",\"username\":\"nobody\","
+                             "\"login_secret\":\"x\"}",
+                             NULL),
+                     401);
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/login", NULL, "{\"username\":1}", &r), 400);
+    assert_string_equal(code_of(r), "bad_request");
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_object_get(r, "error"), "message")), "network_id"));
+    json_decref(r);
+
+    /* A pending user: no identity yet, so no device. */
+    assert_int_equal(tc_login(p, &a), 200);
+    assert_int_equal(
+        tc_http(p, "GET", "/api/v1/client/users?username=alice", a.login_token, NULL, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "pending");
+    assert_true(json_is_null(json_object_get(r, "identity_key")));
+    json_decref(r);
+    assert_int_equal(keys_identity_generate(&a.id, suite_get(SUITE_DEFAULT), a.user_id), 0);
+    a.has_id = true;
+    assert_int_equal(tc_device_add(p, &a, &d, 5), 409);
+    tc_device_release(&d);
+
+    /* Identity once, then devices. */
+    assert_int_equal(tc_identity(p, &a), 200);
+    assert_int_equal(tc_identity(p, &a), 409);
+    assert_int_equal(tc_device_add(p, &a, &d, 5), 201);
+
+    /* A certificate from another identity is refused. */
+    {
+        struct tc_device bad;
+        struct keys_identity other = a.id;
+        assert_int_equal(keys_identity_generate(&a.id, suite_get(SUITE_DEFAULT), a.user_id), 0);
+        assert_int_equal(tc_device_add(p, &a, &bad, 2), 400);
+        tc_device_release(&bad);
+        keys_identity_release(&a.id);
+        a.id = other;
+    }
+
+    /* Login again: active, identity and backup are there. */
+    assert_int_equal(tc_login(p, &a), 200);
+    snprintf(body, sizeof(body), "/api/v1/client/users/%s", tc_hex(a.user_id));
+    assert_int_equal(tc_http(p, "GET", body, d.token, NULL, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "active");
+    assert_string_equal(json_string_value(json_object_get(r, "username")), "alice");
+    assert_int_equal(json_array_size(json_object_get(r, "devices")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r, "devices"), 0), "device_id")),
+                        tc_hex(d.dev.device_id));
+    json_decref(r);
+
+    /* Directory errors and authentication. */
+    assert_int_equal(tc_http(p, "GET", "/api/v1/client/users?username=zed", d.token, NULL, NULL),
+                     404);
+    assert_int_equal(tc_http(p, "GET", "/api/v1/client/users/xyz", d.token, NULL, NULL), 400);
+    assert_int_equal(tc_http(p, "GET", "/api/v1/client/users?username=alice", NULL, NULL, NULL),
+                     401);
+    assert_int_equal(
+        tc_http(p, "GET", "/api/v1/client/users?username=alice", "not-a-token", NULL, NULL), 401);
+    /* A login token is not a device token. */
+    assert_int_equal(
+        tc_http(p, "POST", "/api/v1/client/prekeys/claim", a.login_token, "{\"devices\":[]}", NULL),
+        401);
+
+    /* Delete a device of someone else: 404; logout revokes. */
+    snprintf(path, sizeof(path), "/api/v1/client/devices/%s", tc_hex(b.user_id));
+    assert_int_equal(tc_http(p, "DELETE", path, d.token, NULL, NULL), 404);
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/logout", a.login_token, NULL, NULL), 200);
+    assert_int_equal(
+        tc_http(p, "GET", "/api/v1/client/users?username=alice", a.login_token, NULL, NULL), 401);
+    tc_device_release(&d);
+    tc_user_release(&a);
+    tc_user_release(&b);
+}
+
+static void test_messaging__failed_logins_suspend_and_suspended_users_are_refused(void **state)
+{
+    struct parleyd *p = *state;
+    struct tc_user a, b;
+    struct tc_device da, db;
+    json_t *j;
+    char pw[32];
+
+    tc_user_provision(p, &a, "alice");
+    tc_user_provision(p, &b, "bob");
+    assert_int_equal(harness_provision_sql(p, "UPDATE security_groups SET settings = "
+                                              "'{\"user_account_suspension\": 2}'"),
+                     0);
+    start(p);
+    tc_user_ready(p, &a, &da);
+    tc_user_ready(p, &b, &db);
+
+    /* Two wrong secrets suspend bob; the right one is then refused. */
+    snprintf(pw, sizeof(pw), "%s", b.password);
+    snprintf(b.password, sizeof(b.password), "wrong");
+    assert_int_equal(tc_login(p, &b), 401);
+    assert_int_equal(tc_login(p, &b), 401);
+    snprintf(b.password, sizeof(b.password), "%s", pw);
+    assert_int_equal(tc_login(p, &b), 403);
+    /* His device token no longer works, over HTTPS or WebSocket. */
+    assert_int_equal(tc_http(p, "GET", "/api/v1/client/conversations", db.token, NULL, NULL), 403);
+    assert_int_equal(ws_open(p, "/v1/ws", "parley.v1", &db.ws), 101);
+    db.is_open = true;
+    j = tc_wait_json(&db, "hello", 5000);
+    json_decref(j);
+    {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "{\"type\":\"auth\",\"token\":\"%s\"}", db.token);
+        assert_int_equal(ws_send(&db.ws, 1, msg, strlen(msg)), 0);
+    }
+    j = tc_wait_json(&db, "error", 5000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "unauthorized");
+    json_decref(j);
+    assert_null(tc_wait_json(&db, "auth_ok", 3000));
+    assert_int_equal(db.close_code, 1008);
+
+    /* Alice is unaffected, and an administrator's suspension (a row
+     * change, here while parleyd is stopped) is honoured too. */
+    assert_int_equal(tc_login(p, &a), 200);
+    assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+    assert_int_equal(
+        harness_provision_sql(p, "UPDATE users SET status = 'deleted' WHERE username = 'alice'"),
+        0);
+    start(p);
+    assert_int_equal(tc_login(p, &a), 403);
+    tc_device_release(&da);
+    tc_device_release(&db);
+    tc_user_release(&a);
+    tc_user_release(&b);
+}
+
+/* ---- pre-keys ------------------------------------------------------------- */
+
+static void test_messaging__prekey_claims_consume_onetime_then_fall_back(void **state)
+{
+    struct parleyd *p = *state;
+    struct tc_user a, b;
+    struct tc_device da, db;
+    uint32_t seen[4];
+    json_t *r, *low;
+    char body[200];
+
+    tc_user_provision(p, &a, "alice");
+    tc_user_provision(p, &b, "bob");
+    start(p);
+    tc_user_ready(p, &a, &da);
+    assert_int_equal(tc_login(p, &b), 200);
+    assert_int_equal(tc_identity(p, &b), 200);
+    assert_int_equal(tc_device_add(p, &b, &db, 2), 201);
+    tc_ws_auth(p, &db);
+    /* Two one-time pre-keys: below 20 from the start. */
+    low = tc_wait_json(&db, "prekeys_low", 5000);
+    assert_non_null(low);
+    assert_int_equal(json_integer_value(json_object_get(low, "remaining")), 2);
+    json_decref(low);
+
+    snprintf(body, sizeof(body), "{\"devices\":[\"%s\"]}", tc_hex(db.dev.device_id));
+    for (int i = 0; i < 4; i++) {
+        struct keys_bundle kb;
+        size_t bl;
+        uint8_t *bb;
+        const char *s;
+        assert_int_equal(tc_http(p, "POST", "/api/v1/client/prekeys/claim", da.token, body, &r),
+                         200);
+        s = json_string_value(
+            json_object_get(json_array_get(json_object_get(r, "bundles"), 0), "bundle"));
+        assert_non_null(s);
+        bb = malloc(strlen(s));
+        {
+            int k = EVP_DecodeBlock(bb, (const unsigned char *)s, (int)strlen(s));
+            bl = (size_t)k - (s[strlen(s) - 1] == '=') - (s[strlen(s) - 2] == '=');
+        }
+        assert_int_equal(keys_bundle_verify(bb, bl, &b.id.key, &kb), 0);
+        assert_int_equal(kb.n_prekeys, 1);
+        seen[i] = kb.prekeys[0].id;
+        assert_int_equal(kb.prekeys[0].kind, i < 2 ? KEYS_PREKEY_ONETIME : KEYS_PREKEY_FALLBACK);
+        keys_bundle_release(&kb);
+        free(bb);
+        json_decref(r);
+        low = tc_wait_json(&db, "prekeys_low", 5000);
+        assert_non_null(low);
+        assert_int_equal(json_integer_value(json_object_get(low, "remaining")), i < 2 ? 1 - i : 0);
+        json_decref(low);
+    }
+    assert_true(seen[0] != seen[1]);
+    assert_int_equal(seen[2], seen[3]); /* the fallback, again and again */
+
+    /* Replenish: the new bundle verifies and is served. */
+    {
+        struct buf bundle = BUF_INIT(KEYS_MAX_STORE);
+        char *b64s, *req;
+        assert_int_equal(keys_device_add_prekeys(&db.dev, 25, (uint64_t)time(NULL)), 0);
+        assert_int_equal(keys_device_bundle(&db.dev, 0, &bundle), 0);
+        b64s = malloc(4 * ((bundle.len + 2) / 3) + 1);
+        EVP_EncodeBlock((unsigned char *)b64s, bundle.data, (int)bundle.len);
+        req = malloc(strlen(b64s) + 32);
+        snprintf(req, strlen(b64s) + 32, "{\"bundle\":\"%s\"}", b64s);
+        assert_int_equal(
+            tc_http(p, "PUT", "/api/v1/client/devices/self/bundle", db.token, req, NULL), 200);
+        /* Someone else's bundle is refused. */
+        assert_int_equal(tc_http(p, "PUT", "/api/v1/client/devices/self/bundle", da.token, req, &r),
+                         400);
+        json_decref(r);
+        free(req);
+        free(b64s);
+        buf_release(&bundle);
+    }
+    /* Unknown device: 404 naming it. */
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/prekeys/claim", da.token,
+                             "{\"devices\":[\"00000000000000000000000000000000\"]}", NULL),
+                     404);
+    tc_device_release(&da);
+    tc_device_release(&db);
+    tc_user_release(&a);
+    tc_user_release(&b);
+}
+
+/* ---- messages ------------------------------------------------------------- */
+
+struct world {
+    struct tc_user a, b, c;
+    struct tc_device da, db, dc;
+    uint8_t conv[KEYS_ID_LEN];
+};
+
+static void world_up(struct parleyd *p, struct world *w, bool with_c)
+{
+    memset(w, 0, sizeof(*w));
+    tc_user_provision(p, &w->a, "alice");
+    tc_user_provision(p, &w->b, "bob");
+    if (with_c)
+        tc_user_provision(p, &w->c, "carol");
+    start(p);
+    tc_user_ready(p, &w->a, &w->da);
+    tc_user_ready(p, &w->b, &w->db);
+    if (with_c)
+        tc_user_ready(p, &w->c, &w->dc);
+    tc_conv_direct(p, &w->da, &w->b, w->conv);
+}
+
+static void world_down(struct world *w)
+{
+    tc_device_release(&w->da);
+    tc_device_release(&w->db);
+    tc_device_release(&w->dc);
+    tc_user_release(&w->a);
+    tc_user_release(&w->b);
+    tc_user_release(&w->c);
+}
+
+static int64_t expect_ack(struct tc_device *d, const uint8_t *env)
+{
+    json_t *j = tc_wait_json(d, "ack", 10000);
+    int64_t ts;
+    assert_non_null(j);
+    /* msg_id is at bytes 8..24 of the header */
+    assert_string_equal(json_string_value(json_object_get(j, "msg_id")), tc_hex(env + 8));
+    ts = json_integer_value(json_object_get(j, "ts"));
+    assert_true(ts > 0);
+    json_decref(j);
+    return ts;
+}
+
+static json_t *expect_nack(struct tc_device *d, const char *code)
+{
+    json_t *j = tc_wait_json(d, "nack", 10000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), code);
+    return j;
+}
+
+static void expect_text(struct tc_device *d, struct tc_user **users, size_t n, const char *want,
+                        int64_t *seq)
+{
+    struct tc_delivery x;
+    char text[256];
+    uint8_t msg_id[KEYS_ID_LEN];
+
+    assert_int_equal(tc_wait_delivery(d, 10000, &x), 0);
+    assert_int_equal(tc_open(d, &x, users, n, text, sizeof(text), msg_id), 0);
+    assert_string_equal(text, want);
+    if (seq)
+        *seq = x.seq;
+    tc_delivery_release(&x);
+}
+
+static void test_messaging__direct_message_is_acked_and_opened(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct buf env = BUF_INIT(SIZE_MAX);
+    struct tc_device *to[1];
+    struct tc_user *users[2];
+    int64_t seq = 0;
+    json_t *r = NULL;
+    char path[200];
+
+    world_up(p, &w, false);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    to[0] = &w.db;
+    /* Direct is idempotent, from either side. */
+    {
+        uint8_t again[KEYS_ID_LEN];
+        tc_conv_direct(p, &w.db, &w.a, again);
+        assert_memory_equal(again, w.conv, KEYS_ID_LEN);
+    }
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", tc_hex(w.conv));
+    assert_int_equal(tc_http(p, "GET", path, w.db.token, NULL, &r), 200);
+    assert_string_equal(json_string_value(json_object_get(r, "type")), "direct");
+    assert_int_equal(json_array_size(json_object_get(r, "members")), 2);
+    json_decref(r);
+
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &w.db);
+    tc_seal(p, &w.da, to, 1, w.conv, "hello bob", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    expect_text(&w.db, users, 2, "hello bob", &seq);
+    assert_int_equal(seq, 1);
+    /* The same envelope again (a retry): acked, not delivered twice. */
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    {
+        struct tc_delivery x;
+        assert_int_equal(tc_wait_delivery(&w.db, 1000, &x), -1);
+    }
+    buf_release(&env);
+    world_down(&w);
+}
+
+static void test_messaging__offline_delivery_in_order_and_acked_not_redelivered(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device *to[1];
+    struct tc_user *users[2];
+    char text[32];
+    int64_t seq = 0;
+
+    world_up(p, &w, false);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    to[0] = &w.db;
+    tc_ws_auth(p, &w.da);
+    for (int i = 0; i < 5; i++) {
+        struct buf env = BUF_INIT(SIZE_MAX);
+        snprintf(text, sizeof(text), "message %d", i);
+        tc_seal(p, &w.da, to, 1, w.conv, text, 0, &env);
+        tc_send_envelope(&w.da, &env);
+        expect_ack(&w.da, env.data);
+        buf_release(&env);
+    }
+    /* Bob connects later: everything, in order. He acks the first two. */
+    tc_ws_auth(p, &w.db);
+    for (int i = 0; i < 5; i++) {
+        snprintf(text, sizeof(text), "message %d", i);
+        expect_text(&w.db, users, 2, text, &seq);
+        assert_int_equal(seq, i + 1);
+        if (i < 2)
+            tc_ack(&w.db, seq);
+    }
+    /* A ping round trip makes sure the acks were read before we leave. */
+    assert_int_equal(ws_send(&w.db.ws, 1, "{\"type\":\"ping\",\"id\":7}", 22), 0);
+    json_decref(tc_wait_json(&w.db, "pong", 5000));
+    usleep(300000);
+    ws_close(&w.db.ws);
+    w.db.is_open = false;
+    /* Unacknowledged ones come again, acknowledged ones do not; the
+     * one-time pre-keys were consumed, so re-open with a fresh copy of
+     * the keys is not possible: check seqs only. */
+    tc_ws_auth(p, &w.db);
+    for (int i = 2; i < 5; i++) {
+        struct tc_delivery x;
+        assert_int_equal(tc_wait_delivery(&w.db, 10000, &x), 0);
+        assert_int_equal(x.seq, i + 1);
+        tc_delivery_release(&x);
+    }
+    {
+        struct tc_delivery x;
+        assert_int_equal(tc_wait_delivery(&w.db, 1000, &x), -1);
+    }
+    world_down(&w);
+}
+
+static void test_messaging__multi_device_copies_and_devices_changed(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device a2, b2;
+    struct tc_device *to[3];
+    struct tc_user *users[2];
+    struct buf env = BUF_INIT(SIZE_MAX);
+    json_t *nack, *missing;
+
+    world_up(p, &w, false);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    assert_int_equal(tc_device_add(p, &w.a, &a2, 10), 201);
+    assert_int_equal(tc_device_add(p, &w.b, &b2, 10), 201);
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &a2);
+    tc_ws_auth(p, &w.db);
+    tc_ws_auth(p, &b2);
+
+    /* Sealed for bob's first device only: refused, naming the others. */
+    to[0] = &w.db;
+    tc_seal(p, &w.da, to, 1, w.conv, "partial", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    nack = expect_nack(&w.da, "devices_changed");
+    missing = json_object_get(nack, "missing");
+    assert_int_equal(json_array_size(missing), 2);
+    assert_int_equal(json_array_size(json_object_get(nack, "extra")), 0);
+    for (size_t i = 0; i < 2; i++) {
+        const char *m = json_string_value(json_array_get(missing, i));
+        assert_true(strcmp(m, tc_hex(a2.dev.device_id)) == 0 ||
+                    strcmp(m, tc_hex(b2.dev.device_id)) == 0);
+    }
+    json_decref(nack);
+    buf_reset(&env);
+
+    /* Sealed for everyone: each device, the sender's own other one too. */
+    to[0] = &w.db;
+    to[1] = &b2;
+    to[2] = &a2;
+    tc_seal(p, &w.da, to, 3, w.conv, "to all", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    expect_text(&w.db, users, 2, "to all", NULL);
+    expect_text(&b2, users, 2, "to all", NULL);
+    expect_text(&a2, users, 2, "to all", NULL);
+
+    /* A second session of a device replaces the first (4000). */
+    {
+        struct tc_device again = b2;
+        memset(&again.ws, 0, sizeof(again.ws));
+        again.n_texts = again.n_inbox = 0;
+        again.is_open = false;
+        tc_ws_auth(p, &again);
+        assert_null(tc_wait_json(&b2, "never", 3000));
+        assert_int_equal(b2.close_code, 4000);
+        ws_close(&again.ws);
+        for (size_t i = 0; i < again.n_texts; i++)
+            json_decref(again.texts[i]);
+    }
+    buf_release(&env);
+    tc_device_release(&a2);
+    tc_device_release(&b2);
+    world_down(&w);
+}
+
+static void test_messaging__removed_room_member_stops_receiving(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    uint8_t room[KEYS_ID_LEN];
+    struct tc_device *to[2];
+    struct tc_user *users[3];
+    struct buf env = BUF_INIT(SIZE_MAX);
+    char body[400], path[200];
+    json_t *r = NULL, *nack;
+
+    world_up(p, &w, true);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    users[2] = &w.c;
+    assert_int_equal(ids_conv_new(IDS_CONV_ROOM, room), 0);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"room\",\"conv_id\":\"%s\",\"members\":[\"%s\",\"%s\"],"
+             "\"moderators\":[],\"expiration\":0,\"burn_on_read\":0}",
+             tc_hex(room), tc_hex(w.b.user_id), tc_hex(w.c.user_id));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, &r), 201);
+    assert_int_equal(json_array_size(json_object_get(r, "members")), 3);
+    assert_int_equal(json_string_value(json_object_get(r, "vgroupid"))[0], 'S');
+    json_decref(r);
+    /* Again: 409. A member who is not a moderator cannot change members. */
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, NULL),
+                     409);
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/members", tc_hex(room));
+    snprintf(body, sizeof(body), "{\"remove\":[\"%s\"]}", tc_hex(w.c.user_id));
+    assert_int_equal(tc_http(p, "POST", path, w.db.token, body, NULL), 403);
+
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &w.db);
+    tc_ws_auth(p, &w.dc);
+    to[0] = &w.db;
+    to[1] = &w.dc;
+    tc_seal(p, &w.da, to, 2, room, "all three", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    expect_text(&w.db, users, 3, "all three", NULL);
+    expect_text(&w.dc, users, 3, "all three", NULL);
+    buf_reset(&env);
+
+    /* The moderator removes carol: her device is now an extra wrap. */
+    assert_int_equal(tc_http(p, "POST", path, w.da.token, body, &r), 200);
+    assert_int_equal(json_array_size(json_object_get(r, "members")), 2);
+    json_decref(r);
+    tc_seal(p, &w.da, to, 2, room, "without carol", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    nack = expect_nack(&w.da, "devices_changed");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(nack, "extra"), 0)),
+                        tc_hex(w.dc.dev.device_id));
+    json_decref(nack);
+    buf_reset(&env);
+    tc_seal(p, &w.da, to, 1, room, "without carol", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    expect_text(&w.db, users, 3, "without carol", NULL);
+    {
+        struct tc_delivery x;
+        assert_int_equal(tc_wait_delivery(&w.dc, 1000, &x), -1);
+    }
+    /* And carol can no longer post there. */
+    buf_reset(&env);
+    to[0] = &w.db;
+    tc_seal(p, &w.dc, to, 1, room, "let me in", 0, &env);
+    tc_send_envelope(&w.dc, &env);
+    json_decref(expect_nack(&w.dc, "not_member"));
+    /* Her listing no longer shows the room; bob's does. */
+    assert_int_equal(tc_http(p, "GET", "/api/v1/client/conversations", w.dc.token, NULL, &r), 200);
+    assert_int_equal(json_array_size(json_object_get(r, "conversations")), 0);
+    json_decref(r);
+    assert_int_equal(tc_http(p, "GET", "/api/v1/client/conversations", w.db.token, NULL, &r), 200);
+    assert_int_equal(json_array_size(json_object_get(r, "conversations")), 2);
+    json_decref(r);
+    buf_release(&env);
+    world_down(&w);
+}
+
+static void test_messaging__group_rights_cap_leave_and_delete(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    uint8_t group[KEYS_ID_LEN], room[KEYS_ID_LEN];
+    char body[400], path[200];
+    json_t *big, *r = NULL;
+    char *s;
+
+    world_up(p, &w, true);
+    assert_int_equal(ids_conv_new(IDS_CONV_GROUP, group), 0);
+    /* Wrong type bits, moderators in a group. */
+    snprintf(body, sizeof(body), "{\"type\":\"room\",\"conv_id\":\"%s\"}", tc_hex(group));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, NULL),
+                     400);
+    snprintf(body, sizeof(body), "{\"type\":\"group\",\"conv_id\":\"%s\",\"moderators\":[\"%s\"]}",
+             tc_hex(group), tc_hex(w.b.user_id));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, NULL),
+                     400);
+    snprintf(body, sizeof(body), "{\"type\":\"group\",\"conv_id\":\"%s\",\"members\":[\"%s\"]}",
+             tc_hex(group), tc_hex(w.b.user_id));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, NULL),
+                     201);
+    /* Any member adds; members remove only themselves. */
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/members", tc_hex(group));
+    snprintf(body, sizeof(body), "{\"add\":[\"%s\"]}", tc_hex(w.c.user_id));
+    assert_int_equal(tc_http(p, "POST", path, w.db.token, body, NULL), 200);
+    snprintf(body, sizeof(body), "{\"remove\":[\"%s\"]}", tc_hex(w.a.user_id));
+    assert_int_equal(tc_http(p, "POST", path, w.db.token, body, NULL), 403);
+    /* Over 500 members: 413. */
+    big = json_pack("{s:s,s:[]}", "type", "group", "members");
+    for (int i = 0; i < 501; i++) {
+        uint8_t id[KEYS_ID_LEN];
+        assert_int_equal(proto_rand(id, sizeof(id)), 0);
+        json_array_append_new(json_object_get(big, "members"), json_string(tc_hex(id)));
+    }
+    assert_int_equal(ids_conv_new(IDS_CONV_GROUP, room), 0);
+    json_object_set_new(big, "conv_id", json_string(tc_hex(room)));
+    s = json_dumps(big, JSON_COMPACT);
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, s, &r), 413);
+    assert_string_equal(code_of(r), "too_large");
+    json_decref(r);
+    free(s);
+    json_decref(big);
+    /* Leave, then the group is gone for the leaver only. */
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/leave", tc_hex(group));
+    assert_int_equal(tc_http(p, "POST", path, w.dc.token, NULL, NULL), 200);
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", tc_hex(group));
+    assert_int_equal(tc_http(p, "GET", path, w.dc.token, NULL, NULL), 404);
+    assert_int_equal(tc_http(p, "GET", path, w.db.token, NULL, &r), 200);
+    assert_int_equal(json_array_size(json_object_get(r, "members")), 2);
+    json_decref(r);
+    /* Direct conversations are immutable. */
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/leave", tc_hex(w.conv));
+    assert_int_equal(tc_http(p, "POST", path, w.da.token, NULL, NULL), 403);
+    /* A room: only moderators delete it, and then it is gone for all. */
+    assert_int_equal(ids_conv_new(IDS_CONV_ROOM, room), 0);
+    snprintf(body, sizeof(body), "{\"type\":\"room\",\"conv_id\":\"%s\",\"members\":[\"%s\"]}",
+             tc_hex(room), tc_hex(w.b.user_id));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, NULL),
+                     201);
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", tc_hex(room));
+    assert_int_equal(tc_http(p, "DELETE", path, w.db.token, NULL, NULL), 403);
+    assert_int_equal(tc_http(p, "DELETE", path, w.da.token, NULL, NULL), 200);
+    assert_int_equal(tc_http(p, "GET", path, w.db.token, NULL, NULL), 404);
+    world_down(&w);
+}
+
+static void test_messaging__expired_envelopes_are_purged(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device *to[1];
+    struct buf env = BUF_INIT(SIZE_MAX);
+
+    world_up(p, &w, false);
+    to[0] = &w.db;
+    tc_ws_auth(p, &w.da);
+    /* Already expired: refused. */
+    tc_seal(p, &w.da, to, 1, w.conv, "too late", (uint64_t)time(NULL) - 10, &env);
+    tc_send_envelope(&w.da, &env);
+    json_decref(expect_nack(&w.da, "expired"));
+    buf_reset(&env);
+    /* Expires in 2 s, bob offline: gone by the time he connects. */
+    tc_seal(p, &w.da, to, 1, w.conv, "short-lived", (uint64_t)time(NULL) + 2, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    sleep(6);
+    tc_ws_auth(p, &w.db);
+    {
+        struct tc_delivery x;
+        assert_int_equal(tc_wait_delivery(&w.db, 1000, &x), -1);
+    }
+    /* The expirer deleted the rows, not just hid them. */
+    assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+    assert_int_equal(harness_provision_count(p, "SELECT COUNT(*) FROM envelopes"), 0);
+    assert_int_equal(harness_provision_count(p, "SELECT COUNT(*) FROM queue"), 0);
+    buf_release(&env);
+    world_down(&w);
+}
+
+static void test_messaging__malformed_frames_get_errors_not_crashes(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device *to[1];
+    struct buf env = BUF_INIT(SIZE_MAX);
+    json_t *j;
+    const uint8_t junk[] = {0x01, 'P', 'E', 1, 2, 3};
+    const uint8_t kind[] = {0x07, 0, 0};
+
+    world_up(p, &w, false);
+    /* Before auth: only auth. */
+    assert_int_equal(ws_open(p, "/v1/ws", "parley.v1", &w.db.ws), 101);
+    w.db.is_open = true;
+    json_decref(tc_wait_json(&w.db, "hello", 5000));
+    assert_int_equal(ws_send(&w.db.ws, 2, junk, sizeof(junk)), 0);
+    j = tc_wait_json(&w.db, "error", 5000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "unauthorized");
+    json_decref(j);
+    assert_null(tc_wait_json(&w.db, "never", 3000));
+    assert_int_equal(w.db.close_code, 1008);
+    ws_close(&w.db.ws);
+    w.db.is_open = false;
+
+    tc_ws_auth(p, &w.da);
+    assert_int_equal(ws_send(&w.da.ws, 2, junk, sizeof(junk)), 0);
+    json_decref(expect_nack(&w.da, "bad_envelope"));
+    assert_int_equal(ws_send(&w.da.ws, 2, kind, sizeof(kind)), 0);
+    json_decref(expect_nack(&w.da, "bad_envelope"));
+    assert_int_equal(ws_send(&w.da.ws, 1, "{nope", 5), 0);
+    j = tc_wait_json(&w.da, "error", 5000);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "bad_message");
+    json_decref(j);
+    assert_int_equal(ws_send(&w.da.ws, 1, "{\"type\":\"ack\",\"seq\":[\"x\"]}", 26), 0);
+    j = tc_wait_json(&w.da, "error", 5000);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "seq"));
+    json_decref(j);
+    assert_int_equal(
+        ws_send(&w.da.ws, 1, "{\"type\":\"typing\",\"conv_id\":\"zz\",\"active\":1}", 43), 0);
+    j = tc_wait_json(&w.da, "error", 5000);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "conv_id"));
+    json_decref(j);
+
+    /* An envelope claiming another sender device is forbidden. */
+    tc_ws_auth(p, &w.db);
+    to[0] = &w.da;
+    tc_seal(p, &w.db, to, 1, w.conv, "spoof", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    json_decref(expect_nack(&w.da, "forbidden"));
+    /* A conversation that does not exist. */
+    buf_reset(&env);
+    {
+        uint8_t nowhere[KEYS_ID_LEN];
+        assert_int_equal(ids_conv_new(IDS_CONV_GROUP, nowhere), 0);
+        to[0] = &w.db;
+        tc_seal(p, &w.da, to, 1, nowhere, "hello?", 0, &env);
+        tc_send_envelope(&w.da, &env);
+        json_decref(expect_nack(&w.da, "not_member"));
+    }
+    /* Typing is relayed to the other member's live session. */
+    {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "{\"type\":\"typing\",\"conv_id\":\"%s\",\"active\":true}",
+                 tc_hex(w.conv));
+        assert_int_equal(ws_send(&w.da.ws, 1, msg, strlen(msg)), 0);
+        j = tc_wait_json(&w.db, "typing", 5000);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "user_id")), tc_hex(w.a.user_id));
+        assert_true(json_is_true(json_object_get(j, "active")));
+        json_decref(j);
+    }
+    /* Still alive. */
+    assert_int_equal(ws_send(&w.da.ws, 1, "{\"type\":\"ping\",\"id\":1}", 22), 0);
+    j = tc_wait_json(&w.da, "pong", 5000);
+    assert_non_null(j);
+    json_decref(j);
+    buf_release(&env);
+    world_down(&w);
+}
+
+static void test_messaging__kill_9_loses_no_acked_message(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device *to[1];
+    struct tc_user *users[2];
+    enum { N = 40 };
+    struct buf env[N];
+    bool acked[N] = {false}, got[N] = {false};
+    int n_acked = 0;
+
+    world_up(p, &w, false);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    to[0] = &w.db;
+    tc_ws_auth(p, &w.da);
+    for (int i = 0; i < N; i++) {
+        char text[32];
+        buf_init(&env[i], SIZE_MAX);
+        snprintf(text, sizeof(text), "burst %d", i);
+        tc_seal(p, &w.da, to, 1, w.conv, text, 0, &env[i]);
+    }
+    /* Send everything, read whatever acks arrive quickly, then kill. */
+    for (int i = 0; i < N; i++)
+        tc_send_envelope(&w.da, &env[i]);
+    for (;;) {
+        json_t *j = tc_wait_json(&w.da, "ack", N == n_acked ? 0 : 300);
+        if (!j)
+            break;
+        for (int i = 0; i < N; i++)
+            if (strcmp(json_string_value(json_object_get(j, "msg_id")), tc_hex(env[i].data + 8)) ==
+                0) {
+                acked[i] = true;
+                n_acked++;
+            }
+        json_decref(j);
+        if (n_acked == N / 2)
+            break;
+    }
+    assert_int_equal(harness_stop(p, SIGKILL, 10, NULL), 128 + SIGKILL);
+    ws_close(&w.da.ws);
+    w.da.is_open = false;
+    start(p);
+    /* Every acked message is delivered, exactly once after de-duplication. */
+    tc_ws_auth(p, &w.db);
+    for (;;) {
+        struct tc_delivery x;
+        char text[64];
+        uint8_t msg_id[KEYS_ID_LEN];
+        if (tc_wait_delivery(&w.db, 2000, &x) < 0)
+            break;
+        assert_int_equal(tc_open(&w.db, &x, users, 2, text, sizeof(text), msg_id), 0);
+        for (int i = 0; i < N; i++)
+            if (memcmp(env[i].data + 8, msg_id, KEYS_ID_LEN) == 0) {
+                assert_false(got[i]);
+                got[i] = true;
+            }
+        tc_delivery_release(&x);
+    }
+    for (int i = 0; i < N; i++) {
+        if (acked[i])
+            assert_true(got[i]);
+        buf_release(&env[i]);
+    }
+    world_down(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_messaging__login_identity_device_and_errors, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messaging__failed_logins_suspend_and_suspended_users_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messaging__prekey_claims_consume_onetime_then_fall_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__direct_message_is_acked_and_opened, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messaging__offline_delivery_in_order_and_acked_not_redelivered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__multi_device_copies_and_devices_changed,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__removed_room_member_stops_receiving, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__group_rights_cap_leave_and_delete, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__expired_envelopes_are_purged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__malformed_frames_get_errors_not_crashes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__kill_9_loses_no_acked_message, setup,
+                                        teardown),
+    };
+    if (!testdb_backend_available())
+        return testdb_skip("PARLEY_TEST_PG is not set");
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
