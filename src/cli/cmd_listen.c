@@ -22,7 +22,7 @@ static void print_message(const struct parley_event *ev, bool json)
     json_t *body = json_loads(ev->body, 0, NULL);
     if (json) {
         json_t *o =
-            json_pack("{sssssssss?sisIsOsb}", "msg_id", ev->msg_id, "conv_id", ev->conv_id,
+            json_pack("{ssssssssss?sisIsOsb}", "msg_id", ev->msg_id, "conv_id", ev->conv_id,
                       "sender", ev->sender, "sender_device", ev->sender_device, "sender_name",
                       ev->sender_name, "msgtype", ev->msgtype, "ts", (json_int_t)ev->ts_ms,
                       "payload", body ? body : json_null(), "burn_on_read", ev->burn_on_read);

@@ -599,7 +599,7 @@ int parley_conv_create(struct parley_client *c, const char *type, const char *ti
         memcpy(conv_id, lc.conv_id, PARLEY_ID_HEX);
     /* Announce the room's encrypted settings (title) to its members. The
      * member list in the control message carries user ids. */
-    if (json_array_append(mods, json_string(c->user_hex)) < 0) {
+    if (json_array_append_new(mods, json_string(c->user_hex)) < 0) {
         rc = PARLEY_ENOMEM;
         goto out;
     }
@@ -685,7 +685,7 @@ int parley_conv_members(struct parley_client *c, const char *conv, char **json_o
                 api_user_release(&u);
             }
         }
-        json_t *o = json_pack("{sss?ss}", "user_id", hex, "username", name, "role",
+        json_t *o = json_pack("{ssss?ss}", "user_id", hex, "username", name, "role",
                               ac.members[i].is_moderator ? "moderator" : "member");
         free(name);
         if (!o || json_array_append_new(arr, o) < 0)
