@@ -46,6 +46,13 @@ bool api_admin_query(struct http_req *req, const char *name, char *out, size_t l
 /* Parse limit/offset query arguments (defaults 100/0, limit at most 1000);
  * replies 400 and returns false on bad values. */
 bool api_admin_paging(struct http_req *req, int64_t *limit, int64_t *offset);
+/* A path parameter that is a row id into *id; replies 404 when it is not
+ * one. */
+bool api_admin_param_id(struct http_req *req, int i, int64_t *id);
+/* An optional integer query parameter within [min, max]; replies 400 and
+ * returns false when it is malformed. */
+bool api_admin_query_int(struct http_req *req, const char *name, int64_t min, int64_t max,
+                         int64_t *out);
 /* Write an audit entry for the caller; steals `details` (may be NULL). */
 void api_admin_audit(struct admin_ctx *ctx, const char *action, const char *target,
                      json_t *details);
@@ -59,7 +66,8 @@ void api_admin_me_password(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_me_totp_begin(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_me_totp_confirm(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_me_totp_disable(struct http_req *req, struct admin_ctx *ctx);
-/* Deployment (api_admin.c): administrators, lockout, roles, tokens, audit. */
+/* Deployment (api_admin.c): administrators and lockout; (api_admin_rbac.c)
+ * permissions, roles, tokens, audit, settings. */
 void api_admin_admins_list(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_admins_create(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_admins_get(struct http_req *req, struct admin_ctx *ctx);

@@ -881,7 +881,7 @@ void api_admin_sgroups_create(struct http_req *req, struct admin_ctx *ctx)
     settings = json_object_get(body, "settings");
     if (!settings_ok(req, sgroup_settings, sgroup_settings_count, settings))
         goto out;
-    text = json_dumps(settings ? settings : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+    text = settings ? json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
     {
         struct store_val p[] = {STORE_INT(ctx->net)};
         rc = store_query_int(ctx->c, "SELECT COUNT(*) FROM security_groups WHERE network_id = $1",

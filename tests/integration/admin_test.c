@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,30 @@ struct world {
     char user_a[40]; /* a user of A, hex id */
     int64_t role_id; /* the custom role "viewer" */
 };
+
+/* Does the JSON text of `j` contain `needle`? */
+static const char *dump_has(const json_t *j, const char *needle)
+{
+    char *d = json_dumps(j, 0);
+    const char *hit = d && strstr(d, needle) ? needle : NULL;
+    free(d);
+    return hit;
+}
+
+/* Stop parleyd with SIGTERM: it must exit 0 with nothing from the
+ * sanitizers in its log (leaks are reported at exit). */
+static void stop_clean(struct parleyd *p)
+{
+    int status = harness_stop(p, SIGTERM, 30, NULL);
+    char *log = harness_read(p, "parleyd.log");
+    assert_non_null(log);
+    if (status != 0 || strstr(log, "Sanitizer") || strstr(log, "runtime error")) {
+        fprintf(stderr, "%s\n", log);
+        free(log);
+        fail_msg("parleyd exited with %d (its log is above)", status);
+    }
+    free(log);
+}
 
 static json_t *must(long want, long got, json_t *j, const char *what)
 {
@@ -240,6 +265,7 @@ static void test_admin__first_signin_forced_change_and_totp(void **state)
     assert_int_equal(adm_login(&p, "admin", ADM_SUPER_PW, code, &s2, NULL), 200);
     assert_int_equal(adm_req(&p, &s2, "GET", "/api/v1/admin/me", NULL, NULL), 200);
     free(b);
+    stop_clean(&p);
     harness_cleanup(&p);
 }
 
@@ -260,7 +286,7 @@ static void test_admin__lockout_after_failures_and_unlock(void **state)
     j = call(w, &w->super, 200, "GET", "/api/v1/admin/lockout", NULL);
     assert_true(json_integer_value(json_object_get(j, "locked_count")) >= 1);
     assert_true(json_integer_value(json_object_get(j, "failed_attempts_24h")) >= 3);
-    assert_non_null(strstr(json_dumps(json_object_get(j, "locked"), 0), "lockme"));
+    assert_non_null(dump_has(json_object_get(j, "locked"), "lockme"));
     json_decref(j);
     /* A network administrator cannot unlock. */
     path = adm_fmt("/api/v1/admin/admins/%lld/unlock", (long long)id);
@@ -311,7 +337,7 @@ static void test_admin__csrf_for_cookies_not_for_bearer_tokens(void **state)
     /* Reads need no CSRF token. */
     s.no_csrf = true;
     assert_int_equal(adm_req(&w->p, &s, "GET", "/api/v1/admin/roles", NULL, &j), 200);
-    assert_null(strstr(json_dumps(j, 0), "csrf1"));
+    assert_null(dump_has(j, "csrf1"));
     json_decref(j);
     /* Bearer tokens need none. */
     json_decref(call(w, &w->tok_dep, 201, "POST", "/api/v1/admin/roles",
@@ -516,7 +542,7 @@ static void test_admin__api_tokens_scopes_and_revocation(void **state)
     json_decref(call(w, &t, 200, "GET", "/api/v1/admin/audit", NULL));
     json_decref(call(w, &t, 403, "GET", "/api/v1/admin/admins", NULL));
     j = call(w, &w->super, 200, "GET", "/api/v1/admin/tokens", NULL);
-    assert_null(strstr(json_dumps(j, 0), t.bearer + 4));
+    assert_null(dump_has(j, t.bearer + 4));
     json_decref(j);
     path = adm_fmt("/api/v1/admin/tokens/%lld", (long long)id);
     json_decref(call(w, &w->super, 204, "DELETE", path, NULL));
@@ -949,7 +975,14 @@ static void test_admin__sign_in_rate_limit(void **state)
         st = adm_login(&p, "nobody", "x", NULL, NULL, NULL);
     assert_int_equal(st, 429);
     assert_true(i >= 4);
+    stop_clean(&p);
     harness_cleanup(&p);
+}
+
+static void test_admin__server_stops_cleanly(void **state)
+{
+    struct world *w = *state;
+    stop_clean(&w->p);
 }
 
 int main(void)
@@ -967,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_admin__users_cannot_use_admin_api_nor_admins_client_api),
         cmocka_unit_test(test_admin__authorization_matrix),
         cmocka_unit_test(test_admin__bad_input_changes_nothing),
+        cmocka_unit_test(test_admin__server_stops_cleanly),
     };
 
     if (!testdb_backend_available())
