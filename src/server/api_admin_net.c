@@ -13,18 +13,18 @@
 #include "proto/ids.h"
 #include "sgroup_settings.h"
 #include "store.h"
+#include "ws.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-/* NEEDSWORK: ws.h has no ws_disconnect_user() yet. When it lands, suspend
- * and delete must call it so the user's live sessions end at once; until
- * then a suspended or deleted user's open WebSocket lives until it closes
- * (new sign-ins are refused by the account's status). */
+/* Suspension and deletion take effect at once: the user's live sessions
+ * are closed, not left to run until they next sign in. */
 static void disconnect_user(struct http_req *req, const uint8_t user_id[16])
 {
-    (void)req;
-    (void)user_id;
+    int n = ws_disconnect_user(req->srv, user_id);
+    if (n > 0)
+        log_info("closed %d live sessions of a suspended or deleted user", n);
 }
 
 /* ---- networks ---- */

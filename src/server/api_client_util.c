@@ -195,6 +195,7 @@ int api_body_get(struct http_req *req, enum api_body_kind kind, struct api_body 
     if (api_body_parse(req->body.data ? (const char *)req->body.data : "", req->body.len,
                        api_body_fields[kind], api_body_nfields[kind], out, err, sizeof(err)) < 0) {
         http_reply_error(req, 400, "bad_request", "%s", err);
+        api_body_release(out);
         return -1;
     }
     return 0;

@@ -71,7 +71,7 @@ extern const struct api_field *const api_body_fields[API_BODY_COUNT];
 extern const size_t api_body_nfields[API_BODY_COUNT];
 
 /* Parse the request body with table `kind`; on failure reply 400 naming the
- * field and return -1. */
+ * field, release `out` and return -1. */
 int api_body_get(struct http_req *req, enum api_body_kind kind, struct api_body *out);
 
 enum api_auth_need {

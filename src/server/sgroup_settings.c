@@ -39,7 +39,7 @@ const struct sgroup_setting sgroup_settings[] = {
      "Let bots read every message of a room without being mentioned."},
     {"file_compression", "messaging", SGS_BOOL, "false", 0, 0, 0, NULL, SGS_CLIENT,
      "Compress images and files before encrypting and uploading them."},
-    {"auto_destruct_max_seconds", "messaging", SGS_INT, "2592000", 60, YEAR_S, 0, NULL, SGS_SERVER,
+    {"max_expiration", "messaging", SGS_INT, "2592000", 60, YEAR_S, 0, NULL, SGS_SERVER,
      "Longest expiration timer of a message; users may choose any shorter one."},
     {"quick_responses", "messaging", SGS_STRING_LIST, "[]", 0, 10, 8000, NULL, SGS_CLIENT,
      "Pre-filled messages users can send with one click (at most ten, 8000 characters each)."},
@@ -57,7 +57,7 @@ const struct sgroup_setting sgroup_settings[] = {
     /* Security */
     {"always_reauthenticate", "security", SGS_BOOL, "false", 0, 0, 0, NULL, SGS_CLIENT,
      "Ask mobile users for their password or biometrics whenever the app comes to focus."},
-    {"user_password_change", "security", SGS_BOOL, "true", 0, 0, 0, NULL, SGS_SERVER,
+    {"user_password_permission", "security", SGS_BOOL, "true", 0, 0, 0, NULL, SGS_SERVER,
      "Allow users to change their password at registration and later."},
     {"password_min_length", "security", SGS_INT, "8", 6, 128, 0, NULL, SGS_SERVER,
      "Shortest password a user may choose."},
@@ -71,7 +71,7 @@ const struct sgroup_setting sgroup_settings[] = {
      "Passwords need a character that is not a letter or a digit."},
     {"device_reset_attempts", "security", SGS_INT, "10", 0, 100, 0, NULL, SGS_CLIENT,
      "Wrong passwords on a device before it erases its data; 0 never."},
-    {"account_suspension_attempts", "security", SGS_INT, "20", 0, 1000, 0, NULL, SGS_SERVER,
+    {"user_account_suspension", "security", SGS_INT, "10", 0, 1000, 0, NULL, SGS_SERVER,
      "Wrong passwords after which the account is suspended; 0 never."},
     /* Push configuration */
     {"messaging_domains", "push", SGS_STRING_LIST, "[]", 0, 32, 253, NULL, SGS_CLIENT,

@@ -65,7 +65,7 @@ int sgroup_settings_validate(const struct sgroup_setting *table, size_t n, const
 json_t *sgroup_settings_fill(const struct sgroup_setting *table, size_t n, const json_t *stored);
 
 /* The settings of security group `security_group_id` with defaults filled
- * in, for the messaging server to enforce (auto_destruct_max_seconds,
+ * in, for the messaging server to enforce (max_expiration,
  * max_upload_bytes, file_attachments, audio_calling, ...). Sets *out to a
  * new object (json_decref it). Returns 0, PARLEY_ENOTFOUND if there is no
  * such group, or a store error. Safe on any thread with its own

@@ -21,6 +21,7 @@
 #include "admin_util.h"
 #include "server/api_admin.h"
 #include "server/http.h"
+#include "proto/ids.h"
 #include "server/rbac.h"
 #include "testdb.h"
 
@@ -452,16 +453,16 @@ static void test_admin__network_admin_runs_own_network_only(void **state)
     j = call(w, &w->na, 409, "DELETE", path, NULL);
     assert_non_null(strstr(adm_err_msg(j), "default"));
     json_decref(j);
-    j = call(w, &w->na, 400, "PATCH", path, "{\"settings\":{\"auto_destruct_max_seconds\":5}}");
-    assert_non_null(strstr(adm_err_msg(j), "auto_destruct_max_seconds"));
+    j = call(w, &w->na, 400, "PATCH", path, "{\"settings\":{\"max_expiration\":5}}");
+    assert_non_null(strstr(adm_err_msg(j), "max_expiration"));
     assert_non_null(strstr(adm_err_msg(j), "60"));
     json_decref(j);
     j = call(w, &w->na, 200, "PATCH", path,
-             "{\"settings\":{\"auto_destruct_max_seconds\":3600,\"local_federation\":"
+             "{\"settings\":{\"max_expiration\":3600,\"local_federation\":"
              "\"restricted\",\"quick_responses\":[\"On my way\"]}}");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "settings"),
-                                                        "auto_destruct_max_seconds")),
-                     3600);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "settings"), "max_expiration")),
+        3600);
     /* Defaults are filled in. */
     assert_true(json_is_true(json_object_get(json_object_get(j, "settings"), "audio_calling")));
     json_decref(j);
@@ -883,8 +884,7 @@ static const struct {
       {"{\"username\":\"helpbot\",\"password\":\"x\"}", "password"}}},
     {"/security-groups",
      HTTP_POST,
-     {{"{\"name\":\"g\",\"settings\":{\"auto_destruct_max_seconds\":999999999999}}",
-       "auto_destruct_max_seconds"},
+     {{"{\"name\":\"g\",\"settings\":{\"max_expiration\":999999999999}}", "max_expiration"},
       {"{\"name\":\"g\",\"settings\":{\"quick_responses\":[\"\"]}}", "quick_responses"},
       {"{\"name\":\"g\",\"settings\":{\"local_federation\":\"maybe\"}}", "local_federation"},
       {"{\"name\":\"g\",\"settings\":{\"password_min_length\":2}}", "password_min_length"},
@@ -948,18 +948,54 @@ static void test_admin__bad_input_changes_nothing(void **state)
     free(after);
 }
 
-static void test_admin__users_cannot_use_admin_api_nor_admins_client_api(void **state)
+/* POST /api/v1/client/login as `username` of network `net`. */
+static long client_login(struct world *w, const char *net, const char *username, const char *pw,
+                         char *token, size_t len)
+{
+    char secret[IDS_LOGIN_SECRET_B64], *body;
+    json_t *j = NULL;
+    long st;
+
+    assert_int_equal(ids_login_secret(net, username, pw, secret), 0);
+    body = adm_fmt("{\"network_id\":\"%s\",\"username\":\"%s\",\"login_secret\":\"%s\"}", net,
+                   username, secret);
+    st = adm_req(&w->p, NULL, "POST", "/api/v1/client/login", body, &j);
+    if (token)
+        snprintf(token, len, "%s", json_string_value(json_object_get(j, "token")) ?: "");
+    json_decref(j);
+    free(body);
+    return st;
+}
+
+static void test_admin__admins_and_users_stay_apart(void **state)
 {
     struct world *w = *state;
-    /* An end user's credentials are not an administrator's. */
+    struct adm user = {0};
+    char token[128], *path;
+
+    /* A user created by an administrator signs in to the client API with
+     * the login secret of the password it was given... */
+    assert_int_equal(client_login(w, w->net_a, "alice", "Alice-pass-1", token, sizeof(token)), 200);
+    /* ...but not to the admin API, and its client token is no admin token. */
     assert_int_equal(adm_login(&w->p, "alice", "Alice-pass-1", NULL, NULL, NULL), 401);
-    /* An admin session is not a client session. */
-    {
-        struct http_resp r;
-        long st = adm_req_raw(&w->p, &w->super, "GET", "/api/v1/client/conversations", NULL, &r);
-        assert_true(st == 401 || st == 404);
-        http_resp_free(&r);
-    }
+    snprintf(user.bearer, sizeof(user.bearer), "%s", token);
+    json_decref(call(w, &user, 401, "GET", "/api/v1/admin/me", NULL));
+    json_decref(call(w, &user, 401, "GET", "/api/v1/admin/networks", NULL));
+    /* An administrator is not a user of the network it runs, and admin
+     * sessions and tokens do not open the client API. */
+    assert_int_equal(client_login(w, w->net_a, "na", ADM_PW, NULL, 0), 401);
+    json_decref(call(w, &w->na, 401, "GET", "/api/v1/client/conversations", NULL));
+    json_decref(call(w, &w->tok_dep, 401, "GET", "/api/v1/client/conversations", NULL));
+
+    /* Suspension takes effect at once; unsuspending restores access. */
+    path = adm_fmt("/api/v1/admin/networks/%s/users/%s/suspend", w->net_a, w->user_a);
+    json_decref(call(w, &w->na, 200, "POST", path, NULL));
+    free(path);
+    assert_int_equal(client_login(w, w->net_a, "alice", "Alice-pass-1", NULL, 0), 403);
+    path = adm_fmt("/api/v1/admin/networks/%s/users/%s/unsuspend", w->net_a, w->user_a);
+    json_decref(call(w, &w->na, 200, "POST", path, NULL));
+    free(path);
+    assert_int_equal(client_login(w, w->net_a, "alice", "Alice-pass-1", NULL, 0), 200);
 }
 
 static void test_admin__sign_in_rate_limit(void **state)
@@ -997,7 +1033,7 @@ int main(void)
         cmocka_unit_test(test_admin__role_limited_admin),
         cmocka_unit_test(test_admin__api_tokens_scopes_and_revocation),
         cmocka_unit_test(test_admin__audit_log_records_actions),
-        cmocka_unit_test(test_admin__users_cannot_use_admin_api_nor_admins_client_api),
+        cmocka_unit_test(test_admin__admins_and_users_stay_apart),
         cmocka_unit_test(test_admin__authorization_matrix),
         cmocka_unit_test(test_admin__bad_input_changes_nothing),
         cmocka_unit_test(test_admin__server_stops_cleanly),

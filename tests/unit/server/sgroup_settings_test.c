@@ -44,7 +44,7 @@ static void test_sgroup__validation_names_setting_bound_and_value(void **state)
         const char *json;
         const char *want[3];
     } bad[] = {
-        {"{\"auto_destruct_max_seconds\":5}", {"auto_destruct_max_seconds", "60", "got 5"}},
+        {"{\"max_expiration\":5}", {"max_expiration", "60", "got 5"}},
         {"{\"audio_calling\":\"yes\"}", {"audio_calling", "true or false", NULL}},
         {"{\"local_federation\":\"open\"}", {"local_federation", "restricted", NULL}},
         {"{\"quick_responses\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\","
@@ -70,14 +70,14 @@ static void test_sgroup__validation_names_setting_bound_and_value(void **state)
 
 static void test_sgroup__fill_uses_defaults_and_drops_stale_values(void **state)
 {
-    json_t *stored = json_loads("{\"auto_destruct_max_seconds\":3600,\"gone\":1,"
+    json_t *stored = json_loads("{\"max_expiration\":3600,\"gone\":1,"
                                 "\"max_upload_bytes\":1}",
                                 0, NULL);
     json_t *f = sgroup_settings_fill(sgroup_settings, sgroup_settings_count, stored);
     struct sgroup_password_policy pol;
 
     assert_int_equal(json_object_size(f), sgroup_settings_count);
-    assert_int_equal(json_integer_value(json_object_get(f, "auto_destruct_max_seconds")), 3600);
+    assert_int_equal(json_integer_value(json_object_get(f, "max_expiration")), 3600);
     assert_null(json_object_get(f, "gone"));
     /* Out of bounds now: the default applies. */
     assert_int_equal(json_integer_value(json_object_get(f, "max_upload_bytes")), 5368709120LL);
