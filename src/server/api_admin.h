@@ -85,6 +85,9 @@ void api_admin_roles_delete(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_tokens_list(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_tokens_create(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_tokens_revoke(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_tokens_list(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_tokens_create(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_tokens_revoke(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_audit_list(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_settings_describe(struct http_req *req, struct admin_ctx *ctx);
 /* Networks (api_admin_net.c). */
@@ -108,5 +111,11 @@ void api_admin_sgroups_create(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_sgroups_get(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_sgroups_update(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_sgroups_delete(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_admins_list(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_admins_invite(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_admins_remove(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_me_invitations(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_me_invitation_accept(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_me_invitation_decline(struct http_req *req, struct admin_ctx *ctx);
 
 #endif

@@ -1050,3 +1050,190 @@ void api_admin_sgroups_delete(struct http_req *req, struct admin_ctx *ctx)
     api_admin_audit(ctx, "security_group.delete", name, NULL);
     http_reply(req, 204, "application/json", NULL, 0);
 }
+
+/* ---- the network's administrators: invitations ---- */
+
+void api_admin_net_admins_list(struct http_req *req, struct admin_ctx *ctx)
+{
+    struct store_val p[] = {STORE_INT(ctx->net)};
+    struct store_rows *r = NULL;
+    json_t *arr = json_array();
+    int rc = store_query(ctx->c,
+                         "SELECT a.id, a.username, a.first_name, a.last_name, na.status, "
+                         "na.created_at FROM network_admins na JOIN admins a ON a.id = "
+                         "na.admin_id WHERE na.network_id = $1 ORDER BY a.username",
+                         p, 1, &r);
+
+    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        json_array_append_new(
+            arr, json_pack("{s:I,s:s,s:s,s:s,s:s,s:I}", "id", (json_int_t)store_rows_int(r, 0),
+                           "username", store_rows_text(r, 1), "first_name", store_rows_text(r, 2),
+                           "last_name", store_rows_text(r, 3), "status", store_rows_text(r, 4),
+                           "since", (json_int_t)store_rows_int(r, 5)));
+        rc = 0;
+    }
+    store_rows_free(r);
+    if (rc < 0) {
+        json_decref(arr);
+        api_admin_store_error(req, ctx, rc);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "admins", arr));
+}
+
+static const struct admin_field invite_fields[] = {
+    {"username", AF_NAME, true, 1, 64, NULL},
+};
+
+/* A network administrator adds an existing administrator to the network
+ * (it cannot create one): the invitation waits for the invitee's
+ * acceptance, until which it grants nothing. */
+void api_admin_net_admins_invite(struct http_req *req, struct admin_ctx *ctx)
+{
+    json_t *body = api_admin_body(req, invite_fields, ARRAY_SIZE(invite_fields));
+    const char *username;
+    struct store_rows *r = NULL;
+    int64_t id = 0, is_super = 0;
+    int rc;
+
+    if (!body)
+        return;
+    username = admin_json_str(body, "username", "");
+    {
+        struct store_val p[] = {STORE_TEXT(username)};
+        rc = store_query(ctx->c, "SELECT id, is_super FROM admins WHERE username = $1", p, 1, &r);
+        if (rc == 0 && (rc = store_rows_next(r)) == 1) {
+            id = store_rows_int(r, 0);
+            is_super = store_rows_int(r, 1);
+            rc = 0;
+        } else if (rc == 0) {
+            rc = PARLEY_ENOTFOUND;
+        }
+        store_rows_free(r);
+    }
+    if (rc == PARLEY_ENOTFOUND) {
+        http_reply_error(req, 400, "bad_request",
+                         "field 'username' names no administrator; only a super administrator "
+                         "can create administrators");
+        goto out;
+    }
+    if (rc == 0 && is_super) {
+        http_reply_error(req, 400, "bad_request",
+                         "field 'username' is a super administrator, who reaches every network "
+                         "already");
+        goto out;
+    }
+    if (rc == 0) {
+        struct store_val p[] = {STORE_INT(ctx->net), STORE_INT(id), STORE_INT((int64_t)time(NULL))};
+        rc = store_exec(ctx->c,
+                        "INSERT INTO network_admins (network_id, admin_id, status, created_at) "
+                        "VALUES ($1, $2, 'invited', $3)",
+                        p, 3, NULL);
+    }
+    if (rc == PARLEY_EEXIST) {
+        http_reply_error(req, 409, "conflict",
+                         "'%s' already administers this network or is invited to it", username);
+        goto out;
+    }
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        goto out;
+    }
+    api_admin_audit(ctx, "network.admin_invite", username, NULL);
+    http_reply_json(req, 201,
+                    json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "username", username, "status",
+                              "invited"));
+out:
+    json_decref(body);
+}
+
+void api_admin_net_admins_remove(struct http_req *req, struct admin_ctx *ctx)
+{
+    int64_t id, changes = 0;
+    int rc;
+
+    if (!api_admin_param_id(req, 1, &id))
+        return;
+    {
+        struct store_val p[] = {STORE_INT(ctx->net), STORE_INT(id)};
+        rc =
+            store_exec(ctx->c, "DELETE FROM network_admins WHERE network_id = $1 AND admin_id = $2",
+                       p, 2, &changes);
+    }
+    if (rc == 0 && changes == 0)
+        rc = PARLEY_ENOTFOUND;
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        return;
+    }
+    api_admin_audit(ctx, "network.admin_remove", req->params[1], NULL);
+    http_reply(req, 204, "application/json", NULL, 0);
+}
+
+void api_admin_me_invitations(struct http_req *req, struct admin_ctx *ctx)
+{
+    struct store_val p[] = {STORE_INT(ctx->who.id)};
+    struct store_rows *r = NULL;
+    json_t *arr = json_array();
+    int rc = store_query(ctx->c,
+                         "SELECT n.network_id, n.name, na.created_at FROM network_admins na JOIN "
+                         "networks n ON n.id = na.network_id WHERE na.admin_id = $1 AND "
+                         "na.status = 'invited' ORDER BY n.name",
+                         p, 1, &r);
+
+    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:I}", "network_id", store_rows_text(r, 0),
+                                             "name", store_rows_text(r, 1), "invited_at",
+                                             (json_int_t)store_rows_int(r, 2)));
+        rc = 0;
+    }
+    store_rows_free(r);
+    if (rc < 0) {
+        json_decref(arr);
+        api_admin_store_error(req, ctx, rc);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "invitations", arr));
+}
+
+/* Accept (or decline) the caller's invitation to network params[0]. */
+static void answer_invitation(struct http_req *req, struct admin_ctx *ctx, bool accept)
+{
+    struct store_val p[] = {STORE_INT(ctx->who.id), STORE_TEXT(req->params[0])};
+    int64_t changes = 0;
+    int rc = store_exec(ctx->c,
+                        accept ? "UPDATE network_admins SET status = 'accepted' WHERE admin_id = "
+                                 "$1 AND status = 'invited' AND network_id = (SELECT id FROM "
+                                 "networks WHERE network_id = $2)"
+                               : "DELETE FROM network_admins WHERE admin_id = $1 AND status = "
+                                 "'invited' AND network_id = (SELECT id FROM networks WHERE "
+                                 "network_id = $2)",
+                        p, 2, &changes);
+
+    if (rc == 0 && changes == 0) {
+        http_reply_error(req, 404, "not_found", "no invitation to network '%.64s'", req->params[0]);
+        return;
+    }
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        return;
+    }
+    ctx->network_id = req->params[0];
+    api_admin_audit(ctx, accept ? "network.admin_accept" : "network.admin_decline", ctx->who.name,
+                    NULL);
+    if (accept)
+        http_reply_json(req, 200,
+                        json_pack("{s:s,s:s}", "network_id", req->params[0], "status", "accepted"));
+    else
+        http_reply(req, 204, "application/json", NULL, 0);
+}
+
+void api_admin_me_invitation_accept(struct http_req *req, struct admin_ctx *ctx)
+{
+    answer_invitation(req, ctx, true);
+}
+
+void api_admin_me_invitation_decline(struct http_req *req, struct admin_ctx *ctx)
+{
+    answer_invitation(req, ctx, false);
+}

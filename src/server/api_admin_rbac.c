@@ -221,16 +221,18 @@ void api_admin_roles_delete(struct http_req *req, struct admin_ctx *ctx)
 
 /* ---- API tokens ---- */
 
-void api_admin_tokens_list(struct http_req *req, struct admin_ctx *ctx)
+/* The tokens of network row `net`, or every token when `net` is 0. */
+static void tokens_list(struct http_req *req, struct admin_ctx *ctx, int64_t net)
 {
+    struct store_val p[] = {STORE_INT(net)};
     struct store_rows *r = NULL;
     json_t *arr = json_array();
     int rc = store_query(ctx->c,
                          "SELECT t.id, t.label, t.scope, n.network_id, t.permissions, "
                          "a.username, t.created_at, t.last_used, t.revoked_at FROM api_tokens t "
                          "LEFT JOIN networks n ON n.id = t.network_id LEFT JOIN admins a ON a.id "
-                         "= t.created_by ORDER BY t.id",
-                         NULL, 0, &r);
+                         "= t.created_by WHERE $1 = 0 OR t.network_id = $1 ORDER BY t.id",
+                         p, 1, &r);
 
     while (rc == 0 && (rc = store_rows_next(r)) == 1) {
         json_t *perms = json_loads(store_rows_text(r, 4), 0, NULL);
@@ -257,6 +259,93 @@ void api_admin_tokens_list(struct http_req *req, struct admin_ctx *ctx)
     http_reply_json(req, 200, json_pack("{s:o}", "tokens", arr));
 }
 
+void api_admin_tokens_list(struct http_req *req, struct admin_ctx *ctx)
+{
+    tokens_list(req, ctx, 0);
+}
+
+void api_admin_net_tokens_list(struct http_req *req, struct admin_ctx *ctx)
+{
+    tokens_list(req, ctx, ctx->net);
+}
+
+/* Create a token from `body` (label, optional permissions): of deployment
+ * scope when `net` is 0, else of network row `net` (public id `nid`). Its
+ * permissions never exceed the caller's; a network token holds network
+ * permissions only. Replies. */
+static void tokens_create(struct http_req *req, struct admin_ctx *ctx, const json_t *body,
+                          int64_t net, const char *nid)
+{
+    char secret[ADMIN_SECRET_LEN + 1], token[ADMIN_SECRET_LEN + 8], h[ADMIN_HASH_LEN + 1];
+    const char *label = admin_json_str(body, "label", ""), *scope = net ? "network" : "deployment";
+    char *text = NULL;
+    rbac_set set = net ? rbac_network_admin_set() & ctx->who.perms : ctx->who.perms;
+    int64_t id = 0;
+    int rc;
+
+    memset(secret, 0, sizeof(secret));
+    memset(token, 0, sizeof(token));
+    if (json_object_get(body, "permissions") && !perms_text(req, body, &text, &set))
+        goto out;
+    if (set & ~ctx->who.perms) {
+        http_reply_error(req, 400, "bad_request",
+                         "field 'permissions' grants permissions you do not hold");
+        goto out;
+    }
+    if (net && (set & ~rbac_network_admin_set())) {
+        http_reply_error(req, 400, "bad_request",
+                         "field 'permissions' of a network token may hold network permissions "
+                         "only (networks, users, security_groups, tokens)");
+        goto out;
+    }
+    free(text);
+    {
+        json_t *a = rbac_set_to_json(set);
+        text = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+    }
+    if ((rc = admin_secret_new(secret)) < 0) {
+        api_admin_store_error(req, ctx, rc);
+        goto out;
+    }
+    snprintf(token, sizeof(token), ADMIN_TOKEN_PREFIX "%s", secret);
+    admin_hash(token, h);
+    {
+        struct store_val p[] = {STORE_TEXT(h),
+                                STORE_TEXT(label),
+                                STORE_TEXT(scope),
+                                net ? STORE_INT(net) : STORE_NULLV,
+                                STORE_TEXT(text),
+                                ctx->who.kind == ADMIN_ACTOR_ADMIN ? STORE_INT(ctx->who.id)
+                                                                   : STORE_NULLV,
+                                STORE_INT((int64_t)time(NULL))};
+        struct store_val q[] = {STORE_TEXT(h)};
+        rc = store_exec(ctx->c,
+                        "INSERT INTO api_tokens (token_hash, label, scope, network_id, "
+                        "permissions, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        p, ARRAY_SIZE(p), NULL);
+        if (rc == 0)
+            rc = store_query_int(ctx->c, "SELECT id FROM api_tokens WHERE token_hash = $1", q, 1,
+                                 &id);
+    }
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        goto out;
+    }
+    ctx->network_id = nid;
+    api_admin_audit(ctx, "token.create", label,
+                    json_pack("{s:s,s:I}", "scope", scope, "id", (json_int_t)id));
+    /* The only time the token is shown. */
+    http_reply_json(req, 201,
+                    json_pack("{s:I,s:s,s:s,s:s,s:s?,s:o}", "id", (json_int_t)id, "token", token,
+                              "label", label, "scope", scope, "network_id", nid, "permissions",
+                              rbac_set_to_json(set)));
+out:
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(token, sizeof(token));
+    free(text);
+}
+
 static const char *const token_scopes[] = {"deployment", "network", NULL};
 static const struct admin_field token_fields[] = {
     {"label", AF_STRING, true, 1, 128, NULL},
@@ -268,12 +357,9 @@ static const struct admin_field token_fields[] = {
 void api_admin_tokens_create(struct http_req *req, struct admin_ctx *ctx)
 {
     json_t *body = api_admin_body(req, token_fields, ARRAY_SIZE(token_fields));
-    char secret[ADMIN_SECRET_LEN + 1], token[ADMIN_SECRET_LEN + 8], h[ADMIN_HASH_LEN + 1];
-    char *text = NULL;
     bool network;
     const char *nid;
-    rbac_set set = 0;
-    int64_t net = 0, id = 0;
+    int64_t net = 0;
     int rc;
 
     if (!body)
@@ -298,78 +384,41 @@ void api_admin_tokens_create(struct http_req *req, struct admin_ctx *ctx)
             goto out;
         }
     }
-    set = network ? rbac_network_admin_set() : ctx->who.perms;
-    if (json_object_get(body, "permissions") && !perms_text(req, body, &text, &set))
-        goto out;
-    if (set & ~ctx->who.perms) {
-        http_reply_error(req, 400, "bad_request",
-                         "field 'permissions' grants permissions you do not hold");
-        goto out;
-    }
-    free(text);
-    {
-        json_t *a = rbac_set_to_json(set);
-        text = json_dumps(a, JSON_COMPACT);
-        json_decref(a);
-    }
-    if ((rc = admin_secret_new(secret)) < 0) {
-        api_admin_store_error(req, ctx, rc);
-        goto out;
-    }
-    snprintf(token, sizeof(token), ADMIN_TOKEN_PREFIX "%s", secret);
-    admin_hash(token, h);
-    {
-        struct store_val p[] = {STORE_TEXT(h),
-                                STORE_TEXT(admin_json_str(body, "label", "")),
-                                STORE_TEXT(network ? "network" : "deployment"),
-                                net ? STORE_INT(net) : STORE_NULLV,
-                                STORE_TEXT(text),
-                                ctx->who.kind == ADMIN_ACTOR_ADMIN ? STORE_INT(ctx->who.id)
-                                                                   : STORE_NULLV,
-                                STORE_INT((int64_t)time(NULL))};
-        struct store_val q[] = {STORE_TEXT(h)};
-        rc = store_exec(ctx->c,
-                        "INSERT INTO api_tokens (token_hash, label, scope, network_id, "
-                        "permissions, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        p, ARRAY_SIZE(p), NULL);
-        if (rc == 0)
-            rc = store_query_int(ctx->c, "SELECT id FROM api_tokens WHERE token_hash = $1", q, 1,
-                                 &id);
-    }
-    if (rc < 0) {
-        api_admin_store_error(req, ctx, rc);
-        goto out;
-    }
-    ctx->network_id = nid;
-    api_admin_audit(
-        ctx, "token.create", admin_json_str(body, "label", ""),
-        json_pack("{s:s,s:I}", "scope", network ? "network" : "deployment", "id", (json_int_t)id));
-    /* The only time the token is shown. */
-    http_reply_json(req, 201,
-                    json_pack("{s:I,s:s,s:s,s:s,s:s?,s:o}", "id", (json_int_t)id, "token", token,
-                              "label", admin_json_str(body, "label", ""), "scope",
-                              network ? "network" : "deployment", "network_id", nid, "permissions",
-                              rbac_set_to_json(set)));
+    tokens_create(req, ctx, body, net, nid);
 out:
-    OPENSSL_cleanse(secret, sizeof(secret));
-    OPENSSL_cleanse(token, sizeof(token));
-    free(text);
     json_decref(body);
 }
 
-void api_admin_tokens_revoke(struct http_req *req, struct admin_ctx *ctx)
+static const struct admin_field net_token_fields[] = {
+    {"label", AF_STRING, true, 1, 128, NULL},
+    {"permissions", AF_ARRAY, false, 0, RBAC_PERM_COUNT, NULL},
+};
+
+void api_admin_net_tokens_create(struct http_req *req, struct admin_ctx *ctx)
+{
+    json_t *body = api_admin_body(req, net_token_fields, ARRAY_SIZE(net_token_fields));
+
+    if (!body)
+        return;
+    tokens_create(req, ctx, body, ctx->net, ctx->network_id);
+    json_decref(body);
+}
+
+/* Revoke token params[i], which must belong to network row `net` unless
+ * `net` is 0. */
+static void tokens_revoke(struct http_req *req, struct admin_ctx *ctx, int i, int64_t net)
 {
     int64_t id, changes = 0;
     int rc;
 
-    if (!api_admin_param_id(req, 0, &id))
+    if (!api_admin_param_id(req, i, &id))
         return;
     {
-        struct store_val p[] = {STORE_INT((int64_t)time(NULL)), STORE_INT(id)};
+        struct store_val p[] = {STORE_INT((int64_t)time(NULL)), STORE_INT(id), STORE_INT(net)};
         rc = store_exec(ctx->c,
                         "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS "
-                        "NULL",
-                        p, 2, &changes);
+                        "NULL AND ($3 = 0 OR network_id = $3)",
+                        p, 3, &changes);
     }
     if (rc == 0 && changes == 0)
         rc = PARLEY_ENOTFOUND;
@@ -377,8 +426,18 @@ void api_admin_tokens_revoke(struct http_req *req, struct admin_ctx *ctx)
         api_admin_store_error(req, ctx, rc);
         return;
     }
-    api_admin_audit(ctx, "token.revoke", req->params[0], NULL);
+    api_admin_audit(ctx, "token.revoke", req->params[i], NULL);
     http_reply(req, 204, "application/json", NULL, 0);
+}
+
+void api_admin_tokens_revoke(struct http_req *req, struct admin_ctx *ctx)
+{
+    tokens_revoke(req, ctx, 0, 0);
+}
+
+void api_admin_net_tokens_revoke(struct http_req *req, struct admin_ctx *ctx)
+{
+    tokens_revoke(req, ctx, 1, ctx->net);
 }
 
 /* ---- audit log and settings ---- */

@@ -53,6 +53,9 @@ const struct http_route http_routes[] = {
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/me/totp/begin", api_admin_me_totp_begin, 0, RBAC_NONE, RBAC_SCOPE_SELF),
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/me/totp/confirm", api_admin_me_totp_confirm, HTTP_ROUTE_BODY, RBAC_NONE, RBAC_SCOPE_SELF),
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/me/totp/disable", api_admin_me_totp_disable, HTTP_ROUTE_BODY, RBAC_NONE, RBAC_SCOPE_SELF),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/me/invitations", api_admin_me_invitations, 0, RBAC_NONE, RBAC_SCOPE_SELF),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/me/invitations/:network_id/accept", api_admin_me_invitation_accept, 0, RBAC_NONE, RBAC_SCOPE_SELF),
+    ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/me/invitations/:network_id", api_admin_me_invitation_decline, 0, RBAC_NONE, RBAC_SCOPE_SELF),
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/permissions", api_admin_permissions, 0, RBAC_NONE, RBAC_SCOPE_ANY),
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/settings", api_admin_settings_describe, 0, RBAC_NONE, RBAC_SCOPE_ANY),
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/admins", api_admin_admins_list, 0, RBAC_ADMINS_READ, RBAC_SCOPE_DEPLOYMENT),
@@ -92,6 +95,12 @@ const struct http_route http_routes[] = {
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/security-groups/:id", api_admin_sgroups_get, 0, RBAC_SECURITY_GROUPS_READ, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_PATCH, "/api/v1/admin/networks/:network_id/security-groups/:id", api_admin_sgroups_update, HTTP_ROUTE_BODY, RBAC_SECURITY_GROUPS_WRITE, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/security-groups/:id", api_admin_sgroups_delete, 0, RBAC_SECURITY_GROUPS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/admins", api_admin_net_admins_list, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/admins", api_admin_net_admins_invite, HTTP_ROUTE_BODY, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/admins/:id", api_admin_net_admins_remove, 0, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/tokens", api_admin_net_tokens_list, 0, RBAC_TOKENS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/tokens", api_admin_net_tokens_create, HTTP_ROUTE_BODY, RBAC_TOKENS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/tokens/:id", api_admin_net_tokens_revoke, 0, RBAC_TOKENS_WRITE, RBAC_SCOPE_NETWORK),
 };
 
 const size_t http_routes_count = ARRAY_SIZE(http_routes);

@@ -479,6 +479,68 @@ static void test_admin__network_admin_runs_own_network_only(void **state)
     free(path);
 }
 
+static void test_admin__network_admins_invite_and_network_tokens(void **state)
+{
+    struct world *w = *state;
+    char *path, *acc;
+    struct adm t;
+    json_t *j;
+    int64_t id;
+
+    /* na invites nb, who reaches A only after accepting. */
+    path = adm_fmt("/api/v1/admin/networks/%s/admins", w->net_a);
+    j = call(w, &w->na, 400, "POST", path, "{\"username\":\"ghost\"}");
+    assert_non_null(strstr(adm_err_msg(j), "username"));
+    json_decref(j);
+    json_decref(call(w, &w->na, 400, "POST", path, "{\"username\":\"admin\"}"));
+    json_decref(call(w, &w->na, 201, "POST", path, "{\"username\":\"nb\"}"));
+    json_decref(call(w, &w->na, 409, "POST", path, "{\"username\":\"nb\"}"));
+    free(path);
+    path = adm_fmt("/api/v1/admin/networks/%s", w->net_a);
+    json_decref(call(w, &w->nb, 404, "GET", path, NULL));
+    j = call(w, &w->nb, 200, "GET", "/api/v1/admin/me/invitations", NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "invitations")), 1);
+    json_decref(j);
+    acc = adm_fmt("/api/v1/admin/me/invitations/%s/accept", w->net_a);
+    json_decref(call(w, &w->nb, 200, "POST", acc, NULL));
+    json_decref(call(w, &w->nb, 404, "POST", acc, NULL));
+    free(acc);
+    json_decref(call(w, &w->nb, 200, "GET", path, NULL));
+    free(path);
+    path = adm_fmt("/api/v1/admin/networks/%s/admins/%lld", w->net_a, (long long)w->nb_id);
+    json_decref(call(w, &w->na, 204, "DELETE", path, NULL));
+    free(path);
+    path = adm_fmt("/api/v1/admin/networks/%s", w->net_a);
+    json_decref(call(w, &w->nb, 404, "GET", path, NULL));
+    free(path);
+
+    /* na manages its network's API tokens, limited to network permissions. */
+    path = adm_fmt("/api/v1/admin/networks/%s/tokens", w->net_a);
+    json_decref(
+        call(w, &w->na, 400, "POST", path, "{\"label\":\"x\",\"permissions\":[\"audit.read\"]}"));
+    j = call(w, &w->na, 201, "POST", path, "{\"label\":\"directory sync\"}");
+    memset(&t, 0, sizeof(t));
+    snprintf(t.bearer, sizeof(t.bearer), "%s", json_string_value(json_object_get(j, "token")));
+    id = json_integer_value(json_object_get(j, "id"));
+    assert_string_equal(json_string_value(json_object_get(j, "scope")), "network");
+    json_decref(j);
+    j = call(w, &w->na, 200, "GET", path, NULL);
+    assert_true(json_array_size(json_object_get(j, "tokens")) >= 1);
+    json_decref(j);
+    free(path);
+    path = adm_fmt("/api/v1/admin/networks/%s/users", w->net_a);
+    json_decref(call(w, &t, 200, "GET", path, NULL));
+    free(path);
+    /* nb cannot revoke A's token; na can. */
+    path = adm_fmt("/api/v1/admin/networks/%s/tokens/%lld", w->net_b, (long long)id);
+    json_decref(call(w, &w->nb, 404, "DELETE", path, NULL));
+    free(path);
+    path = adm_fmt("/api/v1/admin/networks/%s/tokens/%lld", w->net_a, (long long)id);
+    json_decref(call(w, &w->na, 204, "DELETE", path, NULL));
+    free(path);
+    json_decref(call(w, &t, 401, "GET", "/api/v1/admin/networks", NULL));
+}
+
 static void test_admin__role_limited_admin(void **state)
 {
     struct world *w = *state;
@@ -823,14 +885,14 @@ static const struct {
       {"{\"current_password\":\"" ADM_SUPER_PW "\",\"new_password\":\"aaaa\"}", "new_password"}}},
     {"/me/totp/confirm", HTTP_POST, {{"{\"code\":123456}", "code"}}},
     {"/me/totp/disable", HTTP_POST, {{"{\"code\":true}", "code"}}},
-    {"/admins",
+    {"v1/admin/admins",
      HTTP_POST,
      {{"{\"username\":\"ok1\",\"password\":\"weak\"}", "password"},
       {"{\"username\":\"bad name\",\"password\":\"" ADM_PW "\"}", "username"},
       {"{\"username\":\"ok2\",\"password\":\"" ADM_PW "\",\"is_super\":1}", "is_super"},
       {"{\"username\":\"ok3\",\"password\":\"" ADM_PW "\",\"role\":\"nope\"}", "role"},
       {"{\"username\":\"ok4\",\"password\":\"" ADM_PW "\",\"networks\":[\"nope\"]}", "networks"}}},
-    {"/admins/:id",
+    {"v1/admin/admins/:id",
      HTTP_PATCH,
      {{"{\"password\":\"weak\"}", "password"},
       {"{\"role\":\"missing-role\"}", "role"},
@@ -843,7 +905,7 @@ static const struct {
     {"/roles/:id",
      HTTP_PATCH,
      {{"{\"permissions\":[1]}", "permissions"}, {"{\"name\":3}", "name"}}},
-    {"/tokens",
+    {"v1/admin/tokens",
      HTTP_POST,
      {{"{\"label\":\"t\",\"scope\":\"galaxy\"}", "scope"},
       {"{\"label\":\"t\",\"scope\":\"network\"}", "network_id"},
@@ -878,6 +940,13 @@ static const struct {
      {{"{\"user_type\":\"bot\"}", "user_type"},
       {"{\"is_restricted\":\"no\"}", "is_restricted"},
       {"{\"security_group_id\":\"1\"}", "security_group_id"}}},
+    {"/networks/:network_id/admins",
+     HTTP_POST,
+     {{"{\"username\":\"no body\"}", "username"}, {"{\"username\":\"ghost\"}", "username"}}},
+    {"/networks/:network_id/tokens",
+     HTTP_POST,
+     {{"{\"label\":\"t\",\"permissions\":[\"admins.write\"]}", "permissions"},
+      {"{\"label\":7}", "label"}}},
     {"/bots",
      HTTP_POST,
      {{"{\"username\":\"robot1\",\"password\":\"Good-pass-1\"}", "username"},
@@ -1030,6 +1099,7 @@ int main(void)
         cmocka_unit_test(test_admin__one_session_per_admin),
         cmocka_unit_test(test_admin__csrf_for_cookies_not_for_bearer_tokens),
         cmocka_unit_test(test_admin__network_admin_runs_own_network_only),
+        cmocka_unit_test(test_admin__network_admins_invite_and_network_tokens),
         cmocka_unit_test(test_admin__role_limited_admin),
         cmocka_unit_test(test_admin__api_tokens_scopes_and_revocation),
         cmocka_unit_test(test_admin__audit_log_records_actions),

@@ -44,7 +44,8 @@ static void test_rbac__builtin_sets(void **state)
     assert_true(ro & RBAC_BIT(RBAC_AUDIT_READ));
     assert_false(ro & RBAC_BIT(RBAC_ADMINS_WRITE));
     assert_false(na & RBAC_BIT(RBAC_ADMINS_READ));
-    assert_false(na & RBAC_BIT(RBAC_TOKENS_WRITE));
+    assert_true(na & RBAC_BIT(RBAC_TOKENS_WRITE)); /* the network's own tokens */
+    assert_false(na & RBAC_BIT(RBAC_ROLES_WRITE));
     assert_true((na & rbac_all()) == na);
 }
 
