@@ -12,6 +12,7 @@
 #include "common/xmalloc.h"
 #include "password.h"
 #include "proto/keys.h"
+#include "sgroup_settings.h"
 #include "store.h"
 #include "ws.h"
 
@@ -41,14 +42,14 @@ struct login_row {
     uint8_t user_id[KEYS_ID_LEN];
     char hash[PASSWORD_ENCODED_MAX];
     char status[16];
-    char *group_settings;
+    int64_t suspend_after; /* failed logins before suspension; 0 = never */
+    bool may_change_secret;
 };
 
 static const char sql_login_user[] =
     "SELECT u.id, u.user_id, u.password_hash, u.status, "
-    "COALESCE((SELECT settings FROM security_groups WHERE id = u.security_group_id), "
-    "(SELECT settings FROM security_groups WHERE network_id = n.id AND is_default = 1 "
-    "ORDER BY id LIMIT 1), '{}') "
+    "COALESCE(u.security_group_id, (SELECT id FROM security_groups WHERE network_id = n.id "
+    "AND is_default = 1 ORDER BY id LIMIT 1), 0) "
     "FROM users u JOIN networks n ON n.id = u.network_id "
     "WHERE n.network_id = $1 AND u.username = $2";
 
@@ -60,6 +61,8 @@ static int load_login_row(struct store *st, const char *network_id, const char *
     struct store_rows *r = NULL;
     const uint8_t *b;
     size_t bl;
+    int64_t group = 0;
+    json_t *settings = NULL;
     int rc = store_conn_get(st, &c);
 
     if (rc < 0)
@@ -74,12 +77,22 @@ static int load_login_row(struct store *st, const char *network_id, const char *
             memcpy(out->user_id, b, KEYS_ID_LEN);
         strlcpy_p(out->hash, store_rows_text(r, 2), sizeof(out->hash));
         strlcpy_p(out->status, store_rows_text(r, 3), sizeof(out->status));
-        out->group_settings = xstrdup(store_rows_text(r, 4));
+        group = store_rows_int(r, 4);
         rc = 0;
     } else if (rc == 0) {
         rc = PARLEY_ENOTFOUND;
     }
     store_rows_free(r);
+    /* The security group's policy, defaults filled in (sgroup_settings.c). */
+    out->suspend_after = 10;
+    out->may_change_secret = true;
+    if (rc == 0 && group && sgroup_settings_get(c, group, &settings) == 0) {
+        out->suspend_after =
+            json_integer_value(json_object_get(settings, "user_account_suspension"));
+        out->may_change_secret =
+            json_is_true(json_object_get(settings, "user_password_permission"));
+    }
+    json_decref(settings);
     store_conn_put(st, c);
     return rc;
 }
@@ -206,7 +219,7 @@ void api_client_login(struct http_req *req)
     j.user_row = u.user_row;
     j.verified = password_verify(u.hash, b.v[2].s) == 0;
     if (!j.verified) {
-        j.suspend_after = api_setting_int(u.group_settings, "user_account_suspension", 0);
+        j.suspend_after = u.suspend_after;
         rc = store_write_sync(req->srv->store, login_write, &j);
         if (rc < 0)
             log_warnx("login: cannot count a failed login: %s", parley_strerror(rc));
@@ -218,7 +231,7 @@ void api_client_login(struct http_req *req)
         goto out;
     }
     if (b.v[3].present) {
-        if (!api_setting_int(u.group_settings, "user_password_permission", 1)) {
+        if (!u.may_change_secret) {
             http_reply_error(req, 403, "forbidden",
                              "field 'new_login_secret': this network does not let users change "
                              "their password");
@@ -247,7 +260,6 @@ out:
     json_decref(key);
     json_decref(backup);
     OPENSSL_cleanse(j.token, sizeof(j.token));
-    free(u.group_settings);
     api_body_release(&b);
 }
 

@@ -6,6 +6,7 @@
 #include "common/str.h"
 #include "common/xmalloc.h"
 #include "proto/ids.h"
+#include "sgroup_settings.h"
 #include "store.h"
 
 struct conv_row {
@@ -134,17 +135,21 @@ static int add_member(struct store_conn *c, int64_t conv_row, int64_t user_row, 
                       p, 4, NULL);
 }
 
-static int network_max_expiration(struct store_conn *c, int64_t network_row, int64_t *max)
+/* The longest expiration `user_row`'s security group allows (0: none). */
+static int max_expiration(struct store_conn *c, int64_t user_row, int64_t *max)
 {
-    struct store_val p[] = {STORE_INT(network_row)};
-    struct store_rows *r = NULL;
-    int rc = store_query(c, "SELECT settings FROM networks WHERE id = $1", p, 1, &r);
+    struct store_val p[] = {STORE_INT(user_row)};
+    int64_t group = 0;
+    json_t *settings = NULL;
+    int rc = store_query_int(c,
+                             "SELECT COALESCE(u.security_group_id, (SELECT id FROM security_groups "
+                             "WHERE network_id = u.network_id AND is_default = 1 ORDER BY id "
+                             "LIMIT 1), 0) FROM users u WHERE u.id = $1",
+                             p, 1, &group);
     *max = 0;
-    if (rc == 0 && (rc = store_rows_next(r)) == 1) {
-        *max = api_setting_int(store_rows_text(r, 0), "max_expiration", 0);
-        rc = 0;
-    }
-    store_rows_free(r);
+    if (rc == 0 && group && sgroup_settings_get(c, group, &settings) == 0)
+        *max = json_integer_value(json_object_get(settings, "max_expiration"));
+    json_decref(settings);
     return rc;
 }
 
@@ -253,12 +258,12 @@ static int create_multi(struct store_conn *c, struct create_job *j, struct conv_
     if (distinct(j->a->user_id, members, mods) > CONV_MAX_MEMBERS)
         return refuse(&j->err, 413, "too_large", "field 'members': at most %d members",
                       CONV_MAX_MEMBERS);
-    rc = network_max_expiration(c, j->a->network_row, &max_exp);
+    rc = max_expiration(c, j->a->user_row, &max_exp);
     if (rc < 0)
         return rc;
     expiration = b->v[5].present ? b->v[5].i : 0;
     if (max_exp > 0 && (expiration == 0 || expiration > max_exp))
-        expiration = max_exp; /* capped by the network's maximum */
+        expiration = max_exp; /* capped by the security group's maximum */
     struct store_val p[] = {STORE_BLOB(cv->conv_id, KEYS_ID_LEN),
                             STORE_INT(j->type),
                             STORE_INT(j->a->network_row),

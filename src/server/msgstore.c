@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
+#include "sgroup_settings.h"
 #include "store.h"
 
 /* Clocks disagree a little; an expiry this far past the network's maximum
@@ -123,20 +124,30 @@ static int load_conv(struct store_conn *c, struct msg_submit *m, int64_t *conv_r
     struct store_val p[] = {STORE_BLOB(m->route.hdr.conversation, KEYS_ID_LEN),
                             STORE_INT(m->network_row), STORE_INT(m->sender_user_row)};
     struct store_rows *r = NULL;
+    int64_t group = 0;
+    json_t *settings = NULL;
     int rc = store_query(c,
-                         "SELECT c.id, n.settings FROM conversations c "
-                         "JOIN networks n ON n.id = c.network_id "
+                         "SELECT c.id, COALESCE(u.security_group_id, (SELECT id FROM "
+                         "security_groups WHERE network_id = c.network_id AND is_default = 1 "
+                         "ORDER BY id LIMIT 1), 0) FROM conversations c "
                          "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
+                         "JOIN users u ON u.id = m.user_id "
                          "WHERE c.conv_id = $1 AND c.network_id = $2 AND c.deleted = 0",
                          p, 3, &r);
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         *conv_row = store_rows_int(r, 0);
-        *max_exp = api_setting_int(store_rows_text(r, 1), "max_expiration", 0);
+        group = store_rows_int(r, 1);
         rc = 0;
     } else if (rc == 0) {
         rc = PARLEY_ENOTFOUND;
     }
     store_rows_free(r);
+    /* The sender's security group caps how long the server keeps it.
+     * NEEDSWORK: cache the settings instead of reading them per envelope. */
+    *max_exp = 0;
+    if (rc == 0 && group && sgroup_settings_get(c, group, &settings) == 0)
+        *max_exp = json_integer_value(json_object_get(settings, "max_expiration"));
+    json_decref(settings);
     return rc;
 }
 
@@ -218,7 +229,7 @@ static int write_envelope(struct store_conn *c, struct msg_submit *m, int64_t co
                             STORE_INT(m->sender_device_row),
                             STORE_BLOB(m->frame + 1, m->frame_len - 1),
                             STORE_INT(m->ts_ms),
-                            STORE_INT((int64_t)m->route.hdr.expires_at),
+                            STORE_INT(m->keep_until),
                             STORE_INT(m->route.hdr.flags)};
     rc = store_query_int(c,
                          "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
@@ -268,12 +279,13 @@ static int submit_job(struct store_conn *c, void *arg)
         verdict(m, MSG_EXPIRED, "expires_at is in the past");
         return 0;
     }
-    if (max_exp > 0 && (exp == 0 || exp > (uint64_t)(now + max_exp + MSG_EXPIRY_SLACK))) {
-        verdict(m, MSG_FORBIDDEN,
-                "expires_at must be set and at most %lld s ahead (network maximum)",
+    if (max_exp > 0 && exp > (uint64_t)(now + max_exp + MSG_EXPIRY_SLACK)) {
+        verdict(m, MSG_FORBIDDEN, "expires_at is more than %lld s ahead (the maximum expiration)",
                 (long long)max_exp);
         return 0;
     }
+    /* No expiry asked for: the server keeps its copy at most the maximum. */
+    m->keep_until = max_exp > 0 && exp == 0 ? now + max_exp : (int64_t)exp;
     rc = load_devices(c, conv_row, &cur, &n);
     if (rc == 0 && !check_complete(m, cur, n)) {
         verdict(m, MSG_DEVICES_CHANGED,

@@ -43,7 +43,8 @@ struct msg_submit {
     uint8_t session_device[KEYS_ID_LEN];
     uint64_t session_gen;
     int64_t sender_device_row, sender_user_row, network_row;
-    int64_t ts_ms; /* the server's receive time */
+    int64_t ts_ms;      /* the server's receive time */
+    int64_t keep_until; /* set by the job: when the server's copy expires (0 never) */
     /* Out: filled by the job. */
     enum msg_verdict verdict;
     char message[200];

@@ -693,6 +693,11 @@ static void test_messaging__expired_envelopes_are_purged(void **state)
     tc_send_envelope(&w.da, &env);
     json_decref(expect_nack(&w.da, "expired"));
     buf_reset(&env);
+    /* Beyond the security group's max_expiration (30 days by default). */
+    tc_seal(p, &w.da, to, 1, w.conv, "too long", (uint64_t)time(NULL) + 40 * 86400, &env);
+    tc_send_envelope(&w.da, &env);
+    json_decref(expect_nack(&w.da, "forbidden"));
+    buf_reset(&env);
     /* Expires in 2 s, bob offline: gone by the time he connects. */
     tc_seal(p, &w.da, to, 1, w.conv, "short-lived", (uint64_t)time(NULL) + 2, &env);
     tc_send_envelope(&w.da, &env);
