@@ -11,6 +11,7 @@
 #include "common/xmalloc.h"
 #include "loopq.h"
 #include "msgstore.h"
+#include "sgroup_settings.h"
 #include "store.h"
 
 #include <stdatomic.h>
@@ -564,10 +565,75 @@ static void on_typing(struct ws_session *s, json_t *msg)
     free(users);
 }
 
+static bool availability_allowed(struct store_conn *c, int64_t user_row)
+{
+    struct store_val p[] = {STORE_INT(user_row)};
+    int64_t group = 0;
+    json_t *settings = NULL;
+    bool allowed = true;
+
+    if (store_query_int(c,
+                        "SELECT COALESCE(u.security_group_id, (SELECT id FROM security_groups "
+                        "WHERE network_id = u.network_id AND is_default = 1 ORDER BY id "
+                        "LIMIT 1), 0) FROM users u WHERE u.id = $1",
+                        p, 1, &group) == 0 &&
+        group && sgroup_settings_get(c, group, &settings) == 0)
+        allowed = !json_is_false(json_object_get(settings, "user_availability"));
+    json_decref(settings);
+    return allowed;
+}
+
+/* Presence goes to the sender's contacts: everyone sharing a conversation
+ * with them, when their security group allows availability. */
 static void on_presence(struct ws_session *s, json_t *msg)
 {
-    (void)msg;
-    send_error(s, "unsupported", "presence is not relayed by this server yet");
+    static const char *const statuses[] = {"available", "away", "busy"};
+    const char *status = json_string_value(json_object_get(msg, "status"));
+    json_t *idle = json_object_get(msg, "idle_s"), *out;
+    struct store_conn *c;
+    struct store_rows *r = NULL;
+    bool known = false, allowed;
+    int rc;
+
+    for (size_t i = 0; status && i < ARRAY_SIZE(statuses); i++)
+        known |= strcmp(status, statuses[i]) == 0;
+    if (!known) {
+        send_error(s, "bad_message", "field 'status' must be \"available\", \"away\" or \"busy\"");
+        return;
+    }
+    if (idle && (!json_is_integer(idle) || json_integer_value(idle) < 0)) {
+        send_error(s, "bad_message", "field 'idle_s' must be a non-negative integer");
+        return;
+    }
+    /* NEEDSWORK: reads on the loop thread; a contact cache would avoid them. */
+    if (store_conn_get(s->srv->store, &c) < 0) {
+        send_error(s, "internal_error", "cannot relay now; try again");
+        return;
+    }
+    allowed = availability_allowed(c, s->user_row);
+    if (!allowed) {
+        store_conn_put(s->srv->store, c);
+        send_error(s, "forbidden", "your security group does not share availability");
+        return;
+    }
+    out = json_pack("{s:s,s:o,s:s,s:I}", "type", "presence", "user_id", json_id(s->user_id),
+                    "status", status, "idle_s", (json_int_t)(idle ? json_integer_value(idle) : 0));
+    struct store_val p[] = {STORE_INT(s->user_row)};
+    rc = store_query(c,
+                     "SELECT DISTINCT m2.user_id FROM members m1 "
+                     "JOIN conversations cv ON cv.id = m1.conv_id AND cv.deleted = 0 "
+                     "JOIN members m2 ON m2.conv_id = m1.conv_id "
+                     "WHERE m1.user_id = $1 AND m2.user_id <> $1",
+                     p, 1, &r);
+    while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
+        int64_t u = store_rows_int(r, 0);
+        for (struct ws_session *t = by_user[user_bucket(u)]; t; t = t->user_next)
+            if (t->user_row == u && !t->close_code)
+                send_json(t, json_incref(out));
+    }
+    store_rows_free(r);
+    store_conn_put(s->srv->store, c);
+    json_decref(out);
 }
 
 /* Message types a client may send, one row each; only auth and ping are

@@ -788,6 +788,18 @@ static void test_messaging__malformed_frames_get_errors_not_crashes(void **state
         assert_true(json_is_true(json_object_get(j, "active")));
         json_decref(j);
     }
+    /* Presence goes to contacts (bob shares a conversation with alice). */
+    assert_int_equal(
+        ws_send(&w.da.ws, 1, "{\"type\":\"presence\",\"status\":\"away\",\"idle_s\":60}", 47), 0);
+    j = tc_wait_json(&w.db, "presence", 5000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "away");
+    assert_string_equal(json_string_value(json_object_get(j, "user_id")), tc_hex(w.a.user_id));
+    json_decref(j);
+    assert_int_equal(ws_send(&w.da.ws, 1, "{\"type\":\"presence\",\"status\":\"gone\"}", 35), 0);
+    j = tc_wait_json(&w.da, "error", 5000);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "status"));
+    json_decref(j);
     /* Still alive. */
     assert_int_equal(ws_send(&w.da.ws, 1, "{\"type\":\"ping\",\"id\":1}", 22), 0);
     j = tc_wait_json(&w.da, "pong", 5000);
