@@ -5,6 +5,7 @@
 #include "api_client.h"
 #include "api_conv.h"
 #include "api_admin.h"
+#include "api_docs.h"
 
 /* Rows that are not admin routes leave the admin fields of struct
  * http_route zero. */
@@ -43,6 +44,9 @@ const struct http_route http_routes[] = {
      .flags = 0},
     {.method = HTTP_DELETE, .path = "/api/v1/client/conversations/:conv_id", .fn = api_conv_delete,
      .flags = 0},
+    {HTTP_GET, "/api/docs", api_docs_page, 0},
+    {HTTP_GET, "/api/docs/docs.js", api_docs_script, 0},
+    {HTTP_GET, "/api/docs/openapi.json", api_docs_openapi, 0},
     /* Admin API (api_admin.h): each row names the permission and scope
      * api_admin_entry checks before the handler runs. */
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/login", api_admin_login, HTTP_ROUTE_BODY, RBAC_NONE, RBAC_SCOPE_PUBLIC),

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "admin_util.h"
+#include "server/admin_openapi.h"
 #include "server/api_admin.h"
 #include "server/http.h"
 #include "proto/ids.h"
@@ -1084,6 +1085,36 @@ static void test_admin__sign_in_rate_limit(void **state)
     harness_cleanup(&p);
 }
 
+static void test_admin__api_docs_served_offline(void **state)
+{
+    struct world *w = *state;
+    struct http_resp r;
+    json_t *j, *built;
+
+    assert_int_equal(harness_http(&w->p, "GET", "/api/docs", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.headers, "content-type: text/html"));
+    assert_non_null(strstr(r.body, "/api/docs/docs.js"));
+    /* Nothing from outside the deployment. */
+    assert_null(strstr(r.body, "http://"));
+    assert_null(strstr(r.body, "https://"));
+    http_resp_free(&r);
+    assert_int_equal(harness_http(&w->p, "GET", "/api/docs/docs.js", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strcasestr(r.headers, "content-type: text/javascript"));
+    assert_null(strstr(r.body, "innerHTML"));
+    assert_null(strstr(r.body, "http://"));
+    http_resp_free(&r);
+    assert_int_equal(harness_http(&w->p, "GET", "/api/docs/openapi.json", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    j = json_loads(r.body, 0, NULL);
+    built = admin_openapi_build();
+    assert_true(json_equal(j, built));
+    json_decref(j);
+    json_decref(built);
+    http_resp_free(&r);
+}
+
 static void test_admin__server_stops_cleanly(void **state)
 {
     struct world *w = *state;
@@ -1106,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_admin__admins_and_users_stay_apart),
         cmocka_unit_test(test_admin__authorization_matrix),
         cmocka_unit_test(test_admin__bad_input_changes_nothing),
+        cmocka_unit_test(test_admin__api_docs_served_offline),
         cmocka_unit_test(test_admin__server_stops_cleanly),
     };
 
