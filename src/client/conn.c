@@ -38,7 +38,7 @@ struct conn {
 
     /* Connection thread only. */
     struct lws *wsi;
-    bool auth_due, online;
+    bool auth_due, online, closing;
     lws_sorted_usec_list_t sul;
     lws_usec_t backoff;
     struct buf rx;
@@ -174,15 +174,20 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                 return -1;
             break;
         }
-        if (!c->online || !(f = pop(c)))
+        if (!c->online || !(f = pop(c))) {
+            if (c->closing) {
+                lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+                return -1;
+            }
             break;
+        }
         if (lws_write(wsi, f->data + LWS_PRE, f->len,
                       f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)f->len) {
             push_front(c, f);
             return -1;
         }
         free(f);
-        if (has_queued(c))
+        if (has_queued(c) || c->closing)
             lws_callback_on_writable(wsi);
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -201,7 +206,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             schedule_connect(c);
         break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (c->wsi && c->online && has_queued(c))
+        if (c->wsi && (c->closing || (c->online && has_queued(c))))
             lws_callback_on_writable(c->wsi);
         break;
     default:
@@ -223,7 +228,9 @@ static void *run(void *arg)
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* The pinned certificates are the only trust anchors: without
+     * DISABLE_OS_CA_CERTS, Debian's lws also trusts the system store. */
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
     info.client_ssl_ca_filepath = c->ca_file;
     info.gid = -1;
     info.uid = -1;
@@ -251,7 +258,18 @@ static void *run(void *arg)
             break;
         lws_service(ctx, 0);
     }
+    /* Flush what is queued (acks above all, so the server does not send
+     * those messages again) and close cleanly: destroying a context with a
+     * live client connection leaks its TLS context in lws 4.1. */
     lws_sul_schedule(ctx, 0, &c->sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+    c->closing = true;
+    if (c->wsi) {
+        lws_callback_on_writable(c->wsi);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 2); /* a bound on the flush */
+    }
+    time_t until = time(NULL) + 3;
+    while (c->wsi && time(NULL) < until)
+        lws_service(ctx, 0);
     lws_context_destroy(ctx);
     return NULL;
 }
