@@ -1,0 +1,288 @@
+/* client_test.c - libparley end to end against a real parleyd: register
+ * from a configuration file, direct messages both ways, offline delivery,
+ * copies to a second device of the same user, and a room. Runs once per
+ * store backend (PARLEY_TEST_STORE). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <parley/parley.h>
+
+#include "harness.h"
+#include "provision.h"
+
+#define NET "net-client"
+
+struct world {
+    struct parleyd p;
+    struct parley_config *cfg;
+    char dirs[4][128]; /* client data directories */
+};
+
+static void rm_tree(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# cannot remove %s\n", dir);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *s = calloc(1, 64 * 1024);
+    size_t n = fread(s, 1, 64 * 1024 - 1, f);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* The configuration file an administrator would hand out for this server. */
+static struct parley_config *make_config(const struct parleyd *p)
+{
+    char path[400], file[400];
+    snprintf(path, sizeof(path), "%s/tls/cert.pem", p->dir);
+    char *pem = read_file(path);
+    assert_non_null(pem);
+    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
+                            "service_port", p->port, "network_id", NET, "network_name",
+                            "Client tests", "suite", "x25519", "pinned_certs", pem, "policy");
+    char *json = json_dumps(doc, JSON_COMPACT);
+    snprintf(file, sizeof(file), "%s/client.parley", p->dir);
+    assert_int_equal(parley_config_create(file, json, "config pass"), 0);
+    struct parley_config *cfg = NULL;
+    assert_int_equal(parley_config_open(file, "config pass", &cfg), 0);
+    free(json);
+    json_decref(doc);
+    free(pem);
+    return cfg;
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    uint8_t id[16];
+    if (harness_init(&w->p, NULL) < 0)
+        return -1;
+    static const char *users[] = {"alice", "bob", "carol"};
+    for (size_t i = 0; i < 3; i++)
+        if (harness_provision_user(&w->p, NET, users[i], "initial pw", id) < 0)
+            return -1;
+    if (harness_start(&w->p) < 0)
+        return -1;
+    w->cfg = make_config(&w->p);
+    for (int i = 0; i < 4; i++) {
+        snprintf(w->dirs[i], sizeof(w->dirs[i]), "/tmp/parley-client-XXXXXX");
+        if (!mkdtemp(w->dirs[i]))
+            return -1;
+    }
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    if (!w)
+        return 0;
+    parley_config_free(w->cfg);
+    if (getenv("PARLEY_TEST_SHOW_LOG")) {
+        char *log = harness_read(&w->p, "parleyd.log");
+        fprintf(stderr, "%s", log ? log : "(no log)\n");
+        free(log);
+    }
+    harness_cleanup(&w->p);
+    for (int i = 0; i < 4; i++)
+        rm_tree(w->dirs[i]);
+    free(w);
+    return 0;
+}
+
+static struct parley_client *reg(struct world *w, int dir, const char *user)
+{
+    struct parley_client *c = NULL;
+    assert_int_equal(
+        parley_client_register(w->dirs[dir], w->cfg, user, "initial pw", NULL, NULL, &c), 0);
+    return c;
+}
+
+static void online(struct parley_client *c)
+{
+    assert_int_equal(parley_client_connect(c), 0);
+    assert_int_equal(parley_client_wait_online(c, 15000), 0);
+}
+
+/* The next message event within 20 s, skipping connection events. */
+static struct parley_event *next_message(struct parley_client *c)
+{
+    for (int i = 0; i < 100; i++) {
+        struct parley_event *ev;
+        if (parley_client_next_event(c, 200, &ev) < 0)
+            continue;
+        if (ev->type == PARLEY_EVENT_MESSAGE)
+            return ev;
+        if (ev->type == PARLEY_EVENT_ERROR)
+            fprintf(stderr, "# error event: %s\n", parley_strerror(ev->err));
+        parley_event_free(ev);
+    }
+    fail_msg("no message arrived");
+    return NULL;
+}
+
+static void expect_text(struct parley_client *c, const char *from_user_id, const char *text)
+{
+    struct parley_event *ev = next_message(c);
+    json_t *body = json_loads(ev->body, 0, NULL);
+    assert_non_null(body);
+    assert_int_equal(ev->msgtype, 1000);
+    assert_string_equal(json_string_value(json_object_get(body, "message")), text);
+    assert_string_equal(ev->sender, from_user_id);
+    assert_true(ev->ts_ms > 0);
+    json_decref(body);
+    parley_event_free(ev);
+}
+
+static void test_client__direct_messages_both_ways(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
+    char id[PARLEY_ID_HEX];
+
+    online(a);
+    online(b);
+    assert_int_equal(parley_client_send_text(a, "bob", "hello bob", id), 0);
+    assert_int_equal(strlen(id), 32);
+    expect_text(b, parley_client_user_id(a), "hello bob");
+    assert_int_equal(parley_client_send_text(b, "alice", "hi alice", NULL), 0);
+    expect_text(a, parley_client_user_id(b), "hi alice");
+
+    /* Both sides keep the conversation, in order, in their local state. */
+    char *hist = NULL;
+    assert_int_equal(parley_client_history(b, "alice", 0, &hist), 0);
+    json_t *arr = json_loads(hist, 0, NULL);
+    assert_int_equal(json_array_size(arr), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(arr, 0), "body"), "message")),
+                        "hello bob");
+    json_decref(arr);
+    free(hist);
+
+    /* Both see the same safety number. */
+    char na[PARLEY_SAFETY_NUMBER_LEN], nb[PARLEY_SAFETY_NUMBER_LEN];
+    char qa[PARLEY_QR_CODE_LEN], qb[PARLEY_QR_CODE_LEN];
+    assert_int_equal(parley_client_fingerprint(a, "bob", na, qa), 0);
+    assert_int_equal(parley_client_fingerprint(b, "alice", nb, qb), 0);
+    assert_string_equal(na, nb);
+    assert_string_not_equal(qa, qb);
+    parley_client_free(a);
+    parley_client_free(b);
+}
+
+static void test_client__offline_delivery_and_local_sign_in(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
+
+    /* Bob is registered but offline: the server queues for his device. */
+    parley_client_free(b);
+    online(a);
+    assert_int_equal(parley_client_send_text(a, "bob", "while you were away", NULL), 0);
+    assert_int_equal(parley_client_send_text(a, "bob", "second", NULL), 0);
+
+    /* A wrong password does not open the local state. */
+    assert_int_equal(parley_client_login(w->dirs[1], NULL, "bob", "wrong", NULL, &b), PARLEY_EAUTH);
+    assert_int_equal(parley_client_login(w->dirs[1], NULL, "bob", "initial pw", NULL, &b), 0);
+    online(b);
+    expect_text(b, parley_client_user_id(a), "while you were away");
+    expect_text(b, parley_client_user_id(a), "second");
+    parley_client_free(b);
+
+    /* Acknowledged deliveries are not delivered again. */
+    assert_int_equal(parley_client_login(w->dirs[1], NULL, "bob", "initial pw", NULL, &b), 0);
+    online(b);
+    assert_int_equal(parley_client_send_text(a, "bob", "third", NULL), 0);
+    expect_text(b, parley_client_user_id(a), "third");
+    parley_client_free(b);
+    parley_client_free(a);
+}
+
+static void test_client__second_device_gets_copies(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a1 = reg(w, 0, "alice"), *b = reg(w, 1, "bob"), *a2 = NULL;
+
+    /* A new device of alice, from the identity backup. */
+    assert_int_equal(parley_client_login(w->dirs[2], w->cfg, "alice", "initial pw", NULL, &a2), 0);
+    assert_string_equal(parley_client_user_id(a1), parley_client_user_id(a2));
+    assert_string_not_equal(parley_client_device_id(a1), parley_client_device_id(a2));
+    online(a1);
+    online(a2);
+    online(b);
+    assert_int_equal(parley_client_send_text(a1, "bob", "from laptop", NULL), 0);
+    expect_text(b, parley_client_user_id(a1), "from laptop");
+    expect_text(a2, parley_client_user_id(a1), "from laptop");
+    /* Bob's answer reaches both of alice's devices. */
+    assert_int_equal(parley_client_send_text(b, "alice", "to both", NULL), 0);
+    expect_text(a1, parley_client_user_id(b), "to both");
+    expect_text(a2, parley_client_user_id(b), "to both");
+    parley_client_free(a1);
+    parley_client_free(a2);
+    parley_client_free(b);
+}
+
+static void test_client__room_messages(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob"), *c = reg(w, 3, "carol");
+    const char *members[] = {"bob", "carol"};
+    char room[PARLEY_ID_HEX];
+
+    online(a);
+    online(b);
+    online(c);
+    assert_int_equal(parley_conv_create(a, "room", "Ops", members, 2, NULL, 0, 0, 0, room), 0);
+    /* The create-room control message (4001) comes first. */
+    struct parley_event *ev = next_message(b);
+    assert_int_equal(ev->msgtype, 4001);
+    assert_string_equal(ev->conv_id, room);
+    parley_event_free(ev);
+    ev = next_message(c);
+    assert_int_equal(ev->msgtype, 4001);
+    parley_event_free(ev);
+
+    assert_int_equal(parley_client_send_text(b, room, "hello room", NULL), 0);
+    expect_text(a, parley_client_user_id(b), "hello room");
+    expect_text(c, parley_client_user_id(b), "hello room");
+
+    char *members_json = NULL;
+    assert_int_equal(parley_conv_members(c, room, &members_json), 0);
+    json_t *arr = json_loads(members_json, 0, NULL);
+    assert_int_equal(json_array_size(arr), 3);
+    json_decref(arr);
+    free(members_json);
+    parley_client_free(a);
+    parley_client_free(b);
+    parley_client_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_client__direct_messages_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__offline_delivery_and_local_sign_in, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client__second_device_gets_copies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__room_messages, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
