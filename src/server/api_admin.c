@@ -1185,7 +1185,8 @@ void api_admin_admins_network_remove(struct http_req *req, struct admin_ctx *ctx
 
 void api_admin_lockout(struct http_req *req, struct admin_ctx *ctx)
 {
-    int64_t now = (int64_t)time(NULL), failed_total = 0, recent = 0;
+    int64_t now = (int64_t)time(NULL), failed_total = 0, recent = 0, users_suspended = 0,
+            users_failed = 0;
     struct store_val p[] = {STORE_INT(now)};
     struct store_val q[] = {STORE_INT(now - 24 * 3600)};
     struct store_rows *r = NULL;
@@ -1213,16 +1214,26 @@ void api_admin_lockout(struct http_req *req, struct admin_ctx *ctx)
                              "SELECT COUNT(*) FROM audit_log WHERE action = 'admin.login_failed' "
                              "AND ts >= $1",
                              q, 1, &recent);
+    /* The users' side: accounts suspended (by an administrator or after
+     * too many wrong passwords) and wrong passwords not yet cleared. */
+    if (rc == 0)
+        rc = store_query_int(ctx->c, "SELECT COUNT(*) FROM users WHERE status = 'suspended'", NULL,
+                             0, &users_suspended);
+    if (rc == 0)
+        rc = store_query_int(ctx->c, "SELECT COALESCE(SUM(failed_logins), 0) FROM users", NULL, 0,
+                             &users_failed);
     if (rc < 0) {
         json_decref(locked);
         api_admin_store_error(req, ctx, rc);
         return;
     }
     http_reply_json(req, 200,
-                    json_pack("{s:I,s:o,s:I,s:I,s:i,s:i}", "locked_count",
+                    json_pack("{s:I,s:o,s:I,s:I,s:i,s:i,s:{s:I,s:I}}", "locked_count",
                               (json_int_t)json_array_size(locked), "locked", locked,
                               "failed_attempts_pending", (json_int_t)failed_total,
                               "failed_attempts_24h", (json_int_t)recent, "lockout_attempts",
                               req->srv->cfg->admin_lockout_attempts, "lockout_minutes",
-                              req->srv->cfg->admin_lockout_minutes));
+                              req->srv->cfg->admin_lockout_minutes, "users", "suspended",
+                              (json_int_t)users_suspended, "failed_attempts_pending",
+                              (json_int_t)users_failed));
 }

@@ -644,6 +644,19 @@ void api_admin_users_update(struct http_req *req, struct admin_ctx *ctx)
     if ((v = json_object_get(body, "security_group_id")) &&
         !group_of_network(req, ctx, "security_group_id", json_integer_value(v), &group))
         goto out;
+    if (json_object_get(body, "user_type")) {
+        struct store_val p[] = {STORE_INT(ctx->net), STORE_BLOB(uid, 16)};
+        int64_t is_bot = 0;
+        rc = store_query_int(ctx->c,
+                             "SELECT CASE WHEN user_type = 'bot' THEN 1 ELSE 0 END FROM users "
+                             "WHERE network_id = $1 AND user_id = $2",
+                             p, 2, &is_bot);
+        if (rc == 0 && is_bot) {
+            http_reply_error(req, 400, "bad_request",
+                             "field 'user_type' cannot be changed for a bot");
+            goto out;
+        }
+    }
     rc = store_begin(ctx->c);
     for (size_t i = 0; i < ARRAY_SIZE(text_cols) && rc == 0; i++) {
         const char *s = admin_json_str(body, text_cols[i], NULL);

@@ -288,6 +288,7 @@ static void test_admin__lockout_after_failures_and_unlock(void **state)
     j = call(w, &w->super, 200, "GET", "/api/v1/admin/lockout", NULL);
     assert_true(json_integer_value(json_object_get(j, "locked_count")) >= 1);
     assert_true(json_integer_value(json_object_get(j, "failed_attempts_24h")) >= 3);
+    assert_non_null(json_object_get(json_object_get(j, "users"), "suspended"));
     assert_non_null(dump_has(json_object_get(j, "locked"), "lockme"));
     json_decref(j);
     /* A network administrator cannot unlock. */
@@ -434,6 +435,16 @@ static void test_admin__network_admin_runs_own_network_only(void **state)
                      "{\"username\":\"helperbot\",\"password\":\"Bot-pass-12\"}"));
     j = call(w, &w->na, 200, "GET", path, NULL);
     assert_int_equal(json_array_size(json_object_get(j, "bots")), 1);
+    {
+        char *bot = adm_fmt("/api/v1/admin/networks/%s/users/%s", w->net_a,
+                            json_string_value(json_object_get(
+                                json_array_get(json_object_get(j, "bots"), 0), "user_id")));
+        json_t *err = call(w, &w->na, 400, "PATCH", bot, "{\"user_type\":\"user\"}");
+        assert_non_null(strstr(adm_err_msg(err), "user_type"));
+        json_decref(err);
+        json_decref(call(w, &w->na, 200, "PATCH", bot, "{\"first_name\":\"Helper\"}"));
+        free(bot);
+    }
     json_decref(j);
     free(path);
 
