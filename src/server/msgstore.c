@@ -118,6 +118,37 @@ static int find_duplicate(struct store_conn *c, struct msg_submit *m)
     return 1;
 }
 
+/* The sender's security group caps how long the server keeps an envelope.
+ * Reading and filling a group's settings costs a query and a few dozen
+ * JSON values, too much per envelope: the committer keeps the answer for a
+ * few seconds (it is the only thread here, so no lock), and a changed
+ * setting applies within MAXEXP_TTL. */
+#define MAXEXP_SLOTS 64
+#define MAXEXP_TTL   5
+
+static struct {
+    int64_t group, value;
+    time_t fetched;
+} maxexp_cache[MAXEXP_SLOTS];
+
+static int64_t group_max_expiration(struct store_conn *c, int64_t group)
+{
+    size_t slot = (size_t)group % MAXEXP_SLOTS;
+    time_t now = time(NULL);
+    json_t *settings = NULL;
+    int64_t v = 0;
+
+    if (maxexp_cache[slot].group == group && now - maxexp_cache[slot].fetched < MAXEXP_TTL)
+        return maxexp_cache[slot].value;
+    if (sgroup_settings_get(c, group, &settings) == 0)
+        v = json_integer_value(json_object_get(settings, "max_expiration"));
+    json_decref(settings);
+    maxexp_cache[slot].group = group;
+    maxexp_cache[slot].value = v;
+    maxexp_cache[slot].fetched = now;
+    return v;
+}
+
 static int load_conv(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
                      int64_t *max_exp)
 {
@@ -125,7 +156,6 @@ static int load_conv(struct store_conn *c, struct msg_submit *m, int64_t *conv_r
                             STORE_INT(m->network_row), STORE_INT(m->sender_user_row)};
     struct store_rows *r = NULL;
     int64_t group = 0;
-    json_t *settings = NULL;
     int rc = store_query(c,
                          "SELECT c.id, COALESCE(u.security_group_id, (SELECT id FROM "
                          "security_groups WHERE network_id = c.network_id AND is_default = 1 "
@@ -142,12 +172,9 @@ static int load_conv(struct store_conn *c, struct msg_submit *m, int64_t *conv_r
         rc = PARLEY_ENOTFOUND;
     }
     store_rows_free(r);
-    /* The sender's security group caps how long the server keeps it.
-     * NEEDSWORK: cache the settings instead of reading them per envelope. */
     *max_exp = 0;
-    if (rc == 0 && group && sgroup_settings_get(c, group, &settings) == 0)
-        *max_exp = json_integer_value(json_object_get(settings, "max_expiration"));
-    json_decref(settings);
+    if (rc == 0 && group)
+        *max_exp = group_max_expiration(c, group);
     return rc;
 }
 
@@ -208,6 +235,89 @@ static bool check_complete(struct msg_submit *m, struct cur_device *cur, size_t 
     return m->n_missing == 0 && m->n_extra == 0;
 }
 
+static int cmp_rcpt(const void *a, const void *b)
+{
+    int64_t x = ((const struct msg_recipient *)a)->device_row;
+    int64_t y = ((const struct msg_recipient *)b)->device_row;
+    return x < y ? -1 : x > y;
+}
+
+/* Read (device row, seq) pairs back into m->rcpt (sorted by device row). */
+static int take_seqs(struct store_rows *r, struct msg_submit *m, size_t *got)
+{
+    int rc;
+
+    *got = 0;
+    while ((rc = store_rows_next(r)) == 1) {
+        struct msg_recipient key = {.device_row = store_rows_int(r, 0)};
+        struct msg_recipient *hit = bsearch(&key, m->rcpt, m->n_rcpt, sizeof(key), cmp_rcpt);
+        if (hit) {
+            hit->seq = store_rows_int(r, 1);
+            (*got)++;
+        }
+    }
+    return rc;
+}
+
+/* Number the envelope in every recipient's queue and insert the rows: a
+ * fixed number of statements per envelope whatever the number of
+ * recipients (PostgreSQL: one, with an array; SQLite: two, with JSON). */
+static int write_queue_rows(struct store_conn *c, struct msg_submit *m, int64_t env_row)
+{
+    struct buf ids = BUF_INIT(SIZE_MAX), pairs = BUF_INIT(SIZE_MAX);
+    struct store_rows *r = NULL;
+    bool pg = m->is_pg;
+    size_t got = 0;
+    int rc = 0;
+
+    qsort(m->rcpt, m->n_rcpt, sizeof(*m->rcpt), cmp_rcpt);
+    buf_append_byte(&ids, pg ? '{' : '[');
+    for (size_t i = 0; i < m->n_rcpt; i++)
+        buf_printf(&ids, "%s%lld", i ? "," : "", (long long)m->rcpt[i].device_row);
+    buf_append_byte(&ids, pg ? '}' : ']');
+    if (pg) {
+        struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len), STORE_INT(env_row)};
+        rc = store_query(c,
+                         "WITH d AS (UPDATE devices SET next_seq = next_seq + 1 "
+                         "WHERE id = ANY($1::bigint[]) RETURNING id, next_seq) "
+                         "INSERT INTO queue (device_id, seq, envelope_id) "
+                         "SELECT id, next_seq, $2 FROM d RETURNING device_id, seq",
+                         p, 2, &r);
+        if (rc == 0)
+            rc = take_seqs(r, m, &got);
+        goto out;
+    }
+    struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len)};
+    rc = store_query(c,
+                     "UPDATE devices SET next_seq = next_seq + 1 "
+                     "WHERE id IN (SELECT value FROM json_each($1)) RETURNING id, next_seq",
+                     p, 1, &r);
+    if (rc == 0)
+        rc = take_seqs(r, m, &got);
+    store_rows_free(r);
+    r = NULL;
+    if (rc < 0)
+        goto out;
+    buf_append_byte(&pairs, '[');
+    for (size_t i = 0; i < m->n_rcpt; i++)
+        buf_printf(&pairs, "%s[%lld,%lld]", i ? "," : "", (long long)m->rcpt[i].device_row,
+                   (long long)m->rcpt[i].seq);
+    buf_append_byte(&pairs, ']');
+    struct store_val q[] = {STORE_TEXTN((const char *)pairs.data, pairs.len), STORE_INT(env_row)};
+    rc = store_exec(c,
+                    "INSERT INTO queue (device_id, seq, envelope_id) "
+                    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2 "
+                    "FROM json_each($1)",
+                    q, 2, NULL);
+out:
+    store_rows_free(r);
+    buf_release(&ids);
+    buf_release(&pairs);
+    if (rc == 0 && got != m->n_rcpt)
+        rc = PARLEY_ESTORE; /* a recipient device vanished mid-transaction */
+    return rc;
+}
+
 static int write_envelope(struct store_conn *c, struct msg_submit *m, int64_t conv_row,
                           const struct cur_device *cur, size_t n)
 {
@@ -235,22 +345,8 @@ static int write_envelope(struct store_conn *c, struct msg_submit *m, int64_t co
                          "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
                          "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                          p, ARRAY_SIZE(p), &env_row);
-    /* NEEDSWORK: two statements per recipient; one multi-row statement per
-     * batch would make large rooms cheaper. */
-    for (size_t i = 0; rc == 0 && i < m->n_rcpt; i++) {
-        struct store_val q[] = {STORE_INT(m->rcpt[i].device_row)};
-        rc = store_query_int(c,
-                             "UPDATE devices SET next_seq = next_seq + 1 WHERE id = $1 "
-                             "RETURNING next_seq",
-                             q, 1, &m->rcpt[i].seq);
-        if (rc == 0) {
-            struct store_val r[] = {STORE_INT(m->rcpt[i].device_row), STORE_INT(m->rcpt[i].seq),
-                                    STORE_INT(env_row)};
-            rc =
-                store_exec(c, "INSERT INTO queue (device_id, seq, envelope_id) VALUES ($1, $2, $3)",
-                           r, 3, NULL);
-        }
-    }
+    if (rc == 0)
+        rc = write_queue_rows(c, m, env_row);
     return rc;
 }
 
@@ -314,6 +410,7 @@ static void submit_done(void *arg, int rc)
 
 void msgstore_submit(struct store *st, struct msg_submit *m)
 {
+    m->is_pg = store_is_pg(st);
     if (store_submit(st, submit_job, submit_done, m) < 0)
         submit_done(m, PARLEY_ECLOSED);
 }

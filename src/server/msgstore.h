@@ -45,6 +45,7 @@ struct msg_submit {
     int64_t sender_device_row, sender_user_row, network_row;
     int64_t ts_ms;      /* the server's receive time */
     int64_t keep_until; /* set by the job: when the server's copy expires (0 never) */
+    bool is_pg;         /* set by msgstore_submit: which SQL dialect */
     /* Out: filled by the job. */
     enum msg_verdict verdict;
     char message[200];

@@ -223,6 +223,11 @@ static struct ws_frame *delivery_frame(int64_t seq, int64_t ts_ms,
     size_t total;
     int rc;
 
+    /* One allocation when the splitter is at hand: header, certificate and
+     * content, this device's wrap, its audit path and the signature. */
+    if (sp)
+        buf_reserve(&b, FRAME_HEAD + 17 + (size_t)(sp->route.wraps - sp->env) + 2 +
+                            sp->route.wrap_len + sp->n_levels * sp->hash_len + SUITE_MAX_SIG);
     buf_append(&b, zeros, FRAME_HEAD);
     buf_append_byte(&b, 0x02);
     buf_append_u64(&b, (uint64_t)seq);
