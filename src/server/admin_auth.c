@@ -35,6 +35,27 @@ void admin_hash(const char *s, char out[ADMIN_HASH_LEN + 1])
     hex_encode(md, sizeof(md), out);
 }
 
+bool admin_auth_cookie(const char *hdr, const char *name, char *out, size_t len)
+{
+    size_t nl = strlen(name);
+    const char *p = hdr;
+
+    while (p && *p) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t vl = strcspn(p + nl + 1, ";");
+            if (vl == 0 || vl >= len)
+                return false;
+            memcpy(out, p + nl + 1, vl);
+            out[vl] = 0;
+            return true;
+        }
+        p = strchr(p, ';');
+    }
+    return false;
+}
+
 /* The permissions a role row grants: built-in roles take theirs from rbac.c
  * so the code and the database cannot disagree. */
 static rbac_set role_perms(const char *name, bool builtin, const char *stored)

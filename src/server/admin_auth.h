@@ -26,6 +26,11 @@ int admin_secret_new(char out[ADMIN_SECRET_LEN + 1]);
 /* Lowercase hex SHA-256 of `s`. */
 void admin_hash(const char *s, char out[ADMIN_HASH_LEN + 1]);
 
+/* The value of cookie `name` in the Cookie header text `hdr` ("a=1; b=2"),
+ * into out (NUL-terminated). False when absent, empty or not shorter than
+ * `len`. Bytes from outside: fuzz/server/fuzz_admin_cookie.c. */
+bool admin_auth_cookie(const char *hdr, const char *name, char *out, size_t len);
+
 /* Who a request comes from, once authenticated. */
 enum admin_actor_kind {
     ADMIN_ACTOR_NONE,

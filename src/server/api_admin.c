@@ -112,28 +112,6 @@ static bool header(struct http_req *req, enum lws_token_indexes t, char *out, in
     return lws_hdr_copy(req->wsi, out, len, t) > 0;
 }
 
-/* The value of cookie `name` in a Cookie header. */
-static bool cookie_value(const char *hdr, const char *name, char *out, size_t len)
-{
-    size_t nl = strlen(name);
-    const char *p = hdr;
-
-    while (p && *p) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t vl = strcspn(p + nl + 1, ";");
-            if (vl == 0 || vl >= len)
-                return false;
-            memcpy(out, p + nl + 1, vl);
-            out[vl] = 0;
-            return true;
-        }
-        p = strchr(p, ';');
-    }
-    return false;
-}
-
 static bool authenticate(struct http_req *req, struct admin_ctx *ctx)
 {
     char authz[256], cookies[2048], sess[128], csrf[128];
@@ -145,7 +123,7 @@ static bool authenticate(struct http_req *req, struct admin_ctx *ctx)
             rc = admin_auth_token(ctx->c, authz + 7, &ctx->who);
         OPENSSL_cleanse(authz, sizeof(authz));
     } else if (header(req, WSI_TOKEN_HTTP_COOKIE, cookies, sizeof(cookies)) &&
-               cookie_value(cookies, ADMIN_COOKIE_NAME, sess, sizeof(sess))) {
+               admin_auth_cookie(cookies, ADMIN_COOKIE_NAME, sess, sizeof(sess))) {
         if (lws_hdr_custom_copy(req->wsi, csrf, sizeof(csrf), "x-csrf-token:", 13) <= 0)
             csrf[0] = 0;
         rc = admin_auth_session(ctx->c, req->srv->cfg, sess, csrf, need_csrf, &ctx->who);
