@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "admin_util.h"
+#include "msgutil.h"
 #include "server/admin_openapi.h"
 #include "server/api_admin.h"
 #include "server/http.h"
@@ -1079,6 +1080,37 @@ static void test_admin__admins_and_users_stay_apart(void **state)
     assert_int_equal(client_login(w, w->net_a, "alice", "Alice-pass-1", NULL, 0), 200);
 }
 
+/* A suspended user's live WebSocket session is closed at once (1008). */
+static void test_admin__suspend_closes_live_sessions(void **state)
+{
+    struct parleyd p;
+    struct tc_user u;
+    struct tc_device d;
+    struct adm s;
+    char *path;
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(harness_init(&p, TEST_CONFIG), 0);
+    tc_user_provision(&p, &u, "walt");
+    assert_int_equal(harness_start(&p), 0);
+    assert_int_equal(adm_bootstrap(&p, &s), 0);
+    tc_user_ready(&p, &u, &d);
+    tc_ws_auth(&p, &d);
+    path = adm_fmt("/api/v1/admin/networks/%s/users/%s/suspend", TC_NETWORK, tc_hex(u.user_id));
+    assert_int_equal(adm_req(&p, &s, "POST", path, NULL, NULL), 200);
+    free(path);
+    /* Nothing else arrives: the wait ends with the close frame. */
+    j = tc_wait_json(&d, "no-such-message", 10000);
+    assert_null(j);
+    assert_int_equal(d.close_code, 1008);
+    assert_int_equal(tc_login(&p, &u), 403);
+    tc_device_release(&d);
+    tc_user_release(&u);
+    stop_clean(&p);
+    harness_cleanup(&p);
+}
+
 static void test_admin__sign_in_rate_limit(void **state)
 {
     struct parleyd p;
@@ -1137,6 +1169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admin__first_signin_forced_change_and_totp),
         cmocka_unit_test(test_admin__sign_in_rate_limit),
+        cmocka_unit_test(test_admin__suspend_closes_live_sessions),
         cmocka_unit_test(test_admin__lockout_after_failures_and_unlock),
         cmocka_unit_test(test_admin__one_session_per_admin),
         cmocka_unit_test(test_admin__csrf_for_cookies_not_for_bearer_tokens),
