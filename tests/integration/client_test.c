@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -275,6 +276,97 @@ static void test_client__room_messages(void **state)
     parley_client_free(c);
 }
 
+/* Run the parley command line (path in $PARLEY_CLI) with `args`, stdout
+ * into *out (malloc'd). Returns its exit status. */
+static int run_cli(char *const args[], char **out)
+{
+    char tout[] = "/tmp/parley-cli.XXXXXX";
+    int fo = mkstemp(tout), status;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        dup2(fo, 1);
+        execv(getenv("PARLEY_CLI"), args);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    *out = read_file(tout);
+    close(fo);
+    unlink(tout);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_client__cli_register_send_listen(void **state)
+{
+    struct world *w = *state;
+    char cfg[400], pwa[200], pwb[200], *out = NULL;
+    const char *cli = getenv("PARLEY_CLI");
+
+    if (!cli)
+        skip();
+    snprintf(cfg, sizeof(cfg), "%s/client.parley", w->p.dir);
+    /* Lines: account password, new password, configuration password. */
+    snprintf(pwa, sizeof(pwa), "%s/pw", w->dirs[0]);
+    snprintf(pwb, sizeof(pwb), "%s/pw", w->dirs[1]);
+    FILE *f = fopen(pwa, "w");
+    fprintf(f, "initial pw\nalice new pw\nconfig pass\n");
+    fclose(f);
+    f = fopen(pwb, "w");
+    fprintf(f, "initial pw\n\nconfig pass\n");
+    fclose(f);
+
+    char *reg_a[] = {"parley", "--data-dir", w->dirs[0],       "--config",
+                     cfg,      "--username", "alice",          "--password-file",
+                     pwa,      "register",   "--new-password", NULL};
+    assert_int_equal(run_cli(reg_a, &out), 0);
+    assert_non_null(strstr(out, "registered alice"));
+    free(out);
+    char *reg_b[] = {"parley", "--data-dir",      w->dirs[1], "--config", cfg, "--username",
+                     "bob",    "--password-file", pwb,        "register", NULL};
+    assert_int_equal(run_cli(reg_b, &out), 0);
+    free(out);
+
+    /* Alice's password is now the new one: line 2 becomes line 1. */
+    f = fopen(pwa, "w");
+    fprintf(f, "alice new pw\n");
+    fclose(f);
+    char *send[] = {"parley",   "--data-dir",
+                    w->dirs[0], "--username",
+                    "alice",    "--password-file",
+                    pwa,        "send",
+                    "bob",      "hello from the command line",
+                    NULL};
+    assert_int_equal(run_cli(send, &out), 0);
+    assert_int_equal(strlen(out), 33); /* the message id and a newline */
+    free(out);
+
+    char *listen[] = {"parley", "--data-dir", w->dirs[1], "--username", "bob", "--password-file",
+                      pwb,      "listen",     "--json",   "--count",    "1",   "--timeout",
+                      "60",     NULL};
+    assert_int_equal(run_cli(listen, &out), 0);
+    json_t *m = json_loads(out, 0, NULL);
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(m, "sender_name")), "alice");
+    assert_int_equal(json_integer_value(json_object_get(m, "msgtype")), 1000);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(m, "payload"), "message")),
+        "hello from the command line");
+    json_decref(m);
+    free(out);
+
+    char *hist[] = {"parley", "--data-dir", w->dirs[1], "--username", "bob", "--password-file",
+                    pwb,      "history",    "--json",   "alice",      NULL};
+    assert_int_equal(run_cli(hist, &out), 0);
+    assert_non_null(strstr(out, "hello from the command line"));
+    free(out);
+
+    char *fp[] = {"parley",          "--data-dir", w->dirs[1],    "--username", "bob",
+                  "--password-file", pwb,          "fingerprint", "alice",      NULL};
+    assert_int_equal(run_cli(fp, &out), 0);
+    assert_non_null(strstr(out, "safety number with alice"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +375,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client__second_device_gets_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__room_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__cli_register_send_listen, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
