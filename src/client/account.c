@@ -524,6 +524,8 @@ static int login_local(const char *data_dir, const char *path, const char *usern
     }
     hex_encode(c->user_id, KEYS_ID_LEN, c->user_hex);
     hex_encode(c->device_id, KEYS_ID_LEN, c->device_hex);
+    /* Expired messages leave the device even if it was off when they did. */
+    (void)lstore_msg_purge_expired(c->st, (uint64_t)time(NULL));
 out:
     free(uid);
     free(did);

@@ -208,12 +208,22 @@ static int on_check_replay(void *arg, const uint8_t msg_id[KEYS_ID_LEN])
 }
 
 /* Room control messages change the local view of the conversation. */
-static void apply_control(struct parley_client *c, const char *conv_hex, json_t *payload,
-                          int msgtype)
+static void apply_control(struct parley_client *c, const char *conv_hex, const char *sender,
+                          json_t *payload, int msgtype)
 {
     struct lstore_conv conv;
     json_t *ctl = json_object_get(payload, "control");
     const char *title = json_string_value(json_object_get(ctl, "title"));
+    const char *target = json_string_value(json_object_get(ctl, "msgid"));
+    char target_sender[33];
+
+    /* Delete or recall (4011): only the author's own messages. */
+    if (msgtype == MSGTYPE_DELETE) {
+        if (target && lstore_msg_sender(c->st, target, target_sender) == 0 &&
+            strcmp(target_sender, sender) == 0)
+            (void)lstore_msg_set_state(c->st, target, LSTORE_MSG_DELETED);
+        return;
+    }
 
     if (msgtype == MSGTYPE_ROOM_DELETE) {
         (void)lstore_conv_delete(c->st, conv_hex);
@@ -276,7 +286,7 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
     if (rc == 0)
         rc = lstore_msg_put(c->st, &m);
     if (rc == 0)
-        apply_control(c, m.conv_id, payload, msgtype);
+        apply_control(c, m.conv_id, m.sender, payload, msgtype);
     /* Forward secrecy: the one-time pre-key's private half goes now, in
      * the same transaction as the message it opened. */
     if (rc == 0 && o->prekey_kind == KEYS_PREKEY_ONETIME) {
@@ -448,9 +458,45 @@ static void on_text(void *arg, const char *p, size_t n)
     }
 }
 
+/* Rotate the fallback pre-key once a week; keep the old ones a month for
+ * envelopes still in flight. The upload carries a fresh batch of one-time
+ * pre-keys with it, because the upload replaces the server's pool. */
+static void rotate_fallback(struct parley_client *c)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    const struct keys_prekey *fb;
+    uint32_t min_id;
+    char next[16];
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    fb = keys_device_find_prekey(&c->dev, c->dev.fallback_id);
+    if (fb && fb->created + CLIENT_FALLBACK_MAX_AGE > now) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    min_id = c->dev.next_prekey_id;
+    rc = keys_device_rotate_fallback(&c->dev, now);
+    if (rc == 0)
+        rc = keys_device_add_prekeys(&c->dev, CLIENT_REPLENISH, now);
+    if (rc == 0) {
+        keys_device_drop_fallbacks(&c->dev, now - CLIENT_FALLBACK_KEEP);
+        rc = client_save_keys(c);
+    }
+    snprintf(next, sizeof(next), "%u", c->dev.next_prekey_id);
+    if (rc == 0)
+        rc = lstore_set(c->st, "prekeys_uploaded_to", next);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0)
+        rc = client_upload_bundle(c, min_id);
+    if (rc < 0)
+        log_warnx("cannot rotate the fallback pre-key: %s", parley_strerror(rc));
+}
+
 static void on_online(void *arg)
 {
     struct parley_client *c = arg;
+    rotate_fallback(c);
     pthread_mutex_lock(&c->mu);
     c->online = true;
     pthread_cond_broadcast(&c->ack_cv);

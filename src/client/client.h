@@ -19,10 +19,12 @@
 #include "lstore.h"
 #include "proto/keys.h"
 
-#define CLIENT_INITIAL_PREKEYS 100
-#define CLIENT_REPLENISH       100
-#define CLIENT_SEND_TIMEOUT_MS 30000
-#define CLIENT_SEND_ATTEMPTS   3
+#define CLIENT_INITIAL_PREKEYS  100
+#define CLIENT_REPLENISH        100
+#define CLIENT_SEND_TIMEOUT_MS  30000
+#define CLIENT_SEND_ATTEMPTS    3
+#define CLIENT_FALLBACK_MAX_AGE (7 * 86400)  /* rotate the fallback pre-key weekly */
+#define CLIENT_FALLBACK_KEEP    (30 * 86400) /* keep old ones for envelopes in flight */
 
 struct client_event {
     struct client_event *next;

@@ -644,3 +644,44 @@ int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now)
     sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
     return step_done(s);
 }
+
+int lstore_msg_sender(struct lstore *st, const char *msg_id, char out[33])
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT sender FROM messages WHERE msg_id = ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW)
+        strlcpy_p(out, (const char *)sqlite3_column_text(s, 0), 33);
+    else
+        rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int lstore_msg_set_expiry(struct lstore *st, const char *msg_id, uint64_t expires_at)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "UPDATE messages SET expires_at = ? WHERE msg_id = ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)expires_at);
+    sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
+    rc = step_done(s);
+    if (rc == 0 && sqlite3_changes(st->db) == 0)
+        rc = PARLEY_ENOTFOUND;
+    return rc;
+}
+
+int lstore_msg_purge_expired(struct lstore *st, uint64_t now)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "DELETE FROM messages WHERE expires_at != 0 AND expires_at <= ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
+    rc = step_done(s);
+    return rc < 0 ? rc : sqlite3_changes(st->db);
+}

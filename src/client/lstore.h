@@ -102,6 +102,14 @@ int lstore_msg_each(struct lstore *st, const char *conv_id, size_t limit,
                     int (*fn)(void *arg, const struct lstore_msg *m), void *arg);
 int lstore_msg_set_state(struct lstore *st, const char *msg_id, int state);
 
+/* The sender (user id hex) of a stored message, or PARLEY_ENOTFOUND. */
+int lstore_msg_sender(struct lstore *st, const char *msg_id, char out[33]);
+/* Set a message's expiry (Unix seconds; burn-on-read after reading). */
+int lstore_msg_set_expiry(struct lstore *st, const char *msg_id, uint64_t expires_at);
+/* Delete the messages whose expiry has passed (their ids stay seen).
+ * Returns how many were deleted, or a PARLEY_E* code. */
+int lstore_msg_purge_expired(struct lstore *st, uint64_t now);
+
 /* Record that one-time pre-key `id` was consumed (audit of forward secrecy). */
 int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now);
 

@@ -520,6 +520,7 @@ int parley_client_history(struct parley_client *c, const char *to, size_t limit,
     free(lc.title);
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
+        (void)lstore_msg_purge_expired(c->st, (uint64_t)time(NULL));
         rc = lstore_msg_each(c->st, lc.conv_id, limit, add_msg, arr);
         pthread_mutex_unlock(&c->mu);
     }

@@ -185,6 +185,28 @@ static void test_client__direct_messages_both_ways(void **state)
     assert_int_equal(parley_client_fingerprint(b, "alice", nb, qb), 0);
     assert_string_equal(na, nb);
     assert_string_not_equal(qa, qb);
+
+    /* A recall (4011) by its author removes the message on the other side;
+     * one by somebody else does not. */
+    char payload[200];
+    snprintf(payload, sizeof(payload),
+             "{\"msgtype\":4011,\"control\":{\"msgid\":\"%s\",\"isrecall\":true}}", id);
+    assert_int_equal(parley_client_send(b, "alice", payload, NULL), 0);
+    struct parley_event *ev = next_message(a);
+    assert_int_equal(ev->msgtype, 4011);
+    parley_event_free(ev);
+    assert_int_equal(parley_client_history(a, "bob", 0, &hist), 0);
+    assert_non_null(strstr(hist, "hello bob"));
+    free(hist);
+    assert_int_equal(parley_client_send(a, "bob", payload, NULL), 0);
+    ev = next_message(b);
+    assert_int_equal(ev->msgtype, 4011);
+    parley_event_free(ev);
+    assert_int_equal(parley_client_history(b, "alice", 0, &hist), 0);
+    assert_null(strstr(hist, "hello bob"));
+    assert_non_null(strstr(hist, "hi alice"));
+    free(hist);
+    assert_int_equal(parley_client_send(a, "bob", "{\"msgtype\":1000}", NULL), PARLEY_EPROTO);
     parley_client_free(a);
     parley_client_free(b);
 }

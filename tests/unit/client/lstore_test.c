@@ -190,6 +190,20 @@ static void test_lstore__messages_dedup_and_order(void **state)
     assert_non_null(strstr((char *)out.data, "first secret"));
     assert_null(strstr((char *)out.data, "earlier"));
 
+    char sender[33];
+    assert_int_equal(lstore_msg_sender(st, m2.msg_id, sender), 0);
+    assert_string_equal(sender, "u2");
+    assert_int_equal(lstore_msg_sender(st, "nope", sender), PARLEY_ENOTFOUND);
+
+    /* Expired messages go; their ids stay seen. */
+    assert_int_equal(lstore_msg_set_expiry(st, m2.msg_id, 500), 0);
+    assert_int_equal(lstore_msg_purge_expired(st, 499), 0);
+    assert_int_equal(lstore_msg_purge_expired(st, 500), 1);
+    assert_int_equal(lstore_msg_put(st, &m2), PARLEY_EREPLAY);
+    buf_reset(&out);
+    assert_int_equal(lstore_msg_each(st, m.conv_id, 0, collect, &out), 0);
+    assert_null(strstr((char *)out.data, "earlier"));
+
     /* A deleted message stays seen: a replay is still refused. */
     assert_int_equal(lstore_msg_set_state(st, m.msg_id, LSTORE_MSG_DELETED), 0);
     assert_int_equal(lstore_msg_put(st, &m), PARLEY_EREPLAY);
