@@ -7,6 +7,9 @@
 #include "config.h"
 #include "store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <liboath/oath.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -300,6 +303,127 @@ int admin_totp_check(const char *base32, const char *code, int64_t last_step, ti
         return PARLEY_EAUTH;
     *step = (int64_t)counter;
     return 0;
+}
+
+/* The sealing key, read (or made) once. Loop thread only. */
+static uint8_t seal_key[32];
+static bool seal_key_loaded;
+
+static int load_seal_key(const struct config *cfg)
+{
+    char path[4096];
+    ssize_t n = -1;
+    int fd, rc = 0;
+
+    if (seal_key_loaded)
+        return 0;
+    snprintf(path, sizeof(path), "%s/admin.key", cfg->data_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        uint8_t k[32];
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            if (RAND_bytes(k, sizeof(k)) != 1 || write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) ||
+                fsync(fd) < 0)
+                rc = PARLEY_ECONFIG;
+            close(fd);
+            OPENSSL_cleanse(k, sizeof(k));
+            if (rc == 0)
+                log_info("created the key that seals administrators' TOTP secrets: %s", path);
+        }
+        /* Made now, or by a racing request: read it back either way. */
+        fd = rc == 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    }
+    if (fd >= 0) {
+        n = read(fd, seal_key, sizeof(seal_key));
+        close(fd);
+    }
+    if (n != (ssize_t)sizeof(seal_key)) {
+        log_error("cannot use '%s' (the key sealing TOTP secrets): it must hold 32 bytes", path);
+        OPENSSL_cleanse(seal_key, sizeof(seal_key));
+        return PARLEY_ECONFIG;
+    }
+    seal_key_loaded = true;
+    return 0;
+}
+
+/* AES-256-GCM over `in` (len bytes) with the admin id as associated data;
+ * `enc` selects the direction. `tag` is written (enc) or checked. */
+static int gcm(bool enc, int64_t admin_id, const uint8_t nonce[12], const uint8_t *in, size_t len,
+               uint8_t *out, uint8_t tag[16])
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    char aad[40];
+    int n = 0, rc = PARLEY_ECRYPTO;
+
+    snprintf(aad, sizeof(aad), "parley-totp:%lld", (long long)admin_id);
+    if (!c || EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, seal_key, nonce, enc ? 1 : 0) != 1 ||
+        EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) != 1 ||
+        EVP_CipherUpdate(c, out, &n, in, (int)len) != 1)
+        goto out;
+    if (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) != 1)
+        goto out;
+    if (EVP_CipherFinal_ex(c, out + n, &n) != 1) {
+        rc = enc ? PARLEY_ECRYPTO : PARLEY_EAUTH;
+        goto out;
+    }
+    if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
+        goto out;
+    rc = 0;
+out:
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
+int admin_secret_seal(const struct config *cfg, int64_t admin_id, const char *plain, char *out,
+                      size_t outlen)
+{
+    uint8_t buf[12 + 64 + 16];
+    size_t len = strlen(plain);
+    int rc;
+
+    if (len > 64 || outlen < 4 + 2 * (12 + len + 16))
+        return PARLEY_ETOOBIG;
+    if ((rc = load_seal_key(cfg)) < 0)
+        return rc;
+    if (RAND_bytes(buf, 12) != 1)
+        return PARLEY_ECRYPTO;
+    rc = gcm(true, admin_id, buf, (const uint8_t *)plain, len, buf + 12, buf + 12 + len);
+    if (rc == 0) {
+        memcpy(out, "v1:", 3);
+        hex_encode(buf, 12 + len + 16, out + 3);
+    }
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rc;
+}
+
+int admin_secret_open(const struct config *cfg, int64_t admin_id, const char *stored, char *out,
+                      size_t outlen)
+{
+    uint8_t buf[12 + 64 + 16];
+    size_t hexlen, len;
+    int rc;
+
+    if (strncmp(stored, "v1:", 3) != 0) {
+        if (strlen(stored) >= outlen)
+            return PARLEY_ETOOBIG;
+        strlcpy_p(out, stored, outlen);
+        return 0;
+    }
+    hexlen = strlen(stored + 3);
+    if (hexlen % 2 || hexlen / 2 < 12 + 16 || hexlen / 2 > sizeof(buf))
+        return PARLEY_EAUTH;
+    len = hexlen / 2 - 12 - 16;
+    if (len >= outlen)
+        return PARLEY_ETOOBIG;
+    if (hex_decode(stored + 3, hexlen, buf, hexlen / 2) < 0)
+        return PARLEY_EAUTH;
+    if ((rc = load_seal_key(cfg)) < 0)
+        return rc;
+    rc = gcm(false, admin_id, buf, buf + 12, len, (uint8_t *)out, buf + 12 + len);
+    out[rc == 0 ? len : 0] = 0;
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rc;
 }
 
 /* RFC 3986 unreserved characters pass; everything else is %-encoded. */

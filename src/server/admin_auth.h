@@ -85,6 +85,21 @@ int admin_totp_secret_new(char **base32);
  * matched step. Returns 0, PARLEY_EAUTH or PARLEY_EINVAL. */
 int admin_totp_check(const char *base32, const char *code, int64_t last_step, time_t now,
                      int64_t *step);
+/* TOTP secrets are sealed at rest with AES-256-GCM under a key kept in
+ * DATA_DIR/admin.key (32 random bytes, mode 0600, made on first use; copy
+ * it to every node of a cluster, like the TLS key), with the admin id as
+ * associated data so a sealed secret cannot be moved to another account.
+ * Sealed form: "v1:" + hex(nonce || ciphertext || tag).
+ * admin_secret_seal writes it to out; admin_secret_open reverses it (a
+ * value without the "v1:" prefix is taken as a legacy plain secret).
+ * Return 0, PARLEY_ETOOBIG (out too small), PARLEY_EAUTH (tampered or
+ * wrong account), PARLEY_ECONFIG (key file unusable) or PARLEY_ECRYPTO. */
+#define ADMIN_SEALED_MAX 256
+int admin_secret_seal(const struct config *cfg, int64_t admin_id, const char *plain, char *out,
+                      size_t outlen);
+int admin_secret_open(const struct config *cfg, int64_t admin_id, const char *stored, char *out,
+                      size_t outlen);
+
 /* "otpauth://totp/Parley:USER?secret=...&issuer=Parley&..." (malloc'd). */
 char *admin_totp_uri(const char *username, const char *base32);
 /* An SVG image of the QR code of `text` (malloc'd), or NULL. */

@@ -253,7 +253,7 @@ struct login_row {
     int64_t id, totp_last_step, failed, locked_until;
     bool totp_enabled;
     char hash[PASSWORD_ENCODED_MAX];
-    char totp[128];
+    char totp[ADMIN_SEALED_MAX];
 };
 
 static int load_login(struct store_conn *c, const char *username, struct login_row *lr)
@@ -360,7 +360,16 @@ void api_admin_login(struct http_req *req, struct admin_ctx *ctx)
                              "authentication; send the current 6-digit code");
             goto out;
         }
-        if (admin_totp_check(lr.totp, code, lr.totp_last_step, (time_t)now, &step) != 0) {
+        char plain[128];
+        rc = admin_secret_open(req->srv->cfg, lr.id, lr.totp, plain, sizeof(plain));
+        if (rc < 0) {
+            log_error("cannot open the TOTP secret of '%s': %s", username, parley_strerror(rc));
+            api_admin_store_error(req, ctx, rc);
+            goto out;
+        }
+        rc = admin_totp_check(plain, code, lr.totp_last_step, (time_t)now, &step);
+        OPENSSL_cleanse(plain, sizeof(plain));
+        if (rc != 0) {
             login_failed(req, ctx, &lr, username, "wrong totp code");
             http_reply_error(req, 401, "invalid_totp",
                              "field 'totp' is wrong or was already used; send the current "
@@ -619,7 +628,7 @@ out:
 void api_admin_me_totp_begin(struct http_req *req, struct admin_ctx *ctx)
 {
     struct store_val p[] = {STORE_INT(ctx->who.id)};
-    char *secret = NULL, *uri = NULL, *svg = NULL;
+    char *secret = NULL, *uri = NULL, *svg = NULL, sealed[ADMIN_SEALED_MAX] = "";
     int64_t enabled = 0;
     int rc =
         store_query_int(ctx->c, "SELECT totp_enabled FROM admins WHERE id = $1", p, 1, &enabled);
@@ -633,8 +642,10 @@ void api_admin_me_totp_begin(struct http_req *req, struct admin_ctx *ctx)
     }
     if (rc == 0)
         rc = admin_totp_secret_new(&secret);
+    if (rc == 0)
+        rc = admin_secret_seal(req->srv->cfg, ctx->who.id, secret, sealed, sizeof(sealed));
     if (rc == 0) {
-        struct store_val u[] = {STORE_TEXT(secret), STORE_INT(ctx->who.id)};
+        struct store_val u[] = {STORE_TEXT(sealed), STORE_INT(ctx->who.id)};
         rc = store_exec(ctx->c, "UPDATE admins SET totp_pending = $1 WHERE id = $2", u, 2, NULL);
     }
     if (rc < 0) {
@@ -663,10 +674,10 @@ static const struct admin_field code_fields[] = {
 };
 
 /* The stored TOTP secret (`col`) and last step of the caller. */
-static int load_totp(struct admin_ctx *ctx, const char *col, char *secret, size_t len,
-                     int64_t *last)
+static int load_totp(struct http_req *req, struct admin_ctx *ctx, const char *col, char *secret,
+                     size_t len, int64_t *last)
 {
-    char sql[128];
+    char sql[128], stored[ADMIN_SEALED_MAX];
     struct store_val p[] = {STORE_INT(ctx->who.id)};
     struct store_rows *r = NULL;
     int rc;
@@ -676,12 +687,15 @@ static int load_totp(struct admin_ctx *ctx, const char *col, char *secret, size_
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         rc = store_rows_is_null(r, 0) ? PARLEY_ENOTFOUND : 0;
         if (rc == 0)
-            strlcpy_p(secret, store_rows_text(r, 0), len);
+            strlcpy_p(stored, store_rows_text(r, 0), sizeof(stored));
         *last = store_rows_int(r, 1);
     } else if (rc == 0) {
         rc = PARLEY_ENOTFOUND;
     }
     store_rows_free(r);
+    if (rc == 0)
+        rc = admin_secret_open(req->srv->cfg, ctx->who.id, stored, secret, len);
+    OPENSSL_cleanse(stored, sizeof(stored));
     return rc;
 }
 
@@ -694,7 +708,7 @@ void api_admin_me_totp_confirm(struct http_req *req, struct admin_ctx *ctx)
 
     if (!body)
         return;
-    rc = load_totp(ctx, "totp_pending", secret, sizeof(secret), &last);
+    rc = load_totp(req, ctx, "totp_pending", secret, sizeof(secret), &last);
     if (rc == PARLEY_ENOTFOUND) {
         http_reply_error(req, 409, "conflict",
                          "no enrolment in progress: POST " ADMIN_PATH "/me/totp/begin first");
@@ -734,7 +748,7 @@ void api_admin_me_totp_disable(struct http_req *req, struct admin_ctx *ctx)
 
     if (!body)
         return;
-    rc = load_totp(ctx, "totp_secret", secret, sizeof(secret), &last);
+    rc = load_totp(req, ctx, "totp_secret", secret, sizeof(secret), &last);
     if (rc == PARLEY_ENOTFOUND) {
         http_reply_error(req, 409, "conflict", "two-factor authentication is not on");
         goto out;

@@ -267,8 +267,16 @@ static void test_admin__first_signin_forced_change_and_totp(void **state)
     adm_totp(b, time(NULL) + 30, code);
     assert_int_equal(adm_login(&p, "admin", ADM_SUPER_PW, code, &s2, NULL), 200);
     assert_int_equal(adm_req(&p, &s2, "GET", "/api/v1/admin/me", NULL, NULL), 200);
-    free(b);
     stop_clean(&p);
+    /* At rest the secret is sealed (admin_auth.h), never in the clear. */
+    {
+        char *sql = adm_fmt("SELECT COUNT(*) FROM admins WHERE totp_secret LIKE 'v1:%%' AND "
+                            "totp_secret NOT LIKE '%%%s%%'",
+                            b);
+        assert_int_equal(harness_provision_count(&p, sql), 1);
+        free(sql);
+    }
+    free(b);
     harness_cleanup(&p);
 }
 

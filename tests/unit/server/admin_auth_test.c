@@ -9,6 +9,8 @@
 #include "server/admin_auth.h"
 #include "server/config.h"
 
+#include <unistd.h>
+
 /* RFC 6238 Appendix B: the SHA-1 key "12345678901234567890" in base32. */
 #define RFC_SECRET "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
@@ -79,6 +81,34 @@ static void test_admin_auth__enrolment_material(void **state)
     free(svg);
 }
 
+static void test_admin_auth__totp_secrets_sealed_at_rest(void **state)
+{
+    char dir[] = "/tmp/parley-seal.XXXXXX", sealed[ADMIN_SEALED_MAX], back[64], path[300];
+    struct config c;
+
+    assert_non_null(mkdtemp(dir));
+    config_init(&c);
+    free(c.data_dir);
+    c.data_dir = strdup(dir);
+    assert_int_equal(admin_secret_seal(&c, 7, RFC_SECRET, sealed, sizeof(sealed)), 0);
+    assert_true(strncmp(sealed, "v1:", 3) == 0);
+    assert_null(strstr(sealed, RFC_SECRET));
+    assert_int_equal(admin_secret_open(&c, 7, sealed, back, sizeof(back)), 0);
+    assert_string_equal(back, RFC_SECRET);
+    /* Bound to its account, and tamper-evident. */
+    assert_int_equal(admin_secret_open(&c, 8, sealed, back, sizeof(back)), PARLEY_EAUTH);
+    sealed[10] = sealed[10] == '0' ? '1' : '0';
+    assert_int_equal(admin_secret_open(&c, 7, sealed, back, sizeof(back)), PARLEY_EAUTH);
+    assert_int_equal(admin_secret_open(&c, 7, "v1:zz", back, sizeof(back)), PARLEY_EAUTH);
+    /* A legacy plain value passes through. */
+    assert_int_equal(admin_secret_open(&c, 7, RFC_SECRET, back, sizeof(back)), 0);
+    assert_string_equal(back, RFC_SECRET);
+    snprintf(path, sizeof(path), "%s/admin.key", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    config_release(&c);
+}
+
 static void test_admin_auth__rate_limit_per_address_and_minute(void **state)
 {
     struct config c;
@@ -101,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_admin_auth__cookie_header),
         cmocka_unit_test(test_admin_auth__totp_rfc6238_and_replay),
         cmocka_unit_test(test_admin_auth__enrolment_material),
+        cmocka_unit_test(test_admin_auth__totp_secrets_sealed_at_rest),
         cmocka_unit_test(test_admin_auth__rate_limit_per_address_and_minute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
