@@ -389,6 +389,51 @@ static void test_client__cli_register_send_listen(void **state)
     free(out);
 }
 
+static void test_client__changed_identity_key_blocks_until_trusted(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
+    char cmd[600], num[PARLEY_SAFETY_NUMBER_LEN], qr[PARLEY_QR_CODE_LEN];
+
+    online(a);
+    online(b);
+    assert_int_equal(parley_client_send_text(b, "alice", "first", NULL), 0);
+    expect_text(a, parley_client_user_id(b), "first");
+    parley_client_free(b);
+
+    /* As if the server now announced another key for alice. */
+    snprintf(cmd, sizeof(cmd),
+             "for f in '%s'/*.db; do sqlite3 \"$f\" \"UPDATE pins SET identity_key ="
+             " zeroblob(32) WHERE username = 'alice'\" || exit 1; done",
+             w->dirs[1]);
+    if (system(cmd) != 0)
+        skip(); /* no sqlite3 command */
+    assert_int_equal(parley_client_login(w->dirs[1], NULL, "bob", "initial pw", NULL, &b), 0);
+    online(b);
+    assert_int_equal(parley_client_send_text(b, "alice", "second", NULL), PARLEY_EAUTH);
+    assert_int_equal(parley_client_fingerprint(b, "alice", num, qr), PARLEY_EAUTH);
+    /* Alice's messages from her (real) key are refused too, not shown. */
+    assert_int_equal(parley_client_send_text(a, "bob", "unseen", NULL), 0);
+    struct parley_event *ev = NULL;
+    for (int i = 0; i < 100; i++) {
+        if (parley_client_next_event(b, 200, &ev) == 0 && ev->type == PARLEY_EVENT_ERROR)
+            break;
+        assert_true(ev == NULL || ev->type != PARLEY_EVENT_MESSAGE);
+        parley_event_free(ev);
+        ev = NULL;
+    }
+    assert_non_null(ev);
+    assert_int_equal(ev->err, PARLEY_EAUTH);
+    parley_event_free(ev);
+
+    /* After comparing safety numbers the user accepts the key. */
+    assert_int_equal(parley_client_trust(b, "alice"), 0);
+    assert_int_equal(parley_client_send_text(b, "alice", "third", NULL), 0);
+    expect_text(a, parley_client_user_id(b), "third");
+    parley_client_free(a);
+    parley_client_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +443,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client__second_device_gets_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__room_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__cli_register_send_listen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__changed_identity_key_blocks_until_trusted,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
