@@ -149,9 +149,77 @@ static void test_messaging__login_identity_device_and_errors(void **state)
     assert_int_equal(tc_http(p, "POST", "/api/v1/client/logout", a.login_token, NULL, NULL), 200);
     assert_int_equal(
         tc_http(p, "GET", "/api/v1/client/users?username=alice", a.login_token, NULL, NULL), 401);
+
+    /* A second device deletes the first: its live session closes, its
+     * token stops working, and it leaves the directory. */
+    {
+        struct tc_device d2;
+        json_t *err;
+        assert_int_equal(tc_login(p, &a), 200);
+        assert_int_equal(tc_device_add(p, &a, &d2, 3), 201);
+        tc_ws_auth(p, &d);
+        snprintf(path, sizeof(path), "/api/v1/client/devices/%s", tc_hex(d.dev.device_id));
+        assert_int_equal(tc_http(p, "DELETE", path, d2.token, NULL, NULL), 200);
+        err = tc_wait_json(&d, "error", 5000);
+        assert_non_null(err);
+        json_decref(err);
+        assert_null(tc_wait_json(&d, "never", 3000));
+        assert_int_equal(d.close_code, 1008);
+        assert_int_equal(tc_http(p, "GET", "/api/v1/client/conversations", d.token, NULL, NULL),
+                         401);
+        snprintf(body, sizeof(body), "/api/v1/client/users/%s", tc_hex(a.user_id));
+        assert_int_equal(tc_http(p, "GET", body, d2.token, NULL, &r), 200);
+        assert_int_equal(json_array_size(json_object_get(r, "devices")), 1);
+        json_decref(r);
+        tc_device_release(&d2);
+    }
     tc_device_release(&d);
     tc_user_release(&a);
     tc_user_release(&b);
+}
+
+static void test_messaging__new_login_secret_and_password_permission(void **state)
+{
+    struct parleyd *p = *state;
+    struct tc_user a, b;
+    char secret[IDS_LOGIN_SECRET_B64], fresh[IDS_LOGIN_SECRET_B64], body[512];
+    json_t *r = NULL;
+
+    tc_user_provision(p, &a, "alice");
+    assert_int_equal(harness_provision_user(p, "net-other", "bob", "pw-bob-123", b.user_id), 0);
+    start(p);
+    /* Alice replaces her initial password at registration. */
+    assert_int_equal(ids_login_secret(TC_NETWORK, "alice", a.password, secret), 0);
+    assert_int_equal(ids_login_secret(TC_NETWORK, "alice", "a-new-password", fresh), 0);
+    snprintf(body, sizeof(body),
+             "{\"network_id\":\"%s\",\"username\":\"alice\",\"login_secret\":\"%s\","
+             "\"new_login_secret\":\"%s\"}",
+             TC_NETWORK, secret, fresh);
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/login", NULL, body, NULL), 200);
+    assert_int_equal(tc_login(p, &a), 401);
+    snprintf(a.password, sizeof(a.password), "a-new-password");
+    assert_int_equal(tc_login(p, &a), 200);
+    /* Users of another network are not in alice's directory. */
+    assert_int_equal(
+        tc_http(p, "GET", "/api/v1/client/users?username=bob", a.login_token, NULL, NULL), 404);
+    /* With the permission off, a new secret is refused and the old one stays. */
+    assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+    assert_int_equal(harness_provision_sql(p, "UPDATE security_groups SET settings = "
+                                              "'{\"user_password_permission\": false}'"),
+                     0);
+    start(p);
+    assert_int_equal(ids_login_secret(TC_NETWORK, "alice", a.password, secret), 0);
+    snprintf(body, sizeof(body),
+             "{\"network_id\":\"%s\",\"username\":\"alice\",\"login_secret\":\"%s\","
+             "\"new_login_secret\":\"%s\"}",
+             TC_NETWORK, secret, secret);
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/login", NULL, body, &r), 403);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+               "new_login_secret"));
+    json_decref(r);
+    assert_int_equal(tc_login(p, &a), 200);
+    tc_user_release(&a);
 }
 
 static void test_messaging__failed_logins_suspend_and_suspended_users_are_refused(void **state)
@@ -883,6 +951,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_messaging__failed_logins_suspend_and_suspended_users_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__new_login_secret_and_password_permission,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_messaging__prekey_claims_consume_onetime_then_fall_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__direct_message_is_acked_and_opened, setup,
