@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <pthread.h>
 
 #include <cmocka.h>
 
@@ -432,6 +433,137 @@ static void expect_text(struct tc_device *d, struct tc_user **users, size_t n, c
     if (seq)
         *seq = x.seq;
     tc_delivery_release(&x);
+}
+
+struct claimer {
+    const struct parleyd *p;
+    const char *token, *body;
+    long status[4];
+    json_t *resp[4];
+};
+
+static void *claim_thread(void *arg)
+{
+    struct claimer *c = arg;
+    for (int i = 0; i < 4; i++)
+        c->status[i] =
+            tc_http(c->p, "POST", "/api/v1/client/prekeys/claim", c->token, c->body, &c->resp[i]);
+    return NULL;
+}
+
+static void test_messaging__concurrent_claims_never_share_a_onetime_prekey(void **state)
+{
+    struct parleyd *p = *state;
+    struct tc_user a, b;
+    struct tc_device da, db;
+    struct claimer cl[6];
+    pthread_t th[6];
+    uint32_t ids[24];
+    size_t n_onetime = 0;
+    char body[200];
+
+    tc_user_provision(p, &a, "alice");
+    tc_user_provision(p, &b, "bob");
+    start(p);
+    tc_user_ready(p, &a, &da);
+    assert_int_equal(tc_login(p, &b), 200);
+    assert_int_equal(tc_identity(p, &b), 200);
+    assert_int_equal(tc_device_add(p, &b, &db, 10), 201);
+    snprintf(body, sizeof(body), "{\"devices\":[\"%s\"]}", tc_hex(db.dev.device_id));
+    for (int t = 0; t < 6; t++) {
+        cl[t] = (struct claimer){.p = p, .token = da.token, .body = body};
+        assert_int_equal(pthread_create(&th[t], NULL, claim_thread, &cl[t]), 0);
+    }
+    for (int t = 0; t < 6; t++)
+        pthread_join(th[t], NULL);
+    /* 24 claims of a pool of 10: ten distinct one-time pre-keys, then the
+     * fallback for everyone else. */
+    for (int t = 0; t < 6; t++) {
+        for (int i = 0; i < 4; i++) {
+            const char *s;
+            struct keys_bundle kb;
+            size_t bl;
+            uint8_t *bb;
+            assert_int_equal(cl[t].status[i], 200);
+            s = json_string_value(json_object_get(
+                json_array_get(json_object_get(cl[t].resp[i], "bundles"), 0), "bundle"));
+            assert_non_null(s);
+            bb = malloc(strlen(s));
+            bl = (size_t)EVP_DecodeBlock(bb, (const unsigned char *)s, (int)strlen(s)) -
+                 (s[strlen(s) - 1] == '=') - (s[strlen(s) - 2] == '=');
+            assert_int_equal(keys_bundle_verify(bb, bl, &b.id.key, &kb), 0);
+            if (kb.prekeys[0].kind == KEYS_PREKEY_ONETIME) {
+                for (size_t k = 0; k < n_onetime; k++)
+                    assert_true(ids[k] != kb.prekeys[0].id);
+                ids[n_onetime++] = kb.prekeys[0].id;
+            }
+            keys_bundle_release(&kb);
+            free(bb);
+            json_decref(cl[t].resp[i]);
+        }
+    }
+    assert_int_equal(n_onetime, 10);
+    tc_device_release(&da);
+    tc_device_release(&db);
+    tc_user_release(&a);
+    tc_user_release(&b);
+}
+
+static void test_messaging__large_backlog_streams_in_order_to_a_slow_reader(void **state)
+{
+    struct parleyd *p = *state;
+    struct tc_device *to[1];
+    struct tc_user *users[2];
+    struct world_small {
+        struct tc_user a, b;
+        struct tc_device da, db;
+        uint8_t conv[KEYS_ID_LEN];
+    } w;
+    enum { N = 60, SIZE = 16000 };
+    char *text = malloc(SIZE + 1);
+
+    memset(&w, 0, sizeof(w));
+    tc_user_provision(p, &w.a, "alice");
+    tc_user_provision(p, &w.b, "bob");
+    start(p);
+    tc_user_ready(p, &w.a, &w.da);
+    tc_user_ready(p, &w.b, &w.db);
+    tc_conv_direct(p, &w.da, &w.b, w.conv);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    to[0] = &w.db;
+    tc_ws_auth(p, &w.da);
+    for (int i = 0; i < N; i++) {
+        struct buf env = BUF_INIT(SIZE_MAX);
+        memset(text, 'a' + i % 26, SIZE);
+        snprintf(text, 16, "%04d", i);
+        text[4] = '-';
+        text[SIZE] = 0;
+        tc_seal(p, &w.da, to, 1, w.conv, text, 0, &env);
+        tc_send_envelope(&w.da, &env);
+        expect_ack(&w.da, env.data);
+        buf_release(&env);
+    }
+    /* About 1 MB waits for bob; he connects and does not read for a while,
+     * then reads everything, in order, across several database reads. */
+    tc_ws_auth(p, &w.db);
+    sleep(2);
+    for (int i = 0; i < N; i++) {
+        struct tc_delivery x;
+        char got[SIZE + 1];
+        uint8_t msg_id[KEYS_ID_LEN];
+        assert_int_equal(tc_wait_delivery(&w.db, 10000, &x), 0);
+        assert_int_equal(x.seq, i + 1);
+        assert_int_equal(tc_open(&w.db, &x, users, 2, got, sizeof(got), msg_id), 0);
+        assert_int_equal(strtol(got, NULL, 10), i);
+        assert_int_equal(strlen(got), SIZE);
+        tc_delivery_release(&x);
+    }
+    free(text);
+    tc_device_release(&w.da);
+    tc_device_release(&w.db);
+    tc_user_release(&w.a);
+    tc_user_release(&w.b);
 }
 
 static void test_messaging__direct_message_is_acked_and_opened(void **state)
@@ -971,6 +1103,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__kill_9_loses_no_acked_message, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messaging__concurrent_claims_never_share_a_onetime_prekey, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messaging__large_backlog_streams_in_order_to_a_slow_reader, setup, teardown),
     };
     if (!testdb_backend_available())
         return testdb_skip("PARLEY_TEST_PG is not set");
