@@ -169,6 +169,11 @@ int parley_client_send(struct parley_client *c, const char *to, const char *payl
 int parley_client_send_text(struct parley_client *c, const char *to, const char *text,
                             char msg_id[PARLEY_ID_HEX]);
 
+/* Mark a received message read. A burn-on-read message is deleted from
+ * the local state once the conversation's burn-on-read time has passed
+ * (at once when it is 0). Returns 0 or PARLEY_ENOTFOUND. */
+int parley_client_mark_read(struct parley_client *c, const char *msg_id);
+
 /* The stored messages of a conversation, oldest first, as a JSON array of
  * objects {msg_id, conv_id, sender, msgtype, body, ts, expires_at, state}.
  * `limit` 0 means all. *json_out is free()d by the caller. */

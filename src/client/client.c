@@ -229,13 +229,50 @@ static void apply_control(struct parley_client *c, const char *conv_hex, const c
         (void)lstore_conv_delete(c->st, conv_hex);
         return;
     }
-    if ((msgtype != MSGTYPE_ROOM_CREATE && msgtype != MSGTYPE_ROOM_PARAMS) || !title)
+    if (msgtype != MSGTYPE_ROOM_CREATE && msgtype != MSGTYPE_ROOM_PARAMS)
         return;
     if (lstore_conv_get(c->st, conv_hex, &conv) < 0)
         return;
-    free(conv.title);
-    conv.title = (char *)title;
+    json_t *ttl = json_object_get(ctl, "ttl"), *bor = json_object_get(ctl, "bor");
+    if (json_is_integer(ttl) && json_integer_value(ttl) >= 0 &&
+        json_integer_value(ttl) <= UINT32_MAX)
+        conv.expiration = (uint32_t)json_integer_value(ttl);
+    if (json_is_integer(bor) && json_integer_value(bor) >= 0 &&
+        json_integer_value(bor) <= UINT32_MAX)
+        conv.burn_on_read = (uint32_t)json_integer_value(bor);
+    char *old_title = conv.title;
+    if (title)
+        conv.title = (char *)title;
     (void)lstore_conv_put(c->st, &conv);
+    free(old_title);
+}
+
+int parley_client_mark_read(struct parley_client *c, const char *msg_id)
+{
+    struct lstore_conv conv;
+    char conv_id[33];
+    int bor = 0, rc;
+
+    if (!c || !msg_id)
+        return PARLEY_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_msg_meta(c->st, msg_id, conv_id, &bor);
+    if (rc == 0)
+        rc = lstore_msg_set_state(c->st, msg_id, LSTORE_MSG_READ);
+    /* Burn on read: the message goes `burn_on_read` seconds after it was
+     * first read (the conversation's setting; at once if unknown). */
+    if (rc == 0 && bor) {
+        uint32_t after = 0;
+        if (lstore_conv_get(c->st, conv_id, &conv) == 0) {
+            after = conv.burn_on_read;
+            free(conv.title);
+        }
+        rc = lstore_msg_set_expiry(c->st, msg_id, (uint64_t)time(NULL) + after);
+        if (rc == 0 && after == 0)
+            rc = lstore_msg_purge_expired(c->st, (uint64_t)time(NULL)) < 0 ? PARLEY_ESTORE : 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* Store an opened message and forget its one-time pre-key in one

@@ -685,3 +685,21 @@ int lstore_msg_purge_expired(struct lstore *st, uint64_t now)
     rc = step_done(s);
     return rc < 0 ? rc : sqlite3_changes(st->db);
 }
+
+int lstore_msg_meta(struct lstore *st, const char *msg_id, char conv_id[33], int *burn_on_read)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT conv_id, burn_on_read FROM messages WHERE msg_id = ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        strlcpy_p(conv_id, (const char *)sqlite3_column_text(s, 0), 33);
+        *burn_on_read = sqlite3_column_int(s, 1);
+    } else {
+        rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -104,6 +104,8 @@ int lstore_msg_set_state(struct lstore *st, const char *msg_id, int state);
 
 /* The sender (user id hex) of a stored message, or PARLEY_ENOTFOUND. */
 int lstore_msg_sender(struct lstore *st, const char *msg_id, char out[33]);
+/* A stored message's conversation and burn-on-read flag. */
+int lstore_msg_meta(struct lstore *st, const char *msg_id, char conv_id[33], int *burn_on_read);
 /* Set a message's expiry (Unix seconds; burn-on-read after reading). */
 int lstore_msg_set_expiry(struct lstore *st, const char *msg_id, uint64_t expires_at);
 /* Delete the messages whose expiry has passed (their ids stay seen).

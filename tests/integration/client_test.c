@@ -293,6 +293,27 @@ static void test_client__room_messages(void **state)
     assert_int_equal(json_array_size(arr), 3);
     json_decref(arr);
     free(members_json);
+
+    /* A burn-on-read room: a message read by bob leaves his device once
+     * the room's burn-on-read time (1 s) has passed. */
+    char burn[PARLEY_ID_HEX], *hist = NULL;
+    assert_int_equal(parley_conv_create(a, "room", "Burn", members, 1, NULL, 0, 0, 1, burn), 0);
+    ev = next_message(b);
+    assert_int_equal(ev->msgtype, 4001);
+    assert_true(ev->burn_on_read);
+    parley_event_free(ev);
+    assert_int_equal(parley_client_send_text(a, burn, "burn me", NULL), 0);
+    ev = next_message(b);
+    assert_true(ev->burn_on_read);
+    assert_int_equal(parley_client_history(b, burn, 0, &hist), 0);
+    assert_non_null(strstr(hist, "burn me"));
+    free(hist);
+    assert_int_equal(parley_client_mark_read(b, ev->msg_id), 0);
+    parley_event_free(ev);
+    sleep(2);
+    assert_int_equal(parley_client_history(b, burn, 0, &hist), 0);
+    assert_null(strstr(hist, "burn me"));
+    free(hist);
     parley_client_free(a);
     parley_client_free(b);
     parley_client_free(c);

@@ -190,7 +190,12 @@ static void test_lstore__messages_dedup_and_order(void **state)
     assert_non_null(strstr((char *)out.data, "first secret"));
     assert_null(strstr((char *)out.data, "earlier"));
 
-    char sender[33];
+    char sender[33], conv[33];
+    int bor = -1;
+    assert_int_equal(lstore_msg_meta(st, m.msg_id, conv, &bor), 0);
+    assert_string_equal(conv, m.conv_id);
+    assert_int_equal(bor, 0);
+    assert_int_equal(lstore_msg_meta(st, "nope", conv, &bor), PARLEY_ENOTFOUND);
     assert_int_equal(lstore_msg_sender(st, m2.msg_id, sender), 0);
     assert_string_equal(sender, "u2");
     assert_int_equal(lstore_msg_sender(st, "nope", sender), PARLEY_ENOTFOUND);
