@@ -50,16 +50,19 @@ int cmd_listen(struct cli *cli, int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"count", required_argument, NULL, 'n'},
         {"timeout", required_argument, NULL, 't'},
+        {"read", no_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     int64_t count = -1, timeout = -1;
-    bool json = false;
+    bool json = false, mark_read = false;
     int ch;
 
     optind = 0;
-    while ((ch = getopt_long(argc, argv, "jn:t:", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "jn:t:r", opts, NULL)) != -1) {
         if (ch == 'j')
             json = true;
+        else if (ch == 'r')
+            mark_read = true;
         else if (ch == 'n' && str_to_i64(optarg, 1, INT32_MAX, &count) == 0)
             continue;
         else if (ch == 't' && str_to_i64(optarg, 1, 86400, &timeout) == 0)
@@ -82,6 +85,9 @@ int cmd_listen(struct cli *cli, int argc, char **argv)
             continue;
         if (ev->type == PARLEY_EVENT_MESSAGE) {
             print_message(ev, json);
+            /* Printed is read: burn-on-read messages start their timer. */
+            if (mark_read)
+                (void)parley_client_mark_read(c, ev->msg_id);
             if (count > 0)
                 count--;
         } else if (ev->type == PARLEY_EVENT_ERROR) {

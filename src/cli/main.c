@@ -15,7 +15,7 @@ static const struct cli_cmd commands[] = {
     {"register", cmd_register, "register --config FILE --username USER [--new-password]"},
     {"login", cmd_login, "login [--config FILE] --username USER"},
     {"send", cmd_send, "send USER_OR_CONV TEXT"},
-    {"listen", cmd_listen, "listen [--json] [--count N] [--timeout SECONDS]"},
+    {"listen", cmd_listen, "listen [--json] [--read] [--count N] [--timeout SECONDS]"},
     {"history", cmd_history, "history USER_OR_CONV [--json] [--limit N]"},
     {"rooms", cmd_rooms, "rooms create|list|members|add|remove|leave|delete ... (see parley(1))"},
     {"fingerprint", cmd_fingerprint, "fingerprint USER [--trust]"},
