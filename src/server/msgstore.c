@@ -479,8 +479,15 @@ static int purge_fn(struct store_conn *c, void *arg)
 {
     struct purge_job *j = arg;
     struct store_val p[] = {STORE_INT((int64_t)time(NULL))};
-    return store_exec(c, "DELETE FROM envelopes WHERE expires_at > 0 AND expires_at <= $1", p, 1,
-                      &j->removed);
+    int rc = store_exec(c, "DELETE FROM envelopes WHERE expires_at > 0 AND expires_at <= $1", p, 1,
+                        &j->removed);
+    /* Expired login tokens and revoked tokens are of no further use. */
+    if (rc == 0)
+        rc = store_exec(c,
+                        "DELETE FROM client_sessions WHERE revoked <> 0 OR "
+                        "(expires_at > 0 AND expires_at <= $1)",
+                        p, 1, NULL);
+    return rc;
 }
 
 static void purge_done(void *arg, int rc)
