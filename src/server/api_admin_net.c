@@ -311,11 +311,46 @@ out:
     json_decref(body);
 }
 
+/* The user ids of network `network_id` (public id), for closing their
+ * sessions once the network is gone. Returns a malloc'd array. */
+static uint8_t (*network_user_ids(struct admin_ctx *ctx, const char *network_id, size_t *n))[16]
+{
+    struct store_val p[] = {STORE_TEXT(network_id)};
+    struct store_rows *r = NULL;
+    uint8_t(*ids)[16] = NULL;
+    size_t cap = 0;
+
+    *n = 0;
+    if (store_query(ctx->c,
+                    "SELECT u.user_id FROM users u JOIN networks n ON n.id = u.network_id WHERE "
+                    "n.network_id = $1",
+                    p, 1, &r) == 0) {
+        while (store_rows_next(r) == 1) {
+            size_t len = 0;
+            const uint8_t *id = store_rows_blob(r, 0, &len);
+            if (!id || len != 16)
+                continue;
+            if (*n == cap)
+                ids = xrealloc(ids, (cap = cap ? 2 * cap : 64) * sizeof(*ids));
+            memcpy(ids[(*n)++], id, 16);
+        }
+    }
+    store_rows_free(r);
+    return ids;
+}
+
 void api_admin_networks_delete(struct http_req *req, struct admin_ctx *ctx)
 {
     struct store_val p[] = {STORE_TEXT(req->params[0])};
     int64_t changes = 0;
+    size_t n = 0;
+    uint8_t(*users)[16] = network_user_ids(ctx, req->params[0], &n);
     int rc = store_exec(ctx->c, "DELETE FROM networks WHERE network_id = $1", p, 1, &changes);
+
+    /* Its users are deleted with it: their live sessions end now too. */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        disconnect_user(req, users[i]);
+    free(users);
 
     if (rc == 0 && changes == 0)
         rc = PARLEY_ENOTFOUND;

@@ -1088,12 +1088,13 @@ static void test_admin__admins_and_users_stay_apart(void **state)
     assert_int_equal(client_login(w, w->net_a, "alice", "Alice-pass-1", NULL, 0), 200);
 }
 
-/* A suspended user's live WebSocket session is closed at once (1008). */
+/* A suspended user's live WebSocket session is closed at once (1008), and
+ * so are the sessions of a deleted network's users. */
 static void test_admin__suspend_closes_live_sessions(void **state)
 {
     struct parleyd p;
-    struct tc_user u;
-    struct tc_device d;
+    struct tc_user u, u2;
+    struct tc_device d, d2;
     struct adm s;
     char *path;
     json_t *j;
@@ -1101,10 +1102,13 @@ static void test_admin__suspend_closes_live_sessions(void **state)
     (void)state;
     assert_int_equal(harness_init(&p, TEST_CONFIG), 0);
     tc_user_provision(&p, &u, "walt");
+    tc_user_provision(&p, &u2, "wendy");
     assert_int_equal(harness_start(&p), 0);
     assert_int_equal(adm_bootstrap(&p, &s), 0);
     tc_user_ready(&p, &u, &d);
     tc_ws_auth(&p, &d);
+    tc_user_ready(&p, &u2, &d2);
+    tc_ws_auth(&p, &d2);
     path = adm_fmt("/api/v1/admin/networks/%s/users/%s/suspend", TC_NETWORK, tc_hex(u.user_id));
     assert_int_equal(adm_req(&p, &s, "POST", path, NULL, NULL), 200);
     free(path);
@@ -1113,8 +1117,16 @@ static void test_admin__suspend_closes_live_sessions(void **state)
     assert_null(j);
     assert_int_equal(d.close_code, 1008);
     assert_int_equal(tc_login(&p, &u), 403);
+    /* Deleting the network deletes its users: their sessions end too. */
+    path = adm_fmt("/api/v1/admin/networks/%s", TC_NETWORK);
+    assert_int_equal(adm_req(&p, &s, "DELETE", path, NULL, NULL), 204);
+    free(path);
+    assert_null(tc_wait_json(&d2, "no-such-message", 10000));
+    assert_int_equal(d2.close_code, 1008);
     tc_device_release(&d);
     tc_user_release(&u);
+    tc_device_release(&d2);
+    tc_user_release(&u2);
     stop_clean(&p);
     harness_cleanup(&p);
 }
