@@ -178,16 +178,23 @@ static int load_conv(struct store_conn *c, struct msg_submit *m, int64_t *conv_r
     return rc;
 }
 
-static int load_devices(struct store_conn *c, int64_t conv_row, struct cur_device **out, size_t *n)
+/* The devices an envelope must be wrapped for: those of the conversation's
+ * active members, and those of the network's active compliance bots, which
+ * receive every conversation's messages (docs/protocol.md). */
+static int load_devices(struct store_conn *c, int64_t conv_row, int64_t network_row,
+                        struct cur_device **out, size_t *n)
 {
-    struct store_val p[] = {STORE_INT(conv_row)};
+    struct store_val p[] = {STORE_INT(conv_row), STORE_INT(network_row)};
     struct store_rows *r = NULL;
     size_t cap = 0;
     int rc = store_query(c,
                          "SELECT d.id, d.device_id FROM members m "
                          "JOIN users u ON u.id = m.user_id AND u.status = 'active' "
-                         "JOIN devices d ON d.user_id = m.user_id WHERE m.conv_id = $1",
-                         p, 1, &r);
+                         "JOIN devices d ON d.user_id = u.id WHERE m.conv_id = $1 "
+                         "UNION SELECT d.id, d.device_id FROM users u "
+                         "JOIN devices d ON d.user_id = u.id WHERE u.network_id = $2 "
+                         "AND u.is_compliance = 1 AND u.status = 'active'",
+                         p, 2, &r);
     *out = NULL;
     *n = 0;
     while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
@@ -382,7 +389,7 @@ static int submit_job(struct store_conn *c, void *arg)
     }
     /* No expiry asked for: the server keeps its copy at most the maximum. */
     m->keep_until = max_exp > 0 && exp == 0 ? now + max_exp : (int64_t)exp;
-    rc = load_devices(c, conv_row, &cur, &n);
+    rc = load_devices(c, conv_row, m->network_row, &cur, &n);
     if (rc == 0 && !check_complete(m, cur, n)) {
         verdict(m, MSG_DEVICES_CHANGED,
                 "the members' devices changed: fetch them again and seal for every device");

@@ -731,6 +731,45 @@ static void test_messaging__multi_device_copies_and_devices_changed(void **state
     world_down(&w);
 }
 
+static void test_messaging__compliance_bot_devices_must_be_wrapped(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device *to[2];
+    struct tc_user *users[3];
+    struct buf env = BUF_INIT(SIZE_MAX);
+    json_t *nack;
+
+    /* carol is the network's compliance bot; she is in no conversation. */
+    world_up(p, &w, true);
+    assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+    assert_int_equal(
+        harness_provision_sql(p, "UPDATE users SET is_compliance = 1 WHERE username = 'carol'"), 0);
+    start(p);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    users[2] = &w.c;
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &w.db);
+    tc_ws_auth(p, &w.dc);
+    to[0] = &w.db;
+    tc_seal(p, &w.da, to, 1, w.conv, "no bot", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    nack = expect_nack(&w.da, "devices_changed");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(nack, "missing"), 0)),
+                        tc_hex(w.dc.dev.device_id));
+    json_decref(nack);
+    buf_reset(&env);
+    to[1] = &w.dc;
+    tc_seal(p, &w.da, to, 2, w.conv, "with bot", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    expect_text(&w.db, users, 3, "with bot", NULL);
+    expect_text(&w.dc, users, 3, "with bot", NULL);
+    buf_release(&env);
+    world_down(&w);
+}
+
 static void test_messaging__removed_room_member_stops_receiving(void **state)
 {
     struct parleyd *p = *state;
@@ -1095,6 +1134,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__removed_room_member_stops_receiving, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__compliance_bot_devices_must_be_wrapped,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__group_rights_cap_leave_and_delete, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_messaging__expired_envelopes_are_purged, setup,
