@@ -160,7 +160,8 @@ int parley_client_event_fd(struct parley_client *c);
  * user's own other devices; when the server answers devices_changed, it
  * fetches the devices again and reseals (up to three times). Writes the new
  * message id to msg_id (may be NULL). Returns 0, PARLEY_EPROTO (an invalid
- * payload), PARLEY_ENOTFOUND (no such user or conversation), PARLEY_EAUTH
+ * payload), PARLEY_ENOTFOUND (no such user or conversation, or not a
+ * member of it), PARLEY_EAUTH
  * (a member's identity key changed: see parley_client_trust), PARLEY_EPERM
  * (not a member, refused), PARLEY_EBUSY (no ack in time), PARLEY_EIO. */
 int parley_client_send(struct parley_client *c, const char *to, const char *payload_json,

@@ -294,6 +294,24 @@ static void test_client__room_messages(void **state)
     json_decref(arr);
     free(members_json);
 
+    /* The moderator removes carol: bob hears of it (4002), the server's
+     * member list shrinks, and the room goes on without her. */
+    const char *gone[] = {"carol"};
+    assert_int_equal(parley_conv_modify(a, room, NULL, 0, gone, 1, NULL, 0), 0);
+    ev = next_message(b);
+    assert_int_equal(ev->msgtype, 4002);
+    assert_non_null(strstr(ev->body, parley_client_user_id(c)));
+    parley_event_free(ev);
+    assert_int_equal(parley_conv_members(b, room, &members_json), 0);
+    arr = json_loads(members_json, 0, NULL);
+    assert_int_equal(json_array_size(arr), 2);
+    json_decref(arr);
+    free(members_json);
+    /* To a non-member the room no longer exists. */
+    assert_int_equal(parley_client_send_text(c, room, "still here?", NULL), PARLEY_ENOTFOUND);
+    assert_int_equal(parley_client_send_text(b, room, "after carol", NULL), 0);
+    expect_text(a, parley_client_user_id(b), "after carol");
+
     /* A burn-on-read room: a message read by bob leaves his device once
      * the room's burn-on-read time (1 s) has passed. */
     char burn[PARLEY_ID_HEX], *hist = NULL;
