@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -239,6 +240,22 @@ static void test_client__offline_delivery_and_local_sign_in(void **state)
     parley_client_free(a);
 }
 
+struct sender {
+    struct parley_client *c;
+    int base, rc;
+};
+
+static void *send_five(void *arg)
+{
+    struct sender *s = arg;
+    char text[32];
+    for (int i = 0; i < 5 && s->rc == 0; i++) {
+        snprintf(text, sizeof(text), "n%d", s->base + i);
+        s->rc = parley_client_send_text(s->c, "bob", text, NULL);
+    }
+    return NULL;
+}
+
 static void test_client__second_device_gets_copies(void **state)
 {
     struct world *w = *state;
@@ -258,6 +275,27 @@ static void test_client__second_device_gets_copies(void **state)
     assert_int_equal(parley_client_send_text(b, "alice", "to both", NULL), 0);
     expect_text(a1, parley_client_user_id(b), "to both");
     expect_text(a2, parley_client_user_id(b), "to both");
+
+    /* One client used from two threads at once. */
+    struct sender s1 = {a1, 0, 0}, s2 = {a1, 5, 0};
+    pthread_t t1, t2;
+    assert_int_equal(pthread_create(&t1, NULL, send_five, &s1), 0);
+    assert_int_equal(pthread_create(&t2, NULL, send_five, &s2), 0);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    assert_int_equal(s1.rc, 0);
+    assert_int_equal(s2.rc, 0);
+    unsigned seen = 0;
+    for (int i = 0; i < 10; i++) {
+        struct parley_event *ev = next_message(b);
+        json_t *body = json_loads(ev->body, 0, NULL);
+        const char *t = json_string_value(json_object_get(body, "message"));
+        assert_non_null(t);
+        seen |= 1u << strtol(t + 1, NULL, 10);
+        json_decref(body);
+        parley_event_free(ev);
+    }
+    assert_int_equal(seen, 0x3ff);
     parley_client_free(a1);
     parley_client_free(a2);
     parley_client_free(b);
