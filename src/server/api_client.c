@@ -548,9 +548,18 @@ static int device_delete_write(struct store_conn *c, void *arg)
     struct device_delete_job *j = arg;
     int64_t changes = 0;
     struct store_val p[] = {STORE_BLOB(j->device_id, KEYS_ID_LEN), STORE_INT(j->user_row)};
-    /* Its queue rows and tokens go with it (ON DELETE CASCADE). */
-    int rc =
-        store_exec(c, "DELETE FROM devices WHERE device_id = $1 AND user_id = $2", p, 2, &changes);
+    /* Envelopes queued only for this device would be orphaned: drop them
+     * first. Its queue rows and tokens go with it (ON DELETE CASCADE). */
+    int rc = store_exec(c,
+                        "DELETE FROM envelopes WHERE id IN (SELECT q.envelope_id FROM queue q "
+                        "JOIN devices d ON d.id = q.device_id WHERE d.device_id = $1 AND "
+                        "d.user_id = $2) AND NOT EXISTS (SELECT 1 FROM queue o JOIN devices od "
+                        "ON od.id = o.device_id WHERE o.envelope_id = envelopes.id AND "
+                        "od.device_id <> $1)",
+                        p, 2, NULL);
+    if (rc == 0)
+        rc = store_exec(c, "DELETE FROM devices WHERE device_id = $1 AND user_id = $2", p, 2,
+                        &changes);
     return rc == 0 && changes == 0 ? PARLEY_ENOTFOUND : rc;
 }
 

@@ -152,12 +152,31 @@ static void test_messaging__login_identity_device_and_errors(void **state)
         tc_http(p, "GET", "/api/v1/client/users?username=alice", a.login_token, NULL, NULL), 401);
 
     /* A second device deletes the first: its live session closes, its
-     * token stops working, and it leaves the directory. */
+     * token stops working, it leaves the directory, and what was queued
+     * only for it goes too. */
     {
-        struct tc_device d2;
+        struct tc_device d2, db;
+        struct tc_device *to[2] = {&d, NULL};
+        struct buf env = BUF_INIT(SIZE_MAX);
+        uint8_t conv[KEYS_ID_LEN];
         json_t *err;
         assert_int_equal(tc_login(p, &a), 200);
+        assert_int_equal(tc_login(p, &b), 200);
+        assert_int_equal(tc_identity(p, &b), 200);
+        assert_int_equal(tc_device_add(p, &b, &db, 3), 201);
+        tc_conv_direct(p, &db, &a, conv);
+        tc_ws_auth(p, &db);
+        tc_seal(p, &db, to, 1, conv, "for the first device only", 0, &env);
+        tc_send_envelope(&db, &env);
+        json_decref(tc_wait_json(&db, "ack", 10000));
+        buf_reset(&env);
         assert_int_equal(tc_device_add(p, &a, &d2, 3), 201);
+        to[1] = &d2;
+        tc_seal(p, &db, to, 2, conv, "for both", 0, &env);
+        tc_send_envelope(&db, &env);
+        json_decref(tc_wait_json(&db, "ack", 10000));
+        buf_release(&env);
+        tc_device_release(&db);
         tc_ws_auth(p, &d);
         snprintf(path, sizeof(path), "/api/v1/client/devices/%s", tc_hex(d.dev.device_id));
         assert_int_equal(tc_http(p, "DELETE", path, d2.token, NULL, NULL), 200);
@@ -173,6 +192,11 @@ static void test_messaging__login_identity_device_and_errors(void **state)
         assert_int_equal(json_array_size(json_object_get(r, "devices")), 1);
         json_decref(r);
         tc_device_release(&d2);
+        /* The second envelope still waits for d2; the first is gone. */
+        assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+        assert_int_equal(harness_provision_count(p, "SELECT COUNT(*) FROM queue"), 1);
+        assert_int_equal(harness_provision_count(p, "SELECT COUNT(*) FROM envelopes"), 1);
+        start(p);
     }
     tc_device_release(&d);
     tc_user_release(&a);
