@@ -120,10 +120,12 @@ int parley_client_wait_online(struct parley_client *c, int timeout_ms);
 
 /* ---- Events -------------------------------------------------------------- */
 enum parley_event_type {
-    PARLEY_EVENT_MESSAGE = 1, /* a message was received and stored */
-    PARLEY_EVENT_ONLINE = 2,  /* the connection is authenticated */
-    PARLEY_EVENT_OFFLINE = 3, /* the connection was lost; it will retry */
-    PARLEY_EVENT_ERROR = 4,   /* a delivery could not be accepted: see err */
+    PARLEY_EVENT_MESSAGE = 1,  /* a message was received and stored */
+    PARLEY_EVENT_ONLINE = 2,   /* the connection is authenticated */
+    PARLEY_EVENT_OFFLINE = 3,  /* the connection was lost; it will retry */
+    PARLEY_EVENT_ERROR = 4,    /* a delivery could not be accepted: see err */
+    PARLEY_EVENT_TYPING = 5,   /* sender is (active) or stopped typing in conv_id */
+    PARLEY_EVENT_PRESENCE = 6, /* sender's availability: body is the status */
 };
 
 /* An event; every string is NUL-terminated and owned by the event. */
@@ -139,6 +141,8 @@ struct parley_event {
     int64_t ts_ms;                     /* MESSAGE: server receive time, milliseconds */
     uint64_t expires_at;               /* MESSAGE: Unix seconds, 0 = never */
     int burn_on_read;                  /* MESSAGE: the envelope's burn-on-read flag */
+    int active;                        /* TYPING: 1 typing, 0 stopped */
+    int64_t idle_s;                    /* PRESENCE: seconds idle */
     const char *body;                  /* MESSAGE: the payload JSON; ERROR: a message */
 };
 
@@ -179,6 +183,14 @@ int parley_client_mark_read(struct parley_client *c, const char *msg_id);
  * objects {msg_id, conv_id, sender, msgtype, body, ts, expires_at, state}.
  * `limit` 0 means all. *json_out is free()d by the caller. */
 int parley_client_history(struct parley_client *c, const char *to, size_t limit, char **json_out);
+
+/* Tell the other members' live sessions that the user is (active = 1) or
+ * stopped (0) typing in `to`. Not stored, not encrypted, best effort:
+ * returns 0 once queued. */
+int parley_client_typing(struct parley_client *c, const char *to, int active);
+/* Publish the user's availability ("available", "away" or "busy") and idle
+ * seconds to contacts, where the security group allows it. */
+int parley_client_presence(struct parley_client *c, const char *status, uint32_t idle_s);
 
 /* ---- Conversations (groups and rooms) ----------------------------------- */
 

@@ -486,6 +486,23 @@ static void on_text(void *arg, const char *p, size_t n)
     case FRAME_CTL_PREKEYS_LOW:
         replenish(c);
         break;
+    case FRAME_CTL_TYPING:
+    case FRAME_CTL_PRESENCE: {
+        struct client_event *e = client_event_new(
+            ctl.type == FRAME_CTL_TYPING ? PARLEY_EVENT_TYPING : PARLEY_EVENT_PRESENCE);
+        if (!e)
+            break;
+        hex_encode(ctl.user_id, KEYS_ID_LEN, e->ev.sender);
+        if (ctl.type == FRAME_CTL_TYPING) {
+            hex_encode(ctl.conv_id, KEYS_ID_LEN, e->ev.conv_id);
+            e->ev.active = ctl.active;
+        } else {
+            e->ev.body = strdup(ctl.status);
+            e->ev.idle_s = ctl.idle_s;
+        }
+        client_push_event(c, e);
+        break;
+    }
     case FRAME_CTL_ERROR:
         if (strcmp(ctl.code, "unauthorized") == 0)
             push_error(c, PARLEY_EAUTH, "the server refused the device token");

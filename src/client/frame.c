@@ -98,7 +98,22 @@ static int parse_fields(json_t *root, struct frame_ctl *out)
     case FRAME_CTL_ERROR:
         return code ? 0 : PARLEY_EPROTO;
     case FRAME_CTL_TYPING:
-        return api_get_id(root, "user_id", out->user_id) < 0 ? PARLEY_EPROTO : 0;
+        v = json_object_get(root, "active");
+        if (api_get_id(root, "user_id", out->user_id) < 0 ||
+            api_get_id(root, "conv_id", out->conv_id) < 0 || !json_is_boolean(v))
+            return PARLEY_EPROTO;
+        out->active = json_is_true(v);
+        return 0;
+    case FRAME_CTL_PRESENCE: {
+        const char *st = json_string_value(json_object_get(root, "status"));
+        v = json_object_get(root, "idle_s");
+        if (api_get_id(root, "user_id", out->user_id) < 0 || !st ||
+            strlen(st) >= sizeof(out->status) || (v && !json_is_integer(v)))
+            return PARLEY_EPROTO;
+        memcpy(out->status, st, strlen(st) + 1);
+        out->idle_s = v ? json_integer_value(v) : 0;
+        return 0;
+    }
     default:
         return 0;
     }

@@ -42,10 +42,14 @@ struct frame_ctl {
     uint8_t msg_id[KEYS_ID_LEN];  /* ack, nack */
     uint8_t user_id[KEYS_ID_LEN]; /* auth_ok, typing */
     uint8_t device_id[KEYS_ID_LEN];
-    int64_t ts_ms;             /* ack */
-    int64_t remaining;         /* prekeys_low */
-    char code[32];             /* nack, error: the code ("" if none) */
-    size_t n_missing, n_extra; /* nack devices_changed */
+    int64_t ts_ms;                /* ack */
+    int64_t remaining;            /* prekeys_low */
+    char code[32];                /* nack, error: the code ("" if none) */
+    size_t n_missing, n_extra;    /* nack devices_changed */
+    uint8_t conv_id[KEYS_ID_LEN]; /* typing */
+    bool active;                  /* typing */
+    char status[16];              /* presence: "available", "away", "busy" */
+    int64_t idle_s;               /* presence */
 };
 /* Returns 0 (type FRAME_CTL_UNKNOWN for a type this client does not know),
  * or PARLEY_EPROTO for a message that is not a JSON object with a string

@@ -821,3 +821,43 @@ int parley_client_trust(struct parley_client *c, const char *username)
     api_user_release(&u);
     return rc;
 }
+
+/* ---- typing and presence ------------------------------------------------- */
+
+static int send_control(struct parley_client *c, json_t *msg)
+{
+    char *s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    int rc = s ? conn_send(c->conn, false, (const uint8_t *)s, strlen(s)) : PARLEY_ENOMEM;
+    free(s);
+    json_decref(msg);
+    return rc;
+}
+
+int parley_client_typing(struct parley_client *c, const char *to, int active)
+{
+    uint8_t conv[KEYS_ID_LEN];
+    struct lstore_conv lc;
+    int rc;
+
+    if (!c || !to)
+        return PARLEY_EINVAL;
+    if (!c->conn)
+        return PARLEY_ECLOSED;
+    rc = resolve(c, to, conv, &lc);
+    free(lc.title);
+    if (rc < 0)
+        return rc;
+    return send_control(
+        c, json_pack("{sssssb}", "type", "typing", "conv_id", lc.conv_id, "active", active != 0));
+}
+
+int parley_client_presence(struct parley_client *c, const char *status, uint32_t idle_s)
+{
+    if (!c || !status ||
+        (strcmp(status, "available") && strcmp(status, "away") && strcmp(status, "busy")))
+        return PARLEY_EINVAL;
+    if (!c->conn)
+        return PARLEY_ECLOSED;
+    return send_control(c, json_pack("{sssssI}", "type", "presence", "status", status, "idle_s",
+                                     (json_int_t)idle_s));
+}

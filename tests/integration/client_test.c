@@ -141,6 +141,22 @@ static struct parley_event *next_message(struct parley_client *c)
     return NULL;
 }
 
+/* The next event of `type` within 20 s. */
+__attribute__((noinline)) static struct parley_event *next_of(struct parley_client *c,
+                                                              enum parley_event_type type)
+{
+    for (int i = 0; i < 100; i++) {
+        struct parley_event *ev;
+        if (parley_client_next_event(c, 200, &ev) < 0)
+            continue;
+        if (ev->type == type)
+            return ev;
+        parley_event_free(ev);
+    }
+    fail_msg("no event of type %d arrived", (int)type);
+    return NULL;
+}
+
 static void expect_text(struct parley_client *c, const char *from_user_id, const char *text)
 {
     struct parley_event *ev = next_message(c);
@@ -167,6 +183,14 @@ static void test_client__direct_messages_both_ways(void **state)
     expect_text(b, parley_client_user_id(a), "hello bob");
     assert_int_equal(parley_client_send_text(b, "alice", "hi alice", NULL), 0);
     expect_text(a, parley_client_user_id(b), "hi alice");
+
+    /* Typing indicators reach the other member's live session. */
+    assert_int_equal(parley_client_typing(a, "bob", 1), 0);
+    struct parley_event *tev = next_of(b, PARLEY_EVENT_TYPING);
+    assert_string_equal(tev->sender, parley_client_user_id(a));
+    assert_int_equal(strlen(tev->conv_id), 32);
+    assert_int_equal(tev->active, 1);
+    parley_event_free(tev);
 
     /* Both sides keep the conversation, in order, in their local state. */
     char *hist = NULL;

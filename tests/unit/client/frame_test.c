@@ -46,6 +46,19 @@ static void test_frame__control_messages(void **state)
     assert_int_equal(c.type, FRAME_CTL_PREKEYS_LOW);
     assert_int_equal(c.remaining, 3);
 
+    const char *typ =
+        "{\"type\":\"typing\",\"conv_id\":\"" MID "\",\"user_id\":\"" MID "\",\"active\":true}";
+    assert_int_equal(frame_ctl_parse(typ, strlen(typ), &c), 0);
+    assert_int_equal(c.type, FRAME_CTL_TYPING);
+    assert_true(c.active);
+    const char *pres =
+        "{\"type\":\"presence\",\"user_id\":\"" MID "\",\"status\":\"away\",\"idle_s\":30}";
+    assert_int_equal(frame_ctl_parse(pres, strlen(pres), &c), 0);
+    assert_string_equal(c.status, "away");
+    assert_int_equal(c.idle_s, 30);
+    const char *bad_typ = "{\"type\":\"typing\",\"user_id\":\"" MID "\",\"active\":1}";
+    assert_int_equal(frame_ctl_parse(bad_typ, strlen(bad_typ), &c), PARLEY_EPROTO);
+
     const char *fut = "{\"type\":\"something_new\",\"x\":1}";
     assert_int_equal(frame_ctl_parse(fut, strlen(fut), &c), 0);
     assert_int_equal(c.type, FRAME_CTL_UNKNOWN);
