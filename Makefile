@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:8443
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?=
 
-.PHONY: all deps build run test asan bench bench-crypto bench-store fuzz format format-check clean
+.PHONY: all deps build run test asan bench bench-crypto bench-store bench-msg fuzz format format-check clean
 
 all: build
 
@@ -40,10 +40,15 @@ asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tools/test-suite $(ASAN_BUILD)
 
-bench: bench-crypto bench-store
+bench: bench-crypto bench-store bench-msg
 
 bench-crypto: build
 	$(BUILD)/bench/bench_crypto
+
+# Messaging load: 1:1 burst, latency at a steady rate, room fan-out and
+# memory per idle connection, against a parleyd on loopback.
+bench-msg: build
+	PARLEYD=$(BUILD)/src/server/parleyd $(BUILD)/bench/bench_msg
 
 # Group commit against one transaction per write, on SQLite and a private
 # PostgreSQL.
