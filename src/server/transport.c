@@ -110,9 +110,14 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
 }
 
+/* lws allocates this receive buffer for every WebSocket connection, idle or
+ * not; messages larger than it arrive in several callbacks and ws.c
+ * reassembles them, so a small one costs little. */
+#define WS_RX_BUFFER 4096
+
 static const struct lws_protocols protocols[] = {
     {"http", on_http, sizeof(struct http_conn), 0, 0, NULL, 0},
-    {WS_PROTOCOL_NAME, ws_callback, sizeof(struct ws_session), 16384, 0, NULL, 0},
+    {WS_PROTOCOL_NAME, ws_callback, sizeof(struct ws_session), WS_RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}, /* LWS_PROTOCOL_LIST_TERM is 4.2+ */
 };
 
