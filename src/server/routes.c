@@ -2,10 +2,11 @@
  * Adding an endpoint: one row here, one handler, one test. */
 #include "http.h"
 #include "api_system.h"
+#include "api_admin.h"
+#include "api_admin_tools.h"
+#include "api_docs.h"
 #include "api_client.h"
 #include "api_conv.h"
-#include "api_admin.h"
-#include "api_docs.h"
 
 /* Rows that are not admin routes leave the admin fields of struct
  * http_route zero. */
@@ -47,6 +48,8 @@ const struct http_route http_routes[] = {
     {HTTP_GET, "/api/docs", api_docs_page, 0},
     {HTTP_GET, "/api/docs/docs.js", api_docs_script, 0},
     {HTTP_GET, "/api/docs/openapi.json", api_docs_openapi, 0},
+    {HTTP_GET, "/config/:token", api_cconf_landing, 0},
+    {HTTP_GET, "/config/:token/file", api_cconf_download, 0},
     /* Admin API (api_admin.h): each row names the permission and scope
      * api_admin_entry checks before the handler runs. */
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/login", api_admin_login, HTTP_ROUTE_BODY, RBAC_NONE, RBAC_SCOPE_PUBLIC),
@@ -105,6 +108,11 @@ const struct http_route http_routes[] = {
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/tokens", api_admin_net_tokens_list, 0, RBAC_TOKENS_READ, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/tokens", api_admin_net_tokens_create, HTTP_ROUTE_BODY, RBAC_TOKENS_WRITE, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/tokens/:id", api_admin_net_tokens_revoke, 0, RBAC_TOKENS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/client-configs", api_admin_cconf_list, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/client-configs", api_admin_cconf_create, HTTP_ROUTE_BODY, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/client-configs/:id", api_admin_cconf_get, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/client-configs/:id/file", api_admin_cconf_file, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/client-configs/:id/expire", api_admin_cconf_expire, 0, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
 };
 
 const size_t http_routes_count = ARRAY_SIZE(http_routes);

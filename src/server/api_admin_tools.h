@@ -1,0 +1,24 @@
+/* api_admin_tools.h - the network administrator's tools beyond the
+ * directory: client configuration files (api_cconf.c) and bulk user
+ * operations (api_admin_bulk.c). Admin handlers run behind
+ * api_admin_entry like every ADMIN_ROUTE row; the two /config/:token
+ * handlers are public (the token is the credential). */
+#ifndef PARLEY_SERVER_API_ADMIN_TOOLS_H
+#define PARLEY_SERVER_API_ADMIN_TOOLS_H
+
+#include "http.h"
+
+struct admin_ctx;
+
+/* Client configuration files. */
+void api_admin_cconf_create(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_cconf_list(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_cconf_get(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_cconf_file(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_cconf_expire(struct http_req *req, struct admin_ctx *ctx);
+/* GET /config/:token: the deeplink landing page (HTML). */
+void api_cconf_landing(struct http_req *req);
+/* GET /config/:token/file: the file, until it expires. */
+void api_cconf_download(struct http_req *req);
+
+#endif

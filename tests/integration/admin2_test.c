@@ -1,0 +1,391 @@
+/* admin2_test.c - the network administrator's tools against a real
+ * parleyd: client configuration files (a libparley client registers with a
+ * file made through the API), the deeplink landing page and its download,
+ * expiry, and bad input. Runs once per store backend (PARLEY_TEST_STORE). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <parley/parley.h>
+
+#include "admin_util.h"
+
+#define TEST_CONFIG "admin_login_rate = 100000\n"
+#define CONF_PW     "config-file-pass 9"
+
+struct world {
+    struct parleyd p;
+    struct adm super, na;
+    char net_a[32], net_b[32];
+    int64_t group_b; /* the default group of network B */
+};
+
+static json_t *call(struct world *w, const struct adm *s, long want, const char *method,
+                    const char *path, const char *body)
+{
+    json_t *j = NULL;
+    long st = adm_req(&w->p, s, method, path, body, &j);
+    if (st != want) {
+        char *d = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        fprintf(stderr, "%s %s: want %ld, got %ld: %s\n", method, path, want, st, d ? d : "");
+        free(d);
+    }
+    assert_int_equal(st, want);
+    return j;
+}
+
+/* A 4xx reply whose message names `field`. */
+static void refused(struct world *w, const char *method, const char *path, const char *body,
+                    long want, const char *field)
+{
+    json_t *j = call(w, &w->super, want, method, path, body);
+    if (!strstr(adm_err_msg(j), field))
+        fail_msg("%s %s with %s: message '%s' does not name '%s'", method, path, body,
+                 adm_err_msg(j), field);
+    json_decref(j);
+}
+
+struct sink {
+    uint8_t *data;
+    size_t len;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct sink *s = arg;
+    size_t n = size * nmemb;
+    s->data = realloc(s->data, s->len + n + 1);
+    memcpy(s->data + s->len, ptr, n);
+    s->len += n;
+    s->data[s->len] = 0;
+    return n;
+}
+
+/* GET `path` with its raw bytes (the harness keeps only text). `s` may be
+ * NULL. Returns the status; *out and *headers are malloc'd. */
+static long get_bytes(const struct world *w, const struct adm *s, const char *path,
+                      struct sink *out, char **headers)
+{
+    char url[600], ca[300], cookie[200];
+    struct sink h = {NULL, 0};
+    struct curl_slist *hdrs = NULL;
+    CURL *c = curl_easy_init();
+    long status = -1;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d%s", w->p.port, path);
+    snprintf(ca, sizeof(ca), "%s/tls/cert.pem", w->p.dir);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    if (s) {
+        snprintf(cookie, sizeof(cookie), "Cookie: parley_admin=%s", s->cookie);
+        hdrs = curl_slist_append(hdrs, cookie);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    }
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    if (headers)
+        *headers = (char *)h.data;
+    else
+        free(h.data);
+    return status;
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    json_t *j, *g;
+    char *b;
+
+    if (harness_init(&w->p, TEST_CONFIG) < 0 || harness_start(&w->p) < 0 ||
+        adm_bootstrap(&w->p, &w->super) < 0) {
+        harness_cleanup(&w->p);
+        free(w);
+        return -1;
+    }
+    *state = w;
+    j = call(w, &w->super, 201, "POST", "/api/v1/admin/networks", "{\"name\":\"Network A\"}");
+    snprintf(w->net_a, sizeof(w->net_a), "%s", json_string_value(json_object_get(j, "network_id")));
+    json_decref(j);
+    j = call(w, &w->super, 201, "POST", "/api/v1/admin/networks", "{\"name\":\"Network B\"}");
+    snprintf(w->net_b, sizeof(w->net_b), "%s", json_string_value(json_object_get(j, "network_id")));
+    json_decref(j);
+    b = adm_fmt("/api/v1/admin/networks/%s/security-groups", w->net_b);
+    j = call(w, &w->super, 200, "GET", b, NULL);
+    g = json_array_get(json_object_get(j, "security_groups"), 0);
+    w->group_b = json_integer_value(json_object_get(g, "id"));
+    assert_true(w->group_b > 0);
+    json_decref(j);
+    free(b);
+    b = adm_fmt("{\"username\":\"na\",\"password\":\"%s\",\"must_change_password\":false,"
+                "\"networks\":[\"%s\"]}",
+                ADM_PW, w->net_a);
+    json_decref(call(w, &w->super, 201, "POST", "/api/v1/admin/admins", b));
+    free(b);
+    assert_int_equal(adm_login(&w->p, "na", ADM_PW, NULL, &w->na, NULL), 200);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    int status = harness_stop(&w->p, SIGTERM, 30, NULL);
+    char *log = harness_read(&w->p, "parleyd.log");
+    bool clean = status == 0 && log && !strstr(log, "Sanitizer") && !strstr(log, "runtime error");
+    if (!clean)
+        fprintf(stderr, "%s\n", log ? log : "(no log)");
+    /* No configuration password ever reaches the log. */
+    if (log && strstr(log, CONF_PW))
+        clean = false;
+    free(log);
+    harness_cleanup(&w->p);
+    free(w);
+    return clean ? 0 : -1;
+}
+
+static void rm_tree(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# cannot remove %s\n", dir);
+}
+
+/* ---- client configuration files ---- */
+
+static void test_cconf__libparley_registers_with_api_file(void **state)
+{
+    struct world *w = *state;
+    char *base = adm_fmt("/api/v1/admin/networks/%s/client-configs", w->net_a), *b, *path;
+    char token[64] = "", landing[128], dl[160], dir[300], *hdrs = NULL;
+    struct parley_config *cfg = NULL;
+    struct parley_client *c = NULL;
+    struct sink admin_file, pub_file, page;
+    const char *deeplink;
+    json_t *j, *list;
+    int64_t id;
+
+    b = adm_fmt("/api/v1/admin/networks/%s/users", w->net_a);
+    json_decref(
+        call(w, &w->na, 201, "POST", b, "{\"username\":\"carol\",\"password\":\"Carol-pass-1\"}"));
+    free(b);
+
+    /* Created by a network administrator; the server pins its own
+     * certificate when the body names none. */
+    j = call(w, &w->na, 201, "POST", base,
+             "{\"name\":\"Field laptops\",\"password\":\"" CONF_PW "\",\"expires_in_days\":7,"
+             "\"service_host\":\"127.0.0.1\"}");
+    id = json_integer_value(json_object_get(j, "id"));
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "active");
+    assert_null(json_object_get(j, "password"));
+    deeplink = json_string_value(json_object_get(j, "deeplink"));
+    assert_non_null(deeplink);
+    assert_true(strncmp(deeplink, "parley://config?url=https%3A%2F%2F127.0.0.1%3A", 46) == 0);
+    {
+        const char *dlu = json_string_value(json_object_get(j, "download_url"));
+        const char *t = strstr(dlu, "/config/");
+        assert_non_null(t);
+        snprintf(token, sizeof(token), "%.43s", t + 8);
+        assert_int_equal(strlen(token), 43);
+        assert_non_null(strstr(json_string_value(json_object_get(j, "landing_url")), token));
+    }
+    json_decref(j);
+
+    /* The administrator's copy and the public download are the same bytes. */
+    path = adm_fmt("%s/%lld/file", base, (long long)id);
+    assert_int_equal(get_bytes(w, &w->na, path, &admin_file, &hdrs), 200);
+    assert_non_null(strstr(hdrs, "attachment; filename=\"Field_laptops.parley\""));
+    free(hdrs);
+    snprintf(dl, sizeof(dl), "/config/%s/file", token);
+    assert_int_equal(get_bytes(w, NULL, dl, &pub_file, NULL), 200);
+    assert_int_equal(admin_file.len, pub_file.len);
+    assert_memory_equal(admin_file.data, pub_file.data, pub_file.len);
+    assert_true(admin_file.len > 48 && memcmp(admin_file.data, "PPBE", 4) == 0);
+
+    /* The landing page links to the download and the deeplink. */
+    snprintf(landing, sizeof(landing), "/config/%s", token);
+    assert_int_equal(get_bytes(w, NULL, landing, &page, &hdrs), 200);
+    assert_non_null(strstr((char *)page.data, dl));
+    assert_non_null(strstr((char *)page.data, "parley://config?url="));
+    assert_non_null(strstr((char *)page.data, "Network A"));
+    assert_non_null(strstr(hdrs, "no-referrer"));
+    free(hdrs);
+    free(page.data);
+
+    /* libparley opens it: wrong password, then the right one. */
+    assert_int_equal(parley_config_open_mem(pub_file.data, pub_file.len, "wrong pass", &cfg),
+                     PARLEY_EAUTH);
+    assert_int_equal(parley_config_open_mem(pub_file.data, pub_file.len, CONF_PW, &cfg), 0);
+    assert_string_equal(parley_config_network_id(cfg), w->net_a);
+    assert_string_equal(parley_config_network_name(cfg), "Network A");
+    assert_string_equal(parley_config_service_host(cfg), "127.0.0.1");
+    assert_int_equal(parley_config_service_port(cfg), w->p.port);
+    assert_int_equal(parley_config_pinned_count(cfg), 1);
+    assert_non_null(strstr(parley_config_policy(cfg), "max_expiration"));
+
+    /* ... and a real client registers with it. */
+    snprintf(dir, sizeof(dir), "%s/client-carol", w->p.dir);
+    rm_tree(dir);
+    assert_int_equal(parley_client_register(dir, cfg, "carol", "Carol-pass-1", NULL, NULL, &c), 0);
+    parley_client_free(c);
+    parley_config_free(cfg);
+    rm_tree(dir);
+
+    /* Listed as active; the audit log has the creation, without secrets. */
+    b = adm_fmt("%s?status=active", base);
+    list = call(w, &w->na, 200, "GET", b, NULL);
+    assert_int_equal(json_array_size(json_object_get(list, "client_configs")), 1);
+    json_decref(list);
+    free(b);
+    j = call(w, &w->super, 200, "GET", "/api/v1/admin/audit?action=client_config.create", NULL);
+    {
+        char *d = json_dumps(j, 0);
+        assert_non_null(strstr(d, "Field laptops"));
+        assert_null(strstr(d, CONF_PW));
+        assert_null(strstr(d, token));
+        free(d);
+    }
+    json_decref(j);
+
+    /* Expire it: the public links stop working, the administrator's copy
+     * does not. */
+    free(path);
+    path = adm_fmt("%s/%lld/expire", base, (long long)id);
+    j = call(w, &w->na, 200, "POST", path, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "status")), "expired");
+    json_decref(j);
+    free(pub_file.data);
+    assert_int_equal(get_bytes(w, NULL, dl, &pub_file, NULL), 404);
+    free(pub_file.data);
+    assert_int_equal(get_bytes(w, NULL, landing, &page, NULL), 404);
+    free(page.data);
+    free(admin_file.data);
+    free(path);
+    path = adm_fmt("%s/%lld/file", base, (long long)id);
+    assert_int_equal(get_bytes(w, &w->na, path, &admin_file, NULL), 200);
+    free(admin_file.data);
+    b = adm_fmt("%s?status=active", base);
+    list = call(w, &w->na, 200, "GET", b, NULL);
+    assert_int_equal(json_array_size(json_object_get(list, "client_configs")), 0);
+    json_decref(list);
+    free(b);
+    b = adm_fmt("%s?status=expired", base);
+    list = call(w, &w->na, 200, "GET", b, NULL);
+    assert_int_equal(json_array_size(json_object_get(list, "client_configs")), 1);
+    json_decref(list);
+    free(b);
+    j = call(w, &w->super, 200, "GET", "/api/v1/admin/audit?action=client_config.expire", NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "entries")), 1);
+    json_decref(j);
+    free(path);
+    free(base);
+}
+
+static void test_cconf__bad_input_changes_nothing(void **state)
+{
+    struct world *w = *state;
+    char *base = adm_fmt("/api/v1/admin/networks/%s/client-configs", w->net_a), *b;
+    json_t *before, *after;
+    char *s1, *s2;
+    struct sink junk;
+
+    before = call(w, &w->super, 200, "GET", base, NULL);
+    refused(w, "POST", base, "{\"name\":\"x\",\"password\":\"short\"}", 400, "password");
+    refused(w, "POST", base, "{\"password\":\"" CONF_PW "\"}", 400, "name");
+    refused(w, "POST", base, "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"expires_in_days\":0}",
+            400, "expires_in_days");
+    refused(w, "POST", base, "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"service_port\":70000}",
+            400, "service_port");
+    refused(w, "POST", base,
+            "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"service_host\":\"a b/c\"}", 400,
+            "service_host");
+    refused(w, "POST", base,
+            "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"pinned_certs\":[\"junk\"]}", 400,
+            "pinned_certs");
+    refused(w, "POST", base,
+            "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"pinned_certs\":[\"-----BEGIN "
+            "CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\"]}",
+            400, "pinned_certs");
+    refused(w, "POST", base, "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"pinned_certs\":[]}",
+            400, "pinned_certs");
+    refused(w, "POST", base,
+            "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"certificate_pinning\":false}", 400,
+            "certificate_pinning");
+    refused(w, "POST", base, "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"suite\":\"rsa\"}", 400,
+            "suite");
+    b = adm_fmt("{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"security_group_id\":%lld}",
+                (long long)w->group_b);
+    refused(w, "POST", base, b, 400, "security_group_id");
+    free(b);
+    refused(w, "GET", "/api/v1/admin/networks/ffffffffffffffff/client-configs/1", NULL, 404,
+            "network");
+    b = adm_fmt("%s?status=maybe", base);
+    refused(w, "GET", b, NULL, 400, "status");
+    free(b);
+    b = adm_fmt("%s/abc/file", base);
+    refused(w, "GET", b, NULL, 404, "abc");
+    free(b);
+    b = adm_fmt("%s/999999/expire", base);
+    refused(w, "POST", b, NULL, 404, "999999");
+    free(b);
+    after = call(w, &w->super, 200, "GET", base, NULL);
+    s1 = json_dumps(before, JSON_SORT_KEYS);
+    s2 = json_dumps(after, JSON_SORT_KEYS);
+    assert_string_equal(s1, s2);
+    free(s1);
+    free(s2);
+    json_decref(before);
+    json_decref(after);
+
+    /* Another network's administrator cannot see the files. */
+    b = adm_fmt("/api/v1/admin/networks/%s/client-configs", w->net_b);
+    json_decref(call(w, &w->na, 404, "GET", b, NULL));
+    free(b);
+
+    /* A name is unique in its network. */
+    json_decref(call(w, &w->na, 201, "POST", base,
+                     "{\"name\":\"dup\",\"password\":\"" CONF_PW
+                     "\",\"service_host\":\"h.example\","
+                     "\"service_port\":443}"));
+    refused(w, "POST", base, "{\"name\":\"dup\",\"password\":\"" CONF_PW "\"}", 409, "name");
+
+    /* Tokens that are malformed or unknown find nothing. */
+    assert_int_equal(get_bytes(w, NULL, "/config/short", &junk, NULL), 404);
+    free(junk.data);
+    assert_int_equal(
+        get_bytes(w, NULL, "/config/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/file", &junk, NULL),
+        404);
+    free(junk.data);
+    assert_int_equal(get_bytes(w, NULL, "/config/%3Cscript%3E/file", &junk, NULL), 404);
+    free(junk.data);
+    free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cconf__libparley_registers_with_api_file),
+        cmocka_unit_test(test_cconf__bad_input_changes_nothing),
+    };
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    curl_global_cleanup();
+    return rc;
+}
