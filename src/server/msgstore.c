@@ -285,10 +285,12 @@ static int write_queue_rows(struct store_conn *c, struct msg_submit *m, int64_t 
     if (pg) {
         struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len), STORE_INT(env_row)};
         rc = store_query(c,
-                         "WITH d AS (UPDATE devices SET next_seq = next_seq + 1 "
-                         "WHERE id = ANY($1::bigint[]) RETURNING id, next_seq) "
+                         "WITH d AS (INSERT INTO device_seqs (device_id, next_seq) "
+                         "SELECT unnest($1::bigint[]), 1 ON CONFLICT (device_id) "
+                         "DO UPDATE SET next_seq = device_seqs.next_seq + 1 "
+                         "RETURNING device_id, next_seq) "
                          "INSERT INTO queue (device_id, seq, envelope_id) "
-                         "SELECT id, next_seq, $2 FROM d RETURNING device_id, seq",
+                         "SELECT device_id, next_seq, $2 FROM d RETURNING device_id, seq",
                          p, 2, &r);
         if (rc == 0)
             rc = take_seqs(r, m, &got);
@@ -296,8 +298,10 @@ static int write_queue_rows(struct store_conn *c, struct msg_submit *m, int64_t 
     }
     struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len)};
     rc = store_query(c,
-                     "UPDATE devices SET next_seq = next_seq + 1 "
-                     "WHERE id IN (SELECT value FROM json_each($1)) RETURNING id, next_seq",
+                     "INSERT INTO device_seqs (device_id, next_seq) "
+                     "SELECT value, 1 FROM json_each($1) WHERE true "
+                     "ON CONFLICT (device_id) DO UPDATE SET next_seq = next_seq + 1 "
+                     "RETURNING device_id, next_seq",
                      p, 1, &r);
     if (rc == 0)
         rc = take_seqs(r, m, &got);
@@ -426,36 +430,66 @@ void msgstore_submit(struct store *st, struct msg_submit *m)
 
 struct ack_job {
     int64_t device_row;
+    bool is_pg;
     size_t n;
     int64_t seqs[];
 };
 
+/* Append "[a,b,c]" (SQLite, read with json_each) or "{a,b,c}" (a
+ * PostgreSQL array literal). */
+static void id_array(struct buf *b, bool pg, const int64_t *v, size_t n)
+{
+    buf_append_byte(b, pg ? '{' : '[');
+    for (size_t i = 0; i < n; i++)
+        buf_printf(b, "%s%lld", i ? "," : "", (long long)v[i]);
+    buf_append_byte(b, pg ? '}' : ']');
+}
+
+/* Two statements per ack message whatever its length: the queue rows go,
+ * then the envelopes no queue row refers to any more (the last recipient's
+ * ack drops the envelope, and with it a burn-on-read message's last copy).
+ * Seqs acknowledged twice, or expired meanwhile, match nothing. */
 static int ack_fn(struct store_conn *c, void *arg)
 {
     struct ack_job *j = arg;
-    int rc = 0;
+    struct buf seqs = BUF_INIT(SIZE_MAX), envs = BUF_INIT(SIZE_MAX);
+    struct store_rows *r = NULL;
+    int64_t *env = NULL;
+    size_t n_env = 0;
+    int rc;
 
-    for (size_t i = 0; rc == 0 && i < j->n; i++) {
-        struct store_val p[] = {STORE_INT(j->device_row), STORE_INT(j->seqs[i])};
-        int64_t env = 0;
-        rc = store_query_int(c,
-                             "DELETE FROM queue WHERE device_id = $1 AND seq = $2 "
-                             "RETURNING envelope_id",
-                             p, 2, &env);
-        if (rc == PARLEY_ENOTFOUND) {
-            rc = 0; /* acknowledged twice, or expired meanwhile */
-            continue;
-        }
-        if (rc == 0) {
-            /* The last recipient's ack drops the envelope (and with it a
-             * burn-on-read message's last copy). */
-            struct store_val q[] = {STORE_INT(env)};
-            rc = store_exec(c,
-                            "DELETE FROM envelopes WHERE id = $1 AND NOT EXISTS "
-                            "(SELECT 1 FROM queue WHERE envelope_id = $1)",
-                            q, 1, NULL);
-        }
+    id_array(&seqs, j->is_pg, j->seqs, j->n);
+    struct store_val p[] = {STORE_INT(j->device_row),
+                            STORE_TEXTN((const char *)seqs.data, seqs.len)};
+    rc =
+        store_query(c,
+                    j->is_pg ? "DELETE FROM queue WHERE device_id = $1 AND seq = ANY($2::bigint[]) "
+                               "RETURNING envelope_id"
+                             : "DELETE FROM queue WHERE device_id = $1 AND seq IN "
+                               "(SELECT value FROM json_each($2)) RETURNING envelope_id",
+                    p, 2, &r);
+    if (rc == 0)
+        env = xcalloc(j->n + 1, sizeof(*env));
+    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        if (n_env < j->n)
+            env[n_env++] = store_rows_int(r, 0);
+        rc = 0;
     }
+    store_rows_free(r);
+    if (rc == 0 && n_env > 0) {
+        id_array(&envs, j->is_pg, env, n_env);
+        struct store_val q[] = {STORE_TEXTN((const char *)envs.data, envs.len)};
+        rc = store_exec(c,
+                        j->is_pg ? "DELETE FROM envelopes e WHERE e.id = ANY($1::bigint[]) AND NOT "
+                                   "EXISTS (SELECT 1 FROM queue q WHERE q.envelope_id = e.id)"
+                                 : "DELETE FROM envelopes WHERE id IN (SELECT value FROM "
+                                   "json_each($1)) AND NOT EXISTS (SELECT 1 FROM queue "
+                                   "WHERE queue.envelope_id = envelopes.id)",
+                        q, 1, NULL);
+    }
+    free(env);
+    buf_release(&seqs);
+    buf_release(&envs);
     return rc;
 }
 
@@ -470,6 +504,7 @@ void msgstore_ack(struct store *st, int64_t device_row, const int64_t *seqs, siz
 {
     struct ack_job *j = xmalloc(sizeof(*j) + n * sizeof(int64_t));
     j->device_row = device_row;
+    j->is_pg = store_is_pg(st);
     j->n = n;
     memcpy(j->seqs, seqs, n * sizeof(int64_t));
     if (store_submit(st, ack_fn, free_done, j) < 0)

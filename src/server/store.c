@@ -725,6 +725,11 @@ void store_close(struct store *st)
     if (st->has_committer)
         pthread_join(st->committer, NULL);
     pthread_mutex_lock(&st->lock);
+    if (st->stats.commits)
+        log_info("store closed commits=%llu jobs=%llu failed=%llu batch_max=%llu",
+                 (unsigned long long)st->stats.commits, (unsigned long long)st->stats.jobs,
+                 (unsigned long long)st->stats.jobs_failed,
+                 (unsigned long long)st->stats.batch_max);
     int borrowed = st->borrowed;
     pthread_mutex_unlock(&st->lock);
     if (borrowed != 0)
