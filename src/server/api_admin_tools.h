@@ -21,4 +21,9 @@ void api_cconf_landing(struct http_req *req);
 /* GET /config/:token/file: the file, until it expires. */
 void api_cconf_download(struct http_req *req);
 
+/* Bulk user operations (api_admin_bulk.c). */
+void api_admin_bulk_template(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_bulk_suspend(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_bulk_delete(struct http_req *req, struct admin_ctx *ctx);
+
 #endif

@@ -113,6 +113,9 @@ const struct http_route http_routes[] = {
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/client-configs/:id", api_admin_cconf_get, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/client-configs/:id/file", api_admin_cconf_file, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/client-configs/:id/expire", api_admin_cconf_expire, 0, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/bulk-users/template.csv", api_admin_bulk_template, 0, RBAC_USERS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/bulk-users/suspend", api_admin_bulk_suspend, HTTP_ROUTE_BODY, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/bulk-users/delete", api_admin_bulk_delete, HTTP_ROUTE_BODY, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
 };
 
 const size_t http_routes_count = ARRAY_SIZE(http_routes);

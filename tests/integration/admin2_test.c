@@ -18,6 +18,7 @@
 #include <parley/parley.h>
 
 #include "admin_util.h"
+#include "msgutil.h"
 
 #define TEST_CONFIG "admin_login_rate = 100000\n"
 #define CONF_PW     "config-file-pass 9"
@@ -378,11 +379,211 @@ static void test_cconf__bad_input_changes_nothing(void **state)
     free(base);
 }
 
+/* ---- bulk suspend and delete ---- */
+
+static char *b64(const char *s)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n / 3 * 4 + 8);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)(unsigned char)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)(unsigned char)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (uint32_t)(unsigned char)s[i + 2];
+        out[o++] = tbl[v >> 18 & 63];
+        out[o++] = tbl[v >> 12 & 63];
+        out[o++] = i + 1 < n ? tbl[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    out[o] = 0;
+    return out;
+}
+
+static char *csv_body(const char *csv, const char *extra)
+{
+    char *e = b64(csv), *b = adm_fmt("{\"csv_base64\":\"%s\"%s}", e, extra ? extra : "");
+    free(e);
+    return b;
+}
+
+static const char *user_status(struct parleyd *p, const struct adm *s, const char *net,
+                               const char *username, char *out, size_t len)
+{
+    char *path = adm_fmt("/api/v1/admin/networks/%s/users?limit=1000", net);
+    json_t *j = NULL, *u;
+    size_t i;
+    snprintf(out, len, "absent");
+    assert_int_equal(adm_req(p, s, "GET", path, NULL, &j), 200);
+    json_array_foreach(json_object_get(j, "users"), i, u)
+    {
+        if (strcmp(json_string_value(json_object_get(u, "username")), username) == 0)
+            snprintf(out, len, "%s", json_string_value(json_object_get(u, "status")));
+    }
+    json_decref(j);
+    free(path);
+    return out;
+}
+
+/* Bulk suspend and delete close live sessions; bad rows are reported by
+ * number while the others proceed. A server of its own, with users
+ * provisioned straight into the database. */
+static void test_bulk__suspend_delete_close_sessions(void **state)
+{
+    struct parleyd p;
+    struct tc_user u, u2;
+    struct tc_device d, d2;
+    struct adm s;
+    char *path, *b, st[32];
+    json_t *j, *f;
+
+    (void)state;
+    assert_int_equal(harness_init(&p, TEST_CONFIG), 0);
+    tc_user_provision(&p, &u, "walt");
+    tc_user_provision(&p, &u2, "wendy");
+    assert_int_equal(harness_start(&p), 0);
+    assert_int_equal(adm_bootstrap(&p, &s), 0);
+    tc_user_ready(&p, &u, &d);
+    tc_ws_auth(&p, &d);
+    tc_user_ready(&p, &u2, &d2);
+    tc_ws_auth(&p, &d2);
+
+    path = adm_fmt("/api/v1/admin/networks/%s/bulk-users/suspend", TC_NETWORK);
+    b = csv_body("username,comment\r\nwalt,first\r\nghost,x\r\n\"bad name!\",y\r\nwalt,again\r\n"
+                 ",empty\r\n",
+                 NULL);
+    assert_int_equal(adm_req(&p, &s, "POST", path, b, &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "processed")), 5);
+    assert_int_equal(json_integer_value(json_object_get(j, "succeeded")), 1);
+    f = json_object_get(j, "failed");
+    assert_int_equal(json_array_size(f), 4);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(f, 0), "row")), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(f, 0), "reason")),
+                        "no such user in this network");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(f, 1), "row")), 4);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(f, 2), "row")), 5);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(f, 2), "reason")), "row 2"));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(f, 3), "row")), 6);
+    json_decref(j);
+    free(b);
+    free(path);
+    assert_null(tc_wait_json(&d, "no-such-message", 10000));
+    assert_int_equal(d.close_code, 1008);
+    assert_int_equal(tc_login(&p, &u), 403);
+    assert_string_equal(user_status(&p, &s, TC_NETWORK, "walt", st, sizeof(st)), "suspended");
+    assert_string_equal(user_status(&p, &s, TC_NETWORK, "wendy", st, sizeof(st)), "active");
+
+    /* Deleting needs the acknowledgement; the directory export is a valid
+     * input once the rows to keep are removed. */
+    path = adm_fmt("/api/v1/admin/networks/%s/bulk-users/delete", TC_NETWORK);
+    b = csv_body("\"user_id\",\"username\",\"first_name\"\r\n\"00\",\"wendy\",\"W\"\r\n", NULL);
+    assert_int_equal(adm_req(&p, &s, "POST", path, b, &j), 400);
+    assert_non_null(strstr(adm_err_msg(j), "acknowledge_deletion"));
+    json_decref(j);
+    free(b);
+    b = csv_body("\"user_id\",\"username\",\"first_name\"\r\n\"00\",\"wendy\",\"W\"\r\n",
+                 ",\"acknowledge_deletion\":false");
+    assert_int_equal(adm_req(&p, &s, "POST", path, b, &j), 400);
+    assert_non_null(strstr(adm_err_msg(j), "acknowledge_deletion"));
+    json_decref(j);
+    free(b);
+    assert_string_equal(user_status(&p, &s, TC_NETWORK, "wendy", st, sizeof(st)), "active");
+    b = csv_body("\"user_id\",\"username\",\"first_name\"\r\n\"00\",\"wendy\",\"W\"\r\n",
+                 ",\"acknowledge_deletion\":true");
+    assert_int_equal(adm_req(&p, &s, "POST", path, b, &j), 200);
+    assert_int_equal(json_integer_value(json_object_get(j, "succeeded")), 1);
+    assert_int_equal(json_array_size(json_object_get(j, "failed")), 0);
+    json_decref(j);
+    free(b);
+    free(path);
+    assert_null(tc_wait_json(&d2, "no-such-message", 10000));
+    assert_int_equal(d2.close_code, 1008);
+    assert_string_equal(user_status(&p, &s, TC_NETWORK, "wendy", st, sizeof(st)), "absent");
+
+    /* Each change is audited, and so is the run. */
+    assert_int_equal(
+        adm_req(&p, &s, "GET", "/api/v1/admin/audit?action=user.bulk_suspend", NULL, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "entries")), 1);
+    json_decref(j);
+    assert_int_equal(adm_req(&p, &s, "GET", "/api/v1/admin/audit?action=user.delete", NULL, &j),
+                     200);
+    assert_int_equal(json_array_size(json_object_get(j, "entries")), 1);
+    json_decref(j);
+
+    tc_device_release(&d);
+    tc_user_release(&u);
+    tc_device_release(&d2);
+    tc_user_release(&u2);
+    assert_int_equal(harness_stop(&p, SIGTERM, 30, NULL), 0);
+    harness_cleanup(&p);
+}
+
+static void test_bulk__template_and_bad_files_change_nothing(void **state)
+{
+    struct world *w = *state;
+    char *users = adm_fmt("/api/v1/admin/networks/%s/users", w->net_a), *path, *b, *s1, *s2;
+    json_t *before, *after;
+    struct sink t;
+    static const struct {
+        const char *csv;
+        const char *names;
+    } bad[] = {
+        {"name\r\nalice\r\n", "username"},
+        {"username\r\n\"alice\r\n", "row 2"},
+        {"username\r\nal\"ice\r\n", "row 2"},
+        {"", "csv_base64"},
+    };
+
+    path = adm_fmt("/api/v1/admin/networks/%s/bulk-users/template.csv", w->net_a);
+    assert_int_equal(get_bytes(w, &w->na, path, &t, NULL), 200);
+    assert_string_equal((char *)t.data, "username\r\n");
+    free(t.data);
+    free(path);
+
+    json_decref(call(w, &w->na, 201, "POST", users,
+                     "{\"username\":\"dora\",\"password\":\"Dora-pass-12\"}"));
+    before = call(w, &w->super, 200, "GET", users, NULL);
+    path = adm_fmt("/api/v1/admin/networks/%s/bulk-users/suspend", w->net_a);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        b = csv_body(bad[i].csv, NULL);
+        refused(w, "POST", path, b, 400, bad[i].names);
+        free(b);
+    }
+    refused(w, "POST", path, "{\"csv_base64\":\"not base64!\"}", 400, "csv_base64");
+    refused(w, "POST", path, "{}", 400, "csv_base64");
+    free(path);
+    path = adm_fmt("/api/v1/admin/networks/%s/bulk-users/delete", w->net_a);
+    b = csv_body("username\ndora\n", ",\"acknowledge_deletion\":\"yes\"");
+    refused(w, "POST", path, b, 400, "acknowledge_deletion");
+    free(b);
+    free(path);
+    /* Another network's users are not this network's. */
+    path = adm_fmt("/api/v1/admin/networks/%s/bulk-users/suspend", w->net_b);
+    b = csv_body("username\ndora\n", NULL);
+    json_decref(call(w, &w->super, 200, "POST", path, b));
+    json_decref(call(w, &w->na, 404, "POST", path, b));
+    free(b);
+    free(path);
+    after = call(w, &w->super, 200, "GET", users, NULL);
+    s1 = json_dumps(before, JSON_SORT_KEYS);
+    s2 = json_dumps(after, JSON_SORT_KEYS);
+    assert_string_equal(s1, s2);
+    free(s1);
+    free(s2);
+    json_decref(before);
+    json_decref(after);
+    free(users);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cconf__libparley_registers_with_api_file),
         cmocka_unit_test(test_cconf__bad_input_changes_nothing),
+        cmocka_unit_test(test_bulk__template_and_bad_files_change_nothing),
+        cmocka_unit_test(test_bulk__suspend_delete_close_sessions),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, setup, teardown);
