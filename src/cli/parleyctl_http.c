@@ -96,8 +96,12 @@ int ctl_session_save(const struct ctl *ctl, const char *cookie, const char *csrf
         goto out;
     }
     fprintf(f, "server %s\n", ctl->server);
-    if (ctl->cacert)
-        fprintf(f, "cacert %s\n", ctl->cacert);
+    if (ctl->cacert) {
+        /* Absolute, so later commands find it from any directory. */
+        char *abs = realpath(ctl->cacert, NULL);
+        fprintf(f, "cacert %s\n", abs ? abs : ctl->cacert);
+        free(abs);
+    }
     if (ctl->fingerprint)
         fprintf(f, "fingerprint %s\n", ctl->fingerprint);
     fprintf(f, "cookie %s\ncsrf %s\n", cookie, csrf);
