@@ -18,6 +18,7 @@
 #include "store_int.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -36,9 +37,26 @@ struct sq_stmt {
     uint64_t last_used;
 };
 
+/* The writer's checkpoints run on a thread of their own, with its own
+ * connection: SQLite's automatic checkpoint would run inside the COMMIT
+ * that crossed the threshold, so that batch's senders would wait for
+ * thousands of pages to be copied and the database file synced. Every
+ * SQ_CKPT_PAGES (16 MiB of WAL) rather than SQLite's 1000: a page that many
+ * commits rewrite reaches the database file once per checkpoint. */
+#define SQ_CKPT_PAGES 4000
+
+struct sq_ckpt {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool is_pending, is_stopping;
+    sqlite3 *db;
+};
+
 struct sq_conn {
     sqlite3 *db;
     uint64_t tick;
+    struct sq_ckpt *ckpt; /* the writer's checkpointer */
     struct sq_stmt cache[SQ_CACHE_SIZE];
 };
 
@@ -373,6 +391,92 @@ static int set_wal(struct store *st, struct store_conn *c)
     }
 }
 
+/* Writer, after each commit: wake the checkpointer once the WAL is long. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sq_ckpt *k = arg;
+    (void)db;
+    (void)name;
+    if (pages >= SQ_CKPT_PAGES) {
+        pthread_mutex_lock(&k->lock);
+        k->is_pending = true;
+        pthread_cond_signal(&k->cond);
+        pthread_mutex_unlock(&k->lock);
+    }
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+    struct sq_ckpt *k = arg;
+
+    pthread_mutex_lock(&k->lock);
+    for (;;) {
+        while (!k->is_pending && !k->is_stopping)
+            pthread_cond_wait(&k->cond, &k->lock);
+        if (k->is_stopping)
+            break;
+        k->is_pending = false;
+        pthread_mutex_unlock(&k->lock);
+        /* PASSIVE: copies what no reader still needs, never blocks the
+         * writer; the writer restarts the WAL from its start once it has
+         * all been copied. */
+        int rc = sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            log_warnx("store sqlite checkpoint: %s", sqlite3_errmsg(k->db));
+        pthread_mutex_lock(&k->lock);
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+static void ckpt_stop(struct sq_ckpt *k)
+{
+    pthread_mutex_lock(&k->lock);
+    k->is_stopping = true;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    pthread_join(k->thread, NULL);
+    sqlite3_close_v2(k->db);
+    pthread_cond_destroy(&k->cond);
+    pthread_mutex_destroy(&k->lock);
+    free(k);
+}
+
+static int ckpt_start(struct store *st, struct store_conn *c)
+{
+    struct sq_conn *sc = c->impl;
+    struct sq_ckpt *k = xcalloc(1, sizeof(*k));
+    char pragmas[64];
+
+    if (sqlite3_open_v2(st->target, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        store__set_err(c, "checkpointer: %s", k->db ? sqlite3_errmsg(k->db) : "cannot open");
+        sqlite3_close_v2(k->db);
+        free(k);
+        return PARLEY_ESTORE;
+    }
+    sqlite3_busy_timeout(k->db, st->opt.busy_timeout_ms);
+    /* A checkpoint syncs the WAL, then the database, at this level. */
+    snprintf(pragmas, sizeof(pragmas), "PRAGMA synchronous=%s;",
+             st->opt.sqlite_sync_full ? "FULL" : "NORMAL");
+    sqlite3_exec(k->db, pragmas, NULL, NULL, NULL);
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    if (pthread_create(&k->thread, NULL, ckpt_main, k) != 0) {
+        store__set_err(c, "cannot start the checkpointer thread");
+        sqlite3_close_v2(k->db);
+        pthread_cond_destroy(&k->cond);
+        pthread_mutex_destroy(&k->lock);
+        free(k);
+        return PARLEY_ESTORE;
+    }
+    sc->ckpt = k;
+    /* Replaces SQLite's automatic checkpoint on this connection. */
+    sqlite3_wal_hook(sc->db, on_wal_commit, k);
+    return 0;
+}
+
 static int sq_conn_open(struct store *st, struct store_conn *c, bool is_writer)
 {
     struct sq_conn *sc = xcalloc(1, sizeof(*sc));
@@ -391,22 +495,21 @@ static int sq_conn_open(struct store *st, struct store_conn *c, bool is_writer)
     sqlite3_busy_timeout(sc->db, st->opt.busy_timeout_ms);
     /* See the top of this file for why FULL is the default. */
     /* cache_size: the hot pages (queue tails, devices, indexes) stay in
-     * memory; mmap_size: reads copy no pages through read(). The writer
-     * checkpoints every 4000 pages (16 MiB of WAL) rather than 1000, so a
-     * page rewritten by many commits reaches the database file once, and
-     * the WAL file is truncated back to 64 MiB after a checkpoint. */
+     * memory; mmap_size: reads copy no pages through read(). The WAL file
+     * is truncated back to 64 MiB after a checkpoint (see ckpt_start). */
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA cache_size=-%d; "
              "PRAGMA mmap_size=268435456; %s",
              st->opt.sqlite_sync_full ? "FULL" : "NORMAL", is_writer ? 32768 : 8192,
-             is_writer ? "PRAGMA wal_autocheckpoint=4000; PRAGMA journal_size_limit=67108864;"
-                       : "");
+             is_writer ? "PRAGMA journal_size_limit=67108864;" : "");
     rc = sq_exec_script(c, pragmas);
     if (rc < 0)
         goto fail;
     if (is_writer) {
         /* WAL is a property of the file: set once, by the first connection. */
         rc = set_wal(st, c);
+        if (rc == 0)
+            rc = ckpt_start(st, c);
         if (rc < 0)
             goto fail;
     }
@@ -422,6 +525,8 @@ fail:
 static void sq_conn_close(struct store_conn *c)
 {
     struct sq_conn *sc = c->impl;
+    if (sc->ckpt)
+        ckpt_stop(sc->ckpt);
     for (int i = 0; i < SQ_CACHE_SIZE; i++) {
         if (sc->cache[i].stmt) {
             sqlite3_finalize(sc->cache[i].stmt);
