@@ -1,6 +1,7 @@
 /* api_admin_tools.h - the network administrator's tools beyond the
  * directory: client configuration files (api_cconf.c) and bulk user
- * operations (api_admin_bulk.c). Admin handlers run behind
+ * operations (api_admin_bulk.c); and the super administrator's deployment
+ * pages (api_admin_deploy.c). Admin handlers run behind
  * api_admin_entry like every ADMIN_ROUTE row; the two /config/:token
  * handlers are public (the token is the credential). */
 #ifndef PARLEY_SERVER_API_ADMIN_TOOLS_H
@@ -25,5 +26,16 @@ void api_cconf_download(struct http_req *req);
 void api_admin_bulk_template(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_bulk_suspend(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_bulk_delete(struct http_req *req, struct admin_ctx *ctx);
+
+/* Deployment pages of the super administrator (api_admin_deploy.c). */
+void api_admin_deploy_settings_get(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_deploy_settings_update(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_deploy_appearance_get(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_deploy_appearance_update(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_deploy_crash_report(struct http_req *req, struct admin_ctx *ctx);
+/* GET /api/v1/appearance and /api/v1/appearance/logo: public, for the
+ * console's sign-in page. */
+void api_appearance(struct http_req *req);
+void api_appearance_logo(struct http_req *req);
 
 #endif

@@ -50,6 +50,8 @@ const struct http_route http_routes[] = {
     {HTTP_GET, "/api/docs/openapi.json", api_docs_openapi, 0},
     {HTTP_GET, "/config/:token", api_cconf_landing, 0},
     {HTTP_GET, "/config/:token/file", api_cconf_download, 0},
+    {HTTP_GET, "/api/v1/appearance", api_appearance, 0},
+    {HTTP_GET, "/api/v1/appearance/logo", api_appearance_logo, 0},
     /* Admin API (api_admin.h): each row names the permission and scope
      * api_admin_entry checks before the handler runs. */
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/login", api_admin_login, HTTP_ROUTE_BODY, RBAC_NONE, RBAC_SCOPE_PUBLIC),
@@ -116,6 +118,11 @@ const struct http_route http_routes[] = {
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/bulk-users/template.csv", api_admin_bulk_template, 0, RBAC_USERS_READ, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/bulk-users/suspend", api_admin_bulk_suspend, HTTP_ROUTE_BODY, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/bulk-users/delete", api_admin_bulk_delete, HTTP_ROUTE_BODY, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/deployment/settings", api_admin_deploy_settings_get, 0, RBAC_SETTINGS_READ, RBAC_SCOPE_DEPLOYMENT),
+    ADMIN_ROUTE(HTTP_PATCH, "/api/v1/admin/deployment/settings", api_admin_deploy_settings_update, HTTP_ROUTE_BODY, RBAC_SETTINGS_WRITE, RBAC_SCOPE_DEPLOYMENT),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/deployment/appearance", api_admin_deploy_appearance_get, 0, RBAC_SETTINGS_READ, RBAC_SCOPE_DEPLOYMENT),
+    ADMIN_ROUTE(HTTP_PUT, "/api/v1/admin/deployment/appearance", api_admin_deploy_appearance_update, HTTP_ROUTE_BODY, RBAC_SETTINGS_WRITE, RBAC_SCOPE_DEPLOYMENT),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/deployment/crash-report", api_admin_deploy_crash_report, 0, RBAC_SETTINGS_READ, RBAC_SCOPE_DEPLOYMENT),
 };
 
 const size_t http_routes_count = ARRAY_SIZE(http_routes);

@@ -147,6 +147,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct world *w = *state;
+    if (!w)
+        return 0;
     int status = harness_stop(&w->p, SIGTERM, 30, NULL);
     char *log = harness_read(&w->p, "parleyd.log");
     bool clean = status == 0 && log && !strstr(log, "Sanitizer") && !strstr(log, "runtime error");
@@ -577,6 +579,160 @@ static void test_bulk__template_and_bad_files_change_nothing(void **state)
     free(users);
 }
 
+/* ---- deployment settings, appearance, crash report ---- */
+
+#define PNG_1X1                                                                                    \
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJg" \
+    "gg"                                                                                           \
+    "=="
+#define PNG_HUGE "iVBORw0KGgoAAAANSUhEUgABhqAAAAABCAIAAADSHIGC"
+#define SVG_B64                                                                                    \
+    "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciPjxzY3JpcHQ+YWxlcnQoMSk8L3NjcmlwdD48L3N2" \
+    "Zz4="
+
+static void test_deploy__settings_validated_and_stored(void **state)
+{
+    struct world *w = *state;
+    const char *path = "/api/v1/admin/deployment/settings";
+    json_t *j, *st;
+    char *s1, *s2;
+
+    j = call(w, &w->super, 200, "GET", path, NULL);
+    st = json_object_get(j, "settings");
+    assert_true(json_is_false(json_object_get(st, "room_bot_enabled")));
+    assert_true(json_is_true(json_object_get(st, "show_domains_to_admins")));
+    assert_true(json_array_size(json_object_get(j, "table")) >= 6);
+    json_decref(j);
+    json_decref(call(w, &w->na, 403, "GET", path, NULL));
+
+    j = call(w, &w->super, 200, "PATCH", path,
+             "{\"settings\":{\"room_bot_enabled\":true,\"local_domains\":[\"example.com\","
+             "\"testing.example\"],\"show_domains_to_admins\":false}}");
+    json_decref(j);
+    j = call(w, &w->super, 200, "GET", path, NULL);
+    st = json_object_get(j, "settings");
+    assert_true(json_is_true(json_object_get(st, "room_bot_enabled")));
+    assert_true(json_is_false(json_object_get(st, "show_domains_to_admins")));
+    assert_int_equal(json_array_size(json_object_get(st, "local_domains")), 2);
+    s1 = json_dumps(st, JSON_SORT_KEYS);
+    json_decref(j);
+
+    refused(w, "PATCH", path, "{\"settings\":{\"local_domains\":[\"bad domain\"]}}", 400,
+            "local_domains");
+    refused(w, "PATCH", path, "{\"settings\":{\"federated_domains\":[\"-x.example\"]}}", 400,
+            "federated_domains");
+    refused(w, "PATCH", path, "{\"settings\":{\"room_bot_enabled\":\"yes\"}}", 400,
+            "room_bot_enabled");
+    refused(w, "PATCH", path, "{\"settings\":{\"no_such_setting\":1}}", 400, "no_such_setting");
+    refused(w, "PATCH", path, "{\"settings\":[]}", 400, "settings");
+    j = call(w, &w->super, 200, "GET", path, NULL);
+    s2 = json_dumps(json_object_get(j, "settings"), JSON_SORT_KEYS);
+    assert_string_equal(s1, s2);
+    free(s1);
+    free(s2);
+    json_decref(j);
+    j = call(w, &w->super, 200, "GET", "/api/v1/admin/audit?action=deployment.settings_update",
+             NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "entries")), 1);
+    json_decref(j);
+}
+
+static void test_deploy__appearance_and_public_logo(void **state)
+{
+    struct world *w = *state;
+    const char *path = "/api/v1/admin/deployment/appearance";
+    struct sink logo;
+    char *hdrs = NULL;
+    json_t *j, *before;
+    char *s1, *s2;
+
+    j = call(w, &w->super, 200, "PUT", path,
+             "{\"login_text\":\"Authorised use only\",\"logo_base64\":\"" PNG_1X1 "\"}");
+    assert_string_equal(json_string_value(json_object_get(j, "login_text")), "Authorised use only");
+    json_decref(j);
+    /* The sign-in page reads it without signing in. */
+    j = call(w, NULL, 200, "GET", "/api/v1/appearance", NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "login_text")), "Authorised use only");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "logo"), "type")),
+                        "image/png");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "logo"), "width")), 1);
+    assert_null(json_object_get(json_object_get(j, "logo"), "data"));
+    json_decref(j);
+    assert_int_equal(get_bytes(w, NULL, "/api/v1/appearance/logo", &logo, &hdrs), 200);
+    assert_true(logo.len == 70 && memcmp(logo.data, "\x89PNG", 4) == 0);
+    assert_non_null(strstr(hdrs, "image/png"));
+    assert_non_null(strstr(hdrs, "nosniff"));
+    free(hdrs);
+    free(logo.data);
+
+    before = call(w, &w->super, 200, "GET", path, NULL);
+    refused(w, "PUT", path, "{\"logo_base64\":\"" SVG_B64 "\"}", 400, "logo_base64");
+    refused(w, "PUT", path, "{\"logo_base64\":\"" PNG_HUGE "\"}", 400, "logo_base64");
+    refused(w, "PUT", path, "{\"logo_base64\":\"!!!!\"}", 400, "logo_base64");
+    refused(w, "PUT", path, "{\"logo_base64\":\"" PNG_1X1 "\",\"remove_logo\":true}", 400,
+            "remove_logo");
+    refused(w, "PUT", path, "{\"login_text\":\"a\\u0001b\"}", 400, "login_text");
+    j = call(w, &w->super, 200, "GET", path, NULL);
+    s1 = json_dumps(before, JSON_SORT_KEYS);
+    s2 = json_dumps(j, JSON_SORT_KEYS);
+    assert_string_equal(s1, s2);
+    free(s1);
+    free(s2);
+    json_decref(j);
+    json_decref(before);
+    json_decref(call(w, &w->na, 403, "PUT", path, "{\"login_text\":\"x\"}"));
+
+    j = call(w, &w->super, 200, "PUT", path, "{\"remove_logo\":true}");
+    assert_true(json_is_null(json_object_get(j, "logo")));
+    assert_string_equal(json_string_value(json_object_get(j, "login_text")), "Authorised use only");
+    json_decref(j);
+    assert_int_equal(get_bytes(w, NULL, "/api/v1/appearance/logo", &logo, NULL), 404);
+    free(logo.data);
+}
+
+static void test_deploy__crash_report(void **state)
+{
+    struct world *w = *state;
+    struct sink r;
+    char *hdrs = NULL;
+    json_t *j;
+
+    assert_int_equal(get_bytes(w, &w->super, "/api/v1/admin/deployment/crash-report", &r, &hdrs),
+                     200);
+    assert_non_null(strstr(hdrs, "attachment; filename=\"parleyd-crash-report-"));
+    free(hdrs);
+    j = r.data ? json_loads((char *)r.data, 0, NULL) : NULL;
+    if (!j) {
+        char *log = harness_read(&w->p, "parleyd.log");
+        fprintf(stderr, "crash report: %s\nlog:\n%s\n", r.data ? (char *)r.data : "(none)",
+                log ? log : "");
+        free(log);
+    }
+    assert_non_null(j);
+    assert_non_null(json_string_value(json_object_get(json_object_get(j, "versions"), "parleyd")));
+    assert_non_null(strstr(json_string_value(json_object_get(j, "configuration")), "listen"));
+    assert_null(strstr((char *)r.data, ADM_SUPER_PW));
+    assert_null(strstr((char *)r.data, CONF_PW));
+    /* A PostgreSQL URI's password never appears. */
+    {
+        const char *uri = w->p.store_uri ? w->p.store_uri : "";
+        const char *at = strstr(uri, "@"), *colon = strstr(uri, "://");
+        if (at && colon) {
+            const char *pw = strchr(colon + 3, ':');
+            if (pw && pw < at) {
+                char secret[128];
+                snprintf(secret, sizeof(secret), "%.*s", (int)(at - pw - 1), pw + 1);
+                if (secret[0])
+                    assert_null(strstr((char *)r.data, secret));
+            }
+        }
+    }
+    json_decref(j);
+    free(r.data);
+    assert_int_equal(get_bytes(w, &w->na, "/api/v1/admin/deployment/crash-report", &r, NULL), 403);
+    free(r.data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -584,6 +740,9 @@ int main(void)
         cmocka_unit_test(test_cconf__bad_input_changes_nothing),
         cmocka_unit_test(test_bulk__template_and_bad_files_change_nothing),
         cmocka_unit_test(test_bulk__suspend_delete_close_sessions),
+        cmocka_unit_test(test_deploy__settings_validated_and_stored),
+        cmocka_unit_test(test_deploy__appearance_and_public_logo),
+        cmocka_unit_test(test_deploy__crash_report),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, setup, teardown);
