@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -95,6 +96,7 @@ static int run_ctl(const struct world *w, bool bare, const char *token, char **o
     char tout[] = "/tmp/parleyctl-out.XXXXXX", terr[] = "/tmp/parleyctl-err.XXXXXX";
     int fo = mkstemp(tout), fe = mkstemp(terr), status;
     const char *argv[48];
+    char none[300];
     int n = 0;
     pid_t pid;
 
@@ -105,8 +107,10 @@ static int run_ctl(const struct world *w, bool bare, const char *token, char **o
         argv[n++] = "--cacert";
         argv[n++] = w->cacert;
     }
+    /* Bare runs see no stored session either: it names a trust anchor. */
+    snprintf(none, sizeof(none), "%s/no-session", w->p.dir);
     argv[n++] = "--session";
-    argv[n++] = w->session;
+    argv[n++] = bare ? none : w->session;
     for (; *args && n < 47; args++)
         argv[n++] = *args;
     argv[n] = NULL;
@@ -383,6 +387,20 @@ static void test_parleyctl__networks_users_tokens_audit(void **state)
     free(err);
     free(csv);
 
+    /* Deployment pages. */
+    json_decref(CTL_JSON(w, 0, "deployment", "update-appearance", "--login-text", "Welcome"));
+    j = CTL_JSON(w, 0, "deployment", "appearance", "--json");
+    assert_string_equal(json_string_value(json_object_get(j, "login_text")), "Welcome");
+    json_decref(j);
+    j = CTL_JSON(w, 0, "deployment", "settings", "--json");
+    assert_true(json_is_object(j));
+    json_decref(j);
+    json_decref(CTL_JSON(w, 1, "deployment", "update-settings", "--set", "no_such_setting=1"));
+    char *report = adm_fmt("%s/crash.json", w->p.dir);
+    json_decref(CTL_JSON(w, 0, "deployment", "crash-report", "--output", report));
+    assert_int_equal(access(report, R_OK), 0);
+    free(report);
+
     /* Bad values: the server's message, exit 1. */
     assert_int_equal(CTL(w, &out, &err, "users", "create", "--network", nid, "--username",
                          "bad name!", "--password-file", w->userpw),
@@ -437,6 +455,48 @@ static void test_parleyctl__networks_users_tokens_audit(void **state)
     assert_int_equal(CTL(w, &out, &err, "networks", "list"), 1);
     free(out);
     free(err);
+}
+
+static void test_parleyctl__totp_enrolment_and_sign_in(void **state)
+{
+    struct world *w = *state;
+    char *pw = adm_fmt("%s/ctl-admin2.pw", w->p.dir), *out, *err, code[7], secret[128];
+    json_t *j;
+
+    assert_int_equal(CTL(w, &out, &err, "login", "--username", "admin", "--password-file", pw), 0);
+    free(out);
+    free(err);
+    j = CTL_JSON(w, 0, "me", "totp-begin", "--json");
+    snprintf(secret, sizeof(secret), "%s", json_string_value(json_object_get(j, "secret")));
+    json_decref(j);
+    assert_true(strlen(secret) >= 16);
+    /* A wrong code is refused with the server's message. */
+    assert_int_equal(CTL(w, &out, &err, "me", "totp-confirm", "--code", "000000x"), 1);
+    assert_non_null(strstr(err, "code"));
+    free(out);
+    free(err);
+    adm_totp(secret, time(NULL), code);
+    json_decref(CTL_JSON(w, 0, "me", "totp-confirm", "--code", code));
+    assert_int_equal(CTL(w, &out, &err, "logout"), 0);
+    free(out);
+    free(err);
+
+    /* Without a code and without a terminal to ask for one: exit 1. */
+    assert_int_equal(CTL(w, &out, &err, "login", "--username", "admin", "--password-file", pw), 1);
+    assert_non_null(strstr(err, "TOTP"));
+    free(out);
+    free(err);
+    /* The next step's code (the last one cannot be replayed). */
+    adm_totp(secret, time(NULL) + 30, code);
+    assert_int_equal(
+        CTL(w, &out, &err, "login", "--username", "admin", "--password-file", pw, "--totp", code),
+        0);
+    free(out);
+    free(err);
+    j = CTL_JSON(w, 0, "me", "show", "--json");
+    assert_true(json_is_true(json_object_get(j, "totp_enabled")));
+    json_decref(j);
+    free(pw);
 }
 
 /* ---- the server certificate is always verified ---- */
@@ -502,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_parleyctl__every_admin_route_has_a_command),
         cmocka_unit_test(test_parleyctl__login_forced_change_and_session_file),
         cmocka_unit_test(test_parleyctl__networks_users_tokens_audit),
+        cmocka_unit_test(test_parleyctl__totp_enrolment_and_sign_in),
         cmocka_unit_test(test_parleyctl__certificate_checked),
     };
 
