@@ -89,6 +89,7 @@ enum ctl_opt_kind {
     CTL_INT,      /* --name N: an integer member */
     CTL_BOOL,     /* --name true|false: a boolean member */
     CTL_LIST,     /* --name A,B,C: an array of strings */
+    CTL_INTLIST,  /* --name 1,2,3: an array of integers */
     CTL_SETTINGS, /* --set NAME=VALUE (repeatable): members of "settings" */
     CTL_SECRET,   /* --name-file FILE, else asked: a string member */
     CTL_QUERY,    /* --name VALUE: a query parameter */

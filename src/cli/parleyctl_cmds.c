@@ -303,6 +303,14 @@ static void print_params(FILE *f, const char *path)
     }
 }
 
+/* What the value of each kind of option looks like, for the usage text. */
+static const char *const metavar[] = {
+    [CTL_STR] = "VALUE",    [CTL_INT] = "N",           [CTL_BOOL] = "true|false",
+    [CTL_LIST] = "A,B,...", [CTL_INTLIST] = "N,N,...", [CTL_SETTINGS] = "NAME=VALUE",
+    [CTL_SECRET] = "FILE",  [CTL_QUERY] = "VALUE",     [CTL_FILES] = "FILE",
+    [CTL_OUTPUT] = "FILE",  [CTL_FILE64] = "FILE",
+};
+
 void ctl_usage(FILE *f)
 {
     for (size_t i = 0; i < ctl_commands_count; i++) {
@@ -310,15 +318,8 @@ void ctl_usage(FILE *f)
         fprintf(f, "  %s%s%s", c->group, c->verb ? " " : "", c->verb ? c->verb : "");
         print_params(f, c->path);
         for (const struct ctl_opt *o = c->opts; o->name; o++)
-            fprintf(
-                f, " %s--%s%s%s", o->required ? "" : "[", o->kind == CTL_SETTINGS ? "set" : o->name,
-                o->kind == CTL_BOOL ? " true|false"
-                : o->kind == CTL_SECRET || o->kind == CTL_FILES || o->kind == CTL_OUTPUT ? " FILE"
-                : o->kind == CTL_SETTINGS ? " NAME=VALUE"
-                : o->kind == CTL_LIST     ? " A,B,..."
-                : o->kind == CTL_INT      ? " N"
-                                          : " VALUE",
-                o->required ? "" : "]");
+            fprintf(f, " %s--%s %s%s", o->required ? "" : "[", o->name, metavar[o->kind],
+                    o->required ? "" : "]");
         fprintf(f, "\n      %s\n", c->help);
     }
 }
@@ -405,14 +406,28 @@ static int set_member(const struct ctl_cmd *cmd, const struct ctl_opt *o, const 
             return usage_error(cmd, "'%s' must be true or false", v);
         json_object_set_new(body, o->field, json_boolean(v[0] == 't'));
         return 0;
-    case CTL_LIST: {
+    case CTL_LIST:
+    case CTL_INTLIST: {
         json_t *a = json_array();
         char *copy = xstrdup(v), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            json_array_append_new(a, json_string(t));
+        int rc = 0;
+        for (char *t = strtok_r(copy, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
+            if (o->kind == CTL_LIST) {
+                json_array_append_new(a, json_string(t));
+                continue;
+            }
+            errno = 0;
+            n = strtoll(t, &end, 10);
+            if (errno || end == t || *end)
+                rc = usage_error(cmd, "'%s' is not an integer", t);
+            else
+                json_array_append_new(a, json_integer(n));
+        }
         free(copy);
-        json_object_set_new(body, o->field, a);
-        return 0;
+        if (rc == 0)
+            json_object_set_new(body, o->field, json_incref(a));
+        json_decref(a);
+        return rc;
     }
     case CTL_SETTINGS: {
         const char *eq = strchr(v, '=');
