@@ -416,3 +416,18 @@ void api_admin_deploy_crash_report(struct http_req *req, struct admin_ctx *ctx)
     http_reply(req, 200, "application/json", text, text ? strlen(text) : 0);
     free(text);
 }
+
+int api_admin_deploy_setting(struct store_conn *c, const char *name, json_t **out)
+{
+    json_t *stored = NULL, *filled;
+    int rc = kv_get(c, KV_SETTINGS, &stored);
+
+    *out = NULL;
+    if (rc < 0)
+        return rc;
+    filled = sgroup_settings_fill(deploy_settings, ARRAY_SIZE(deploy_settings), stored);
+    *out = json_incref(json_object_get(filled, name));
+    json_decref(filled);
+    json_decref(stored);
+    return *out ? 0 : PARLEY_ENOTFOUND;
+}

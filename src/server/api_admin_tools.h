@@ -33,9 +33,26 @@ void api_admin_deploy_settings_update(struct http_req *req, struct admin_ctx *ct
 void api_admin_deploy_appearance_get(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_deploy_appearance_update(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_deploy_crash_report(struct http_req *req, struct admin_ctx *ctx);
+/* The value of deployment setting `name` (default filled in) as a new
+ * reference in *out. Returns 0, PARLEY_ENOTFOUND or a store error. */
+struct store_conn;
+int api_admin_deploy_setting(struct store_conn *c, const char *name, json_t **out);
 /* GET /api/v1/appearance and /api/v1/appearance/logo: public, for the
  * console's sign-in page. */
 void api_appearance(struct http_req *req);
 void api_appearance_logo(struct http_req *req);
+
+/* Network administrator pages (api_admin_netpages.c). */
+void api_admin_netopts_get(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_netopts_update(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_tags_list(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_tags_create(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_tags_delete(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_rooms_list(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_rooms_create(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_rooms_delete(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_guests_list(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_guests_block(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_guests_unblock(struct http_req *req, struct admin_ctx *ctx);
 
 #endif

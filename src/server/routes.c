@@ -123,6 +123,17 @@ const struct http_route http_routes[] = {
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/deployment/appearance", api_admin_deploy_appearance_get, 0, RBAC_SETTINGS_READ, RBAC_SCOPE_DEPLOYMENT),
     ADMIN_ROUTE(HTTP_PUT, "/api/v1/admin/deployment/appearance", api_admin_deploy_appearance_update, HTTP_ROUTE_BODY, RBAC_SETTINGS_WRITE, RBAC_SCOPE_DEPLOYMENT),
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/deployment/crash-report", api_admin_deploy_crash_report, 0, RBAC_SETTINGS_READ, RBAC_SCOPE_DEPLOYMENT),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/options", api_admin_netopts_get, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_PATCH, "/api/v1/admin/networks/:network_id/options", api_admin_netopts_update, HTTP_ROUTE_BODY, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/security-tags", api_admin_tags_list, 0, RBAC_SECURITY_GROUPS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/security-tags", api_admin_tags_create, HTTP_ROUTE_BODY, RBAC_SECURITY_GROUPS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/security-tags/:id", api_admin_tags_delete, 0, RBAC_SECURITY_GROUPS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/default-rooms", api_admin_rooms_list, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/default-rooms", api_admin_rooms_create, HTTP_ROUTE_BODY, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/default-rooms/:id", api_admin_rooms_delete, 0, RBAC_NETWORKS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/guests", api_admin_guests_list, 0, RBAC_USERS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/guests/blocked", api_admin_guests_block, HTTP_ROUTE_BODY, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/guests/blocked/:username", api_admin_guests_unblock, 0, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
 };
 
 const size_t http_routes_count = ARRAY_SIZE(http_routes);

@@ -19,6 +19,7 @@
 
 #include "admin_util.h"
 #include "msgutil.h"
+#include "server/store.h"
 
 #define TEST_CONFIG "admin_login_rate = 100000\n"
 #define CONF_PW     "config-file-pass 9"
@@ -733,6 +734,177 @@ static void test_deploy__crash_report(void **state)
     free(r.data);
 }
 
+/* ---- network pages: options, security tags, default rooms, guests ---- */
+
+static void test_net__options_tags_rooms(void **state)
+{
+    struct world *w = *state;
+    char *opts = adm_fmt("/api/v1/admin/networks/%s/options", w->net_a);
+    char *tags = adm_fmt("/api/v1/admin/networks/%s/security-tags", w->net_a);
+    char *rooms = adm_fmt("/api/v1/admin/networks/%s/default-rooms", w->net_a);
+    char *b, *s1, *s2;
+    int64_t group_a, tag_id;
+    json_t *j, *before;
+
+    j = call(w, &w->na, 200, "GET", opts, NULL);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "settings"), "tcp_calling_port")),
+        443);
+    json_decref(j);
+    json_decref(call(w, &w->na, 200, "PATCH", opts,
+                     "{\"settings\":{\"tcp_calling_port\":8443,\"file_management\":true}}"));
+    refused(w, "PATCH", opts, "{\"settings\":{\"tcp_calling_port\":0}}", 400, "tcp_calling_port");
+    refused(w, "PATCH", opts, "{\"settings\":{\"tcp_calling_port\":65536}}", 400,
+            "tcp_calling_port");
+    refused(w, "PATCH", opts, "{\"settings\":{\"file_management\":1}}", 400, "file_management");
+    j = call(w, &w->na, 200, "GET", opts, NULL);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "settings"), "tcp_calling_port")),
+        8443);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "settings"), "file_management")));
+    json_decref(j);
+
+    b = adm_fmt("/api/v1/admin/networks/%s/security-groups", w->net_a);
+    j = call(w, &w->na, 201, "POST", b, "{\"name\":\"Cleared\"}");
+    group_a = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    free(b);
+
+    /* Security tags. */
+    b = adm_fmt("{\"name\":\"Secret\",\"color\":\"#aa0011\",\"security_groups\":[%lld]}",
+                (long long)group_a);
+    j = call(w, &w->na, 201, "POST", tags, b);
+    tag_id = json_integer_value(json_object_get(j, "id"));
+    free(b);
+    json_decref(j);
+    before = call(w, &w->na, 200, "GET", tags, NULL);
+    refused(w, "POST", tags, "{\"name\":\"Secret\",\"color\":\"#aa0011\"}", 409, "name");
+    refused(w, "POST", tags, "{\"name\":\"T2\",\"color\":\"red\"}", 400, "color");
+    refused(w, "POST", tags, "{\"name\":\"T2\",\"color\":\"#zz0011\"}", 400, "color");
+    b = adm_fmt("{\"name\":\"T2\",\"color\":\"#000000\",\"security_groups\":[%lld]}",
+                (long long)w->group_b);
+    refused(w, "POST", tags, b, 400, "security_groups");
+    free(b);
+    b = adm_fmt("{\"name\":\"T2\",\"color\":\"#000000\",\"security_groups\":[%lld,%lld]}",
+                (long long)group_a, (long long)group_a);
+    refused(w, "POST", tags, b, 400, "security_groups");
+    free(b);
+    refused(w, "POST", tags, "{\"name\":\"T2\",\"color\":\"#000000\",\"security_groups\":[\"1\"]}",
+            400, "security_groups");
+    j = call(w, &w->na, 200, "GET", tags, NULL);
+    s1 = json_dumps(before, JSON_SORT_KEYS);
+    s2 = json_dumps(j, JSON_SORT_KEYS);
+    assert_string_equal(s1, s2);
+    assert_int_equal(json_array_size(json_object_get(j, "security_tags")), 1);
+    free(s1);
+    free(s2);
+    json_decref(j);
+    json_decref(before);
+    b = adm_fmt("%s/%lld", tags, (long long)tag_id);
+    json_decref(call(w, &w->na, 204, "DELETE", b, NULL));
+    json_decref(call(w, &w->na, 404, "DELETE", b, NULL));
+    free(b);
+
+    /* Default rooms need the room bot; the deployment test above turned it
+     * on, so turn it off first to see the refusal. */
+    json_decref(call(w, &w->super, 200, "PATCH", "/api/v1/admin/deployment/settings",
+                     "{\"settings\":{\"room_bot_enabled\":false}}"));
+    refused(w, "POST", rooms, "{\"name\":\"All hands\",\"all_users\":true}", 409,
+            "room_bot_enabled");
+    json_decref(call(w, &w->super, 200, "PATCH", "/api/v1/admin/deployment/settings",
+                     "{\"settings\":{\"room_bot_enabled\":true}}"));
+    j = call(w, &w->na, 201, "POST", rooms,
+             "{\"name\":\"All hands\",\"description\":\"Everyone\",\"all_users\":true}");
+    json_decref(j);
+    refused(w, "POST", rooms, "{\"name\":\"Team\"}", 400, "security_groups");
+    b = adm_fmt("{\"name\":\"Team\",\"security_groups\":[%lld]}", (long long)w->group_b);
+    refused(w, "POST", rooms, b, 400, "security_groups");
+    free(b);
+    refused(w, "POST", rooms, "{\"name\":\"All hands\",\"all_users\":true}", 409, "name");
+    b = adm_fmt("{\"name\":\"Team\",\"security_groups\":[%lld]}", (long long)group_a);
+    json_decref(call(w, &w->na, 201, "POST", rooms, b));
+    free(b);
+    j = call(w, &w->na, 200, "GET", rooms, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "default_rooms")), 2);
+    json_decref(j);
+    j = call(w, &w->super, 200, "GET", "/api/v1/admin/audit?action=default_room.create", NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "entries")), 2);
+    json_decref(j);
+    free(opts);
+    free(tags);
+    free(rooms);
+}
+
+/* Insert a guest account straight into the database: the admin API
+ * creates users and bots only; guests arrive through federation. */
+static void add_guest(struct world *w, const char *username)
+{
+    struct store *st = NULL;
+    struct store_conn *c = NULL;
+    char uri[400];
+    uint8_t uid[16];
+
+    if (w->p.store_uri)
+        snprintf(uri, sizeof(uri), "%s", w->p.store_uri);
+    else
+        snprintf(uri, sizeof(uri), "sqlite:%s/parley.db", w->p.dir);
+    for (int i = 0; i < 16; i++)
+        uid[i] = (uint8_t)(0xA0 + i);
+    assert_int_equal(store_open(uri, NULL, &st), 0);
+    assert_int_equal(store_conn_get(st, &c), 0);
+    struct store_val p[] = {STORE_TEXT(w->net_a), STORE_BLOB(uid, 16), STORE_TEXT(username)};
+    assert_int_equal(store_exec(c,
+                                "INSERT INTO users (network_id, user_id, username, password_hash, "
+                                "status, user_type, created_at, activated_at, updated_at) VALUES "
+                                "((SELECT id FROM networks WHERE network_id = $1), $2, $3, 'x', "
+                                "'active', 'guest', 1, 1, 1)",
+                                p, 3, NULL),
+                     0);
+    store_conn_put(st, c);
+    store_close(st);
+}
+
+static void test_net__guest_block_unblock(void **state)
+{
+    struct world *w = *state;
+    char *base = adm_fmt("/api/v1/admin/networks/%s/guests", w->net_a), *b;
+    json_t *j;
+
+    add_guest(w, "gina@partner.example");
+    j = call(w, &w->na, 200, "GET", base, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "guests")), 1);
+    assert_int_equal(json_array_size(json_object_get(j, "blocked")), 0);
+    json_decref(j);
+
+    b = adm_fmt("%s/blocked", base);
+    json_decref(call(w, &w->na, 201, "POST", b, "{\"username\":\"gina@partner.example\"}"));
+    refused(w, "POST", b, "{\"username\":\"gina@partner.example\"}", 409, "username");
+    refused(w, "POST", b, "{\"username\":\"not a name\"}", 400, "username");
+    json_decref(call(w, &w->na, 201, "POST", b, "{\"username\":\"gus@elsewhere.example\"}"));
+    free(b);
+    j = call(w, &w->na, 200, "GET", base, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "blocked")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "guests"), 0), "status")),
+                        "suspended");
+    json_decref(j);
+
+    b = adm_fmt("%s/blocked/gina@partner.example", base);
+    json_decref(call(w, &w->na, 204, "DELETE", b, NULL));
+    refused(w, "DELETE", b, NULL, 404, "gina");
+    free(b);
+    j = call(w, &w->na, 200, "GET", base, NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "blocked")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "guests"), 0), "status")),
+                        "active");
+    json_decref(j);
+    j = call(w, &w->super, 200, "GET", "/api/v1/admin/audit?action=guest.block", NULL);
+    assert_int_equal(json_array_size(json_object_get(j, "entries")), 2);
+    json_decref(j);
+    free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -743,6 +915,8 @@ int main(void)
         cmocka_unit_test(test_deploy__settings_validated_and_stored),
         cmocka_unit_test(test_deploy__appearance_and_public_logo),
         cmocka_unit_test(test_deploy__crash_report),
+        cmocka_unit_test(test_net__options_tags_rooms),
+        cmocka_unit_test(test_net__guest_block_unblock),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, setup, teardown);
