@@ -54,5 +54,9 @@ void api_admin_rooms_delete(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_guests_list(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_guests_block(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_guests_unblock(struct http_req *req, struct admin_ctx *ctx);
+/* Analytics dashboard (api_admin_analytics.c). */
+void api_admin_analytics_overview(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_analytics_members(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_analytics_messages(struct http_req *req, struct admin_ctx *ctx);
 
 #endif

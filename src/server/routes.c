@@ -134,6 +134,9 @@ const struct http_route http_routes[] = {
     ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/guests", api_admin_guests_list, 0, RBAC_USERS_READ, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_POST, "/api/v1/admin/networks/:network_id/guests/blocked", api_admin_guests_block, HTTP_ROUTE_BODY, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
     ADMIN_ROUTE(HTTP_DELETE, "/api/v1/admin/networks/:network_id/guests/blocked/:username", api_admin_guests_unblock, 0, RBAC_USERS_WRITE, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/analytics/overview", api_admin_analytics_overview, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/analytics/members", api_admin_analytics_members, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
+    ADMIN_ROUTE(HTTP_GET, "/api/v1/admin/networks/:network_id/analytics/messages", api_admin_analytics_messages, 0, RBAC_NETWORKS_READ, RBAC_SCOPE_NETWORK),
 };
 
 const size_t http_routes_count = ARRAY_SIZE(http_routes);
