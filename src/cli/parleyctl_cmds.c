@@ -29,7 +29,8 @@
 /* Options shared by several rows. */
 /* clang-format off */
 #define O_PAGING {"limit", CTL_QUERY, "limit", false}, {"offset", CTL_QUERY, "offset", false}
-#define O_NAMES {"first-name", CTL_STR, "first_name", false}, {"last-name", CTL_STR, "last_name", false}
+#define O_NAMES \
+    {"first-name", CTL_STR, "first_name", false}, {"last-name", CTL_STR, "last_name", false}
 /* clang-format on */
 
 #define USER_COLS  "user_id,username,status,user_type,security_group.name,first_name,last_name"
@@ -279,6 +280,39 @@ const struct ctl_cmd ctl_commands[] = {
      "download the configuration file", {{"output", CTL_OUTPUT, NULL, false}}, NULL, NULL, NULL},
     {"client-configs", "expire", "POST", ADM "/networks/:network_id/client-configs/:id/expire",
      "expire a configuration file now", {{NULL}}, NULL, NULL, NULL},
+    {"network-options", "show", "GET", ADM "/networks/:network_id/options",
+     "the network's options", {{NULL}}, NULL, NULL, NULL},
+    {"network-options", "update", "PATCH", ADM "/networks/:network_id/options",
+     "change the network's options", {{"set", CTL_SETTINGS, "settings", true}}, NULL, NULL, NULL},
+    {"security-tags", "list", "GET", ADM "/networks/:network_id/security-tags",
+     "security tags of a network", {{NULL}}, "security_tags", "id,name,color,security_groups",
+     NULL},
+    {"security-tags", "create", "POST", ADM "/networks/:network_id/security-tags",
+     "create a security tag",
+     {{"name", CTL_STR, "name", true},
+      {"color", CTL_STR, "color", true},
+      {"security-groups", CTL_INTLIST, "security_groups", false}},
+     NULL, NULL, NULL},
+    {"security-tags", "delete", "DELETE", ADM "/networks/:network_id/security-tags/:id",
+     "delete a security tag", {{NULL}}, NULL, NULL, NULL},
+    {"default-rooms", "list", "GET", ADM "/networks/:network_id/default-rooms",
+     "rooms new users join", {{NULL}}, "default_rooms",
+     "id,name,all_users,security_groups,description", NULL},
+    {"default-rooms", "create", "POST", ADM "/networks/:network_id/default-rooms",
+     "create a default room",
+     {{"name", CTL_STR, "name", true},
+      {"description", CTL_STR, "description", false},
+      {"all-users", CTL_BOOL, "all_users", false},
+      {"security-groups", CTL_INTLIST, "security_groups", false}},
+     NULL, NULL, NULL},
+    {"default-rooms", "delete", "DELETE", ADM "/networks/:network_id/default-rooms/:id",
+     "delete a default room", {{NULL}}, NULL, NULL, NULL},
+    {"guests", "list", "GET", ADM "/networks/:network_id/guests",
+     "guest accounts and blocked guests", {{NULL}}, NULL, NULL, NULL},
+    {"guests", "block", "POST", ADM "/networks/:network_id/guests/blocked",
+     "block a guest", {{"username", CTL_STR, "username", true}}, NULL, NULL, NULL},
+    {"guests", "unblock", "DELETE", ADM "/networks/:network_id/guests/blocked/:username",
+     "unblock a guest", {{NULL}}, NULL, NULL, NULL},
 };
 /* clang-format on */
 

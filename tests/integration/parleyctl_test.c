@@ -401,6 +401,35 @@ static void test_parleyctl__networks_users_tokens_audit(void **state)
     assert_int_equal(access(report, R_OK), 0);
     free(report);
 
+    /* Network pages: options, tags, default rooms, guests. */
+    json_decref(CTL_JSON(w, 0, "network-options", "show", nid));
+    json_decref(CTL_JSON(w, 0, "security-tags", "create", nid, "--name", "red", "--color",
+                         "#ff0000", "--security-groups", "1"));
+    json_decref(CTL_JSON(w, 2, "security-tags", "create", nid, "--name", "red", "--color",
+                         "#ff0000", "--security-groups", "1,x"));
+    assert_int_equal(CTL(w, &out, &err, "security-tags", "list", nid), 0);
+    assert_non_null(strstr(out, "#ff0000"));
+    free(out);
+    free(err);
+    assert_int_equal(CTL(w, &out, &err, "default-rooms", "create", nid, "--name", "lobby",
+                         "--all-users", "true"),
+                     1);
+    assert_non_null(strstr(err, "room_bot_enabled"));
+    free(out);
+    free(err);
+    json_decref(CTL_JSON(w, 0, "deployment", "update-settings", "--set", "room_bot_enabled=true"));
+    json_decref(
+        CTL_JSON(w, 0, "default-rooms", "create", nid, "--name", "lobby", "--all-users", "true"));
+    j = CTL_JSON(w, 0, "default-rooms", "list", nid, "--json");
+    assert_int_equal(json_array_size(json_object_get(j, "default_rooms")), 1);
+    json_decref(j);
+    json_decref(CTL_JSON(w, 0, "guests", "block", nid, "--username", "mallory@elsewhere.example"));
+    assert_int_equal(CTL(w, &out, &err, "guests", "list", nid), 0);
+    assert_non_null(strstr(out, "mallory@elsewhere.example"));
+    free(out);
+    free(err);
+    json_decref(CTL_JSON(w, 0, "guests", "unblock", nid, "mallory@elsewhere.example"));
+
     /* Bad values: the server's message, exit 1. */
     assert_int_equal(CTL(w, &out, &err, "users", "create", "--network", nid, "--username",
                          "bad name!", "--password-file", w->userpw),
