@@ -110,10 +110,12 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
 }
 
-/* lws allocates this receive buffer for every WebSocket connection, idle or
- * not; messages larger than it arrive in several callbacks and ws.c
- * reassembles them, so a small one costs little. */
-#define WS_RX_BUFFER 4096
+/* lws allocates this receive buffer for every WebSocket connection. It
+ * must hold a whole TLS record (16 KiB): with less, the rest of a record
+ * stays inside OpenSSL, lws services the connection again without polling,
+ * and while ws.c has paused its input (lws_rx_flow_control) lws keeps
+ * moving that data into its buffer list without end. */
+#define WS_RX_BUFFER 16384
 
 static const struct lws_protocols protocols[] = {
     {"http", on_http, sizeof(struct http_conn), 0, 0, NULL, 0},
