@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     ctl.server = getenv("PARLEYCTL_SERVER");
     ctl.token = getenv("PARLEYCTL_TOKEN");
     ctl.session_path = getenv("PARLEYCTL_SESSION");
-    ctl.network = getenv("PARLEYCTL_NETWORK");
+    ctl.network_env = getenv("PARLEYCTL_NETWORK");
     if (ctl.token && !*ctl.token)
         ctl.token = NULL;
     /* '+': stop at the command; its own options follow it. */

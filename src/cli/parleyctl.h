@@ -30,6 +30,7 @@ struct ctl {
     const char *fingerprint; /* SHA-256 of the server certificate, or NULL */
     const char *token;       /* bearer API token, or NULL */
     const char *network;     /* --network: fills :network_id */
+    const char *network_env; /* $PARLEYCTL_NETWORK: the same when no argument does */
     const char *session_path;
     const char *output; /* --output FILE of a download */
     bool json;

@@ -29,6 +29,9 @@
 /* Options shared by several rows. */
 /* clang-format off */
 #define O_PAGING {"limit", CTL_QUERY, "limit", false}, {"offset", CTL_QUERY, "offset", false}
+#define O_ANALYTICS \
+    {"from", CTL_QUERY, "from", false}, {"to", CTL_QUERY, "to", false}, \
+    {"interval", CTL_QUERY, "interval", false}, {"format", CTL_QUERY, "format", false}
 #define O_NAMES \
     {"first-name", CTL_STR, "first_name", false}, {"last-name", CTL_STR, "last_name", false}
 /* clang-format on */
@@ -313,6 +316,12 @@ const struct ctl_cmd ctl_commands[] = {
      "block a guest", {{"username", CTL_STR, "username", true}}, NULL, NULL, NULL},
     {"guests", "unblock", "DELETE", ADM "/networks/:network_id/guests/blocked/:username",
      "unblock a guest", {{NULL}}, NULL, NULL, NULL},
+    {"analytics", "overview", "GET", ADM "/networks/:network_id/analytics/overview",
+     "users, devices and sign-ins over a time range", {O_ANALYTICS}, NULL, NULL, NULL},
+    {"analytics", "members", "GET", ADM "/networks/:network_id/analytics/members",
+     "member activity over a time range", {O_ANALYTICS}, NULL, NULL, NULL},
+    {"analytics", "messages", "GET", ADM "/networks/:network_id/analytics/messages",
+     "messages over a time range", {O_ANALYTICS}, NULL, NULL, NULL},
 };
 /* clang-format on */
 
@@ -536,7 +545,14 @@ static int ask_secrets(const struct ctl_cmd *cmd, json_t *body)
 static int expand_path(struct ctl *ctl, const struct ctl_cmd *cmd, char **pos, int npos,
                        struct buf *path)
 {
-    int used = 0;
+    int used = 0, nparams = 0;
+    /* --network always fills :network_id; $PARLEYCTL_NETWORK only when the
+     * arguments are one short, so `networks show ID` means that network. */
+    for (const char *s = strchr(cmd->path, ':'); s; s = strchr(s + 1, ':'))
+        nparams++;
+    const char *network = ctl->network;
+    if (!network && npos < nparams)
+        network = ctl->network_env;
     for (const char *s = cmd->path; *s;) {
         if (*s != ':') {
             buf_append(path, s, 1);
@@ -545,8 +561,8 @@ static int expand_path(struct ctl *ctl, const struct ctl_cmd *cmd, char **pos, i
         }
         size_t n = strcspn(s + 1, "/.");
         const char *v = NULL;
-        if (n == strlen("network_id") && strncmp(s + 1, "network_id", n) == 0 && ctl->network)
-            v = ctl->network;
+        if (n == strlen("network_id") && strncmp(s + 1, "network_id", n) == 0 && network)
+            v = network;
         else if (used < npos)
             v = pos[used++];
         if (!v || !*v) {

@@ -87,6 +87,9 @@ static char *slurp(int fd)
     return s;
 }
 
+/* $PARLEYCTL_NETWORK of the runs, or NULL. */
+static const char *network_env;
+
 /* Run parleyctl with `args` (NULL-terminated) after the connection options
  * of `w` (none if `bare`), capturing its output. `token` is put in
  * $PARLEYCTL_TOKEN when not NULL. Returns the exit status. */
@@ -125,7 +128,10 @@ static int run_ctl(const struct world *w, bool bare, const char *token, char **o
         else
             unsetenv("PARLEYCTL_TOKEN");
         unsetenv("PARLEYCTL_SERVER");
-        unsetenv("PARLEYCTL_NETWORK");
+        if (network_env)
+            setenv("PARLEYCTL_NETWORK", network_env, 1);
+        else
+            unsetenv("PARLEYCTL_NETWORK");
         /* No terminal: every secret must come from a file. */
         setsid();
         execv(getenv("PARLEYCTL"), (char *const *)argv);
@@ -288,6 +294,14 @@ static void test_parleyctl__networks_users_tokens_audit(void **state)
                         "pending");
     json_decref(j);
 
+    /* $PARLEYCTL_NETWORK fills a missing NETWORK_ID, and only then. */
+    network_env = nid;
+    j = CTL_JSON(w, 0, "users", "list", "--json");
+    assert_int_equal(json_array_size(json_object_get(j, "users")), 2);
+    json_decref(j);
+    json_decref(CTL_JSON(w, 1, "networks", "show", "nosuchnetwork"));
+    network_env = NULL;
+
     /* The table has a header row and one row a user. */
     assert_int_equal(CTL(w, &out, &err, "users", "list", "--network", nid), 0);
     assert_true(strncmp(out, "user_id", 7) == 0);
@@ -429,6 +443,16 @@ static void test_parleyctl__networks_users_tokens_audit(void **state)
     free(out);
     free(err);
     json_decref(CTL_JSON(w, 0, "guests", "unblock", nid, "mallory@elsewhere.example"));
+
+    /* Analytics, as JSON and as CSV. */
+    j = CTL_JSON(w, 0, "analytics", "overview", nid, "--interval", "week", "--json");
+    assert_true(json_is_object(j));
+    json_decref(j);
+    assert_int_equal(CTL(w, &out, &err, "analytics", "members", nid, "--format", "csv"), 0);
+    assert_true(strlen(out) > 0);
+    free(out);
+    free(err);
+    json_decref(CTL_JSON(w, 1, "analytics", "messages", nid, "--interval", "year"));
 
     /* Bad values: the server's message, exit 1. */
     assert_int_equal(CTL(w, &out, &err, "users", "create", "--network", nid, "--username",
