@@ -96,7 +96,7 @@ static int find_port(const char *log)
 int harness_start(struct parleyd *p)
 {
     char conf[300], out[300], logf[300];
-    double deadline = now_s() + 15;
+    double deadline = now_s() + 60;
     pid_t pid;
 
     if (write_config(p, conf, sizeof(conf)) < 0)
@@ -135,7 +135,7 @@ int harness_start(struct parleyd *p)
             return 0;
         usleep(20000);
     }
-    fprintf(stderr, "parleyd did not listen within 15 s\n");
+    fprintf(stderr, "parleyd did not listen within 60 s\n");
     harness_stop(p, SIGKILL, 5, NULL);
     return -1;
 }
@@ -244,8 +244,8 @@ int harness_http(const struct parleyd *p, const char *method, const char *path, 
     return harness_http_h(p, method, path, body, NULL, r);
 }
 
-int harness_http_h(const struct parleyd *p, const char *method, const char *path,
-                   const char *body, const char *const *headers, struct http_resp *r)
+int harness_http_h(const struct parleyd *p, const char *method, const char *path, const char *body,
+                   const char *const *headers, struct http_resp *r)
 {
     char url[512], ca[300];
     struct sink b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};

@@ -28,7 +28,8 @@ struct parleyd {
 /* Create the data directory and database; nothing is started. Returns 0. */
 int harness_init(struct parleyd *p, const char *extra_config);
 /* Start parleyd (again, with the same directory and database). Returns 0,
- * or -1 if it exited or did not listen within 15 s. */
+ * or -1 if it exited or did not listen within 60 s (generous: sanitizer
+ * builds start slowly on a loaded machine). */
 int harness_start(struct parleyd *p);
 /* Send `sig` and wait up to `timeout_s` seconds. Returns the exit status
  * (or 128 + signal), -1 on timeout (the process is then killed). Sets
@@ -57,8 +58,8 @@ int harness_http(const struct parleyd *p, const char *method, const char *path, 
                  struct http_resp *r);
 /* harness_http with extra request headers: a NULL-terminated list of
  * "Name: value" lines, or NULL. */
-int harness_http_h(const struct parleyd *p, const char *method, const char *path,
-                   const char *body, const char *const *headers, struct http_resp *r);
+int harness_http_h(const struct parleyd *p, const char *method, const char *path, const char *body,
+                   const char *const *headers, struct http_resp *r);
 void http_resp_free(struct http_resp *r);
 
 struct ws_conn {
