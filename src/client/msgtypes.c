@@ -62,8 +62,9 @@ const struct msgtype msgtype_table[] = {
         {"control", MT_OBJECT, true},
         {"control.pinned", MT_BOOL, true},
     }},
-    /* Placeholders until files and calls land: the fields are typed, the
-     * transfer and the media are not implemented yet. */
+    /* File and call messages: their fields are typed and checked here;
+     * moving file bytes and call media is the job of the files and calls
+     * subsystems, which do not exist yet. */
     {MSGTYPE_FILE, "file", {
         {"file", MT_OBJECT, true},
         {"file.filename", MT_STRING, true},
