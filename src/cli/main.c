@@ -1,5 +1,6 @@
 /* main.c - parley, the end-user command line over libparley: parses the
  * options every subcommand shares and dispatches through one table. */
+#include "common/secret.h"
 #include "cli.h"
 
 #include <getopt.h>
@@ -47,24 +48,7 @@ size_t cli_split(char *s, const char **out, size_t max)
 
 void cli_password_free(char *pw)
 {
-    if (pw) {
-        OPENSSL_cleanse(pw, strlen(pw));
-        free(pw);
-    }
-}
-
-static char *read_line(FILE *f)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    if (n < 0) {
-        free(line);
-        return NULL;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    return line;
+    secret_free(pw);
 }
 
 char *cli_password(struct cli *cli, int which, const char *env, const char *prompt)
@@ -77,7 +61,7 @@ char *cli_password(struct cli *cli, int which, const char *env, const char *prom
             fatal("cannot open password file '%s'", cli->password_file);
         for (int i = 0; i <= which; i++) {
             cli_password_free(pw);
-            if (!(pw = read_line(f)))
+            if (!(pw = secret_read_line(f)))
                 fatalx("password file '%s' has no line %d", cli->password_file, which + 1);
         }
         fclose(f);
@@ -98,7 +82,7 @@ char *cli_password(struct cli *cli, int which, const char *env, const char *prom
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
     }
-    pw = read_line(tty);
+    pw = secret_read_line(tty);
     if (restore)
         tcsetattr(fileno(tty), TCSAFLUSH, &old);
     fprintf(tty, "\n");

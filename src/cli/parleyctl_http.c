@@ -2,6 +2,7 @@
  * HTTPS request with libcurl (the server certificate always verified, by
  * trust anchors or by a pinned fingerprint), error replies, human output
  * and secrets read without echo. */
+#include "common/secret.h"
 #include "parleyctl.h"
 
 #include <errno.h>
@@ -479,26 +480,9 @@ void ctl_print(const struct ctl *ctl, const struct ctl_resp *r, const char *list
 
 /* ---- secrets ---- */
 
-static char *read_line(FILE *f)
-{
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    if (n < 0) {
-        free(line);
-        return NULL;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    return line;
-}
-
 void ctl_secret_free(char *s)
 {
-    if (s) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
+    secret_free(s);
 }
 
 char *ctl_secret(const char *file, int line, const char *prompt)
@@ -513,7 +497,7 @@ char *ctl_secret(const char *file, int line, const char *prompt)
         }
         for (int i = 0; i <= line; i++) {
             ctl_secret_free(s);
-            if (!(s = read_line(f)))
+            if (!(s = secret_read_line(f)))
                 break;
         }
         if (f != stdin)
@@ -536,7 +520,7 @@ char *ctl_secret(const char *file, int line, const char *prompt)
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
     }
-    s = read_line(tty);
+    s = secret_read_line(tty);
     if (restore)
         tcsetattr(fileno(tty), TCSAFLUSH, &old);
     fprintf(tty, "\n");
