@@ -149,60 +149,47 @@ static int64_t group_max_expiration(struct store_conn *c, int64_t group)
     return v;
 }
 
-static int load_conv(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
-                     int64_t *max_exp)
+/* One statement finds the conversation (the sender must be a member), the
+ * sender's security group, and the devices the envelope must be wrapped
+ * for: those of the conversation's active members, and those of the
+ * network's active compliance bots, which receive every conversation's
+ * messages (docs/protocol.md). No row: not a member, or no such
+ * conversation (the sender's own device is always a row otherwise). */
+static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
+                        int64_t *max_exp, struct cur_device **out, size_t *n)
 {
     struct store_val p[] = {STORE_BLOB(m->route.hdr.conversation, KEYS_ID_LEN),
                             STORE_INT(m->network_row), STORE_INT(m->sender_user_row)};
     struct store_rows *r = NULL;
     int64_t group = 0;
-    int rc = store_query(c,
-                         "SELECT c.id, COALESCE(u.security_group_id, (SELECT id FROM "
-                         "security_groups WHERE network_id = c.network_id AND is_default = 1 "
-                         "ORDER BY id LIMIT 1), 0) FROM conversations c "
-                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
-                         "JOIN users u ON u.id = m.user_id "
-                         "WHERE c.conv_id = $1 AND c.network_id = $2 AND c.deleted = 0",
-                         p, 3, &r);
-    if (rc == 0 && (rc = store_rows_next(r)) == 1) {
-        *conv_row = store_rows_int(r, 0);
-        group = store_rows_int(r, 1);
-        rc = 0;
-    } else if (rc == 0) {
-        rc = PARLEY_ENOTFOUND;
-    }
-    store_rows_free(r);
-    *max_exp = 0;
-    if (rc == 0 && group)
-        *max_exp = group_max_expiration(c, group);
-    return rc;
-}
-
-/* The devices an envelope must be wrapped for: those of the conversation's
- * active members, and those of the network's active compliance bots, which
- * receive every conversation's messages (docs/protocol.md). */
-static int load_devices(struct store_conn *c, int64_t conv_row, int64_t network_row,
-                        struct cur_device **out, size_t *n)
-{
-    struct store_val p[] = {STORE_INT(conv_row), STORE_INT(network_row)};
-    struct store_rows *r = NULL;
     size_t cap = 0;
     int rc = store_query(c,
-                         "SELECT d.id, d.device_id FROM members m "
+                         "WITH cv AS (SELECT c.id AS cid, COALESCE(u.security_group_id, "
+                         "(SELECT id FROM security_groups WHERE network_id = c.network_id "
+                         "AND is_default = 1 ORDER BY id LIMIT 1), 0) AS grp "
+                         "FROM conversations c "
+                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
+                         "JOIN users u ON u.id = m.user_id "
+                         "WHERE c.conv_id = $1 AND c.network_id = $2 AND c.deleted = 0) "
+                         "SELECT cv.cid, cv.grp, d.id, d.device_id FROM cv "
+                         "JOIN members m ON m.conv_id = cv.cid "
                          "JOIN users u ON u.id = m.user_id AND u.status = 'active' "
-                         "JOIN devices d ON d.user_id = u.id WHERE m.conv_id = $1 "
-                         "UNION SELECT d.id, d.device_id FROM users u "
-                         "JOIN devices d ON d.user_id = u.id WHERE u.network_id = $2 "
-                         "AND u.is_compliance = 1 AND u.status = 'active'",
-                         p, 2, &r);
+                         "JOIN devices d ON d.user_id = u.id "
+                         "UNION SELECT cv.cid, cv.grp, d.id, d.device_id FROM cv "
+                         "JOIN users u ON u.network_id = $2 AND u.is_compliance = 1 "
+                         "AND u.status = 'active' JOIN devices d ON d.user_id = u.id",
+                         p, 3, &r);
     *out = NULL;
     *n = 0;
+    *max_exp = 0;
     while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
         size_t bl;
-        const uint8_t *b = store_rows_blob(r, 1, &bl);
+        const uint8_t *b = store_rows_blob(r, 3, &bl);
         if (*n == cap)
             *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(**out));
-        (*out)[*n].row = store_rows_int(r, 0);
+        *conv_row = store_rows_int(r, 0);
+        group = store_rows_int(r, 1);
+        (*out)[*n].row = store_rows_int(r, 2);
         memset((*out)[*n].id, 0, KEYS_ID_LEN);
         if (b && bl == KEYS_ID_LEN)
             memcpy((*out)[*n].id, b, KEYS_ID_LEN);
@@ -210,8 +197,13 @@ static int load_devices(struct store_conn *c, int64_t conv_row, int64_t network_
         (*n)++;
     }
     store_rows_free(r);
-    if (rc == 0)
+    if (rc == 0 && *n == 0)
+        rc = PARLEY_ENOTFOUND;
+    if (rc == 0) {
         qsort(*out, *n, sizeof(**out), cmp_cur);
+        if (group)
+            *max_exp = group_max_expiration(c, group);
+    }
     return rc;
 }
 
@@ -352,13 +344,37 @@ static int write_envelope(struct store_conn *c, struct msg_submit *m, int64_t co
                             STORE_INT(m->ts_ms),
                             STORE_INT(m->keep_until),
                             STORE_INT(m->route.hdr.flags)};
+    /* The unique (sender_device, msg_id) key turns a resent envelope into
+     * no row here, which saves a lookup on every new one. */
     rc = store_query_int(c,
                          "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
-                         "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                         "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                         "ON CONFLICT (sender_device, msg_id) DO NOTHING RETURNING id",
                          p, ARRAY_SIZE(p), &env_row);
+    if (rc == PARLEY_ENOTFOUND) {
+        m->n_rcpt = 0;
+        rc = find_duplicate(c, m);
+        m->duplicate = rc == 1;
+        return rc < 0 ? rc : rc == 1 ? 0 : PARLEY_ESTORE;
+    }
     if (rc == 0)
         rc = write_queue_rows(c, m, env_row);
     return rc;
+}
+
+/* A refusal is not sent back for an envelope accepted before (a client
+ * resending after a lost ack): that one gets its original acknowledgement.
+ * Returns 0, or a negative store error. */
+static int refuse(struct msg_submit *m, struct store_conn *c, enum msg_verdict v, const char *why)
+{
+    int rc = find_duplicate(c, m);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        m->duplicate = true;
+    else
+        verdict(m, v, "%s", why);
+    return 0;
 }
 
 static int submit_job(struct store_conn *c, void *arg)
@@ -367,40 +383,45 @@ static int submit_job(struct store_conn *c, void *arg)
     struct cur_device *cur = NULL;
     int64_t conv_row = 0, max_exp = 0, now = m->ts_ms / 1000;
     uint64_t exp = m->route.hdr.expires_at;
+    char why[160];
     size_t n = 0;
     int rc;
 
-    rc = find_duplicate(c, m);
-    if (rc != 0) {
-        m->duplicate = rc == 1;
-        return rc < 0 ? rc : 0;
-    }
-    rc = load_conv(c, m, &conv_row, &max_exp);
-    if (rc == PARLEY_ENOTFOUND) {
-        verdict(m, MSG_NOT_MEMBER, "no such conversation, or you are not a member");
-        return 0;
-    }
+    /* Checks first, duplicate detection last (write_envelope): a new
+     * envelope, the common case, costs no lookup by message id. */
+    rc = load_targets(c, m, &conv_row, &max_exp, &cur, &n);
+    if (rc == PARLEY_ENOTFOUND)
+        return refuse(m, c, MSG_NOT_MEMBER, "no such conversation, or you are not a member");
     if (rc < 0)
-        return rc;
+        goto out;
     if (exp != 0 && exp <= (uint64_t)now) {
-        verdict(m, MSG_EXPIRED, "expires_at is in the past");
-        return 0;
+        rc = refuse(m, c, MSG_EXPIRED, "expires_at is in the past");
+        goto out;
     }
     if (max_exp > 0 && exp > (uint64_t)(now + max_exp + MSG_EXPIRY_SLACK)) {
-        verdict(m, MSG_FORBIDDEN, "expires_at is more than %lld s ahead (the maximum expiration)",
-                (long long)max_exp);
-        return 0;
+        snprintf(why, sizeof(why), "expires_at is more than %lld s ahead (the maximum expiration)",
+                 (long long)max_exp);
+        rc = refuse(m, c, MSG_FORBIDDEN, why);
+        goto out;
     }
     /* No expiry asked for: the server keeps its copy at most the maximum. */
     m->keep_until = max_exp > 0 && exp == 0 ? now + max_exp : (int64_t)exp;
-    rc = load_devices(c, conv_row, m->network_row, &cur, &n);
-    if (rc == 0 && !check_complete(m, cur, n)) {
-        verdict(m, MSG_DEVICES_CHANGED,
-                "the members' devices changed: fetch them again and seal for every device");
+    if (!check_complete(m, cur, n)) {
+        rc = find_duplicate(c, m);
+        if (rc == 1) {
+            m->duplicate = true;
+            free(m->missing);
+            free(m->extra);
+            m->missing = m->extra = NULL;
+            m->n_missing = m->n_extra = 0;
+            rc = 0;
+        } else if (rc == 0) {
+            verdict(m, MSG_DEVICES_CHANGED,
+                    "the members' devices changed: fetch them again and seal for every device");
+        }
         goto out;
     }
-    if (rc == 0)
-        rc = write_envelope(c, m, conv_row, cur, n);
+    rc = write_envelope(c, m, conv_row, cur, n);
 out:
     free(cur);
     return rc;

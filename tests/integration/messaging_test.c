@@ -621,12 +621,13 @@ static void test_messaging__direct_message_is_acked_and_opened(void **state)
     tc_ws_auth(p, &w.db);
     tc_seal(p, &w.da, to, 1, w.conv, "hello bob", 0, &env);
     tc_send_envelope(&w.da, &env);
-    expect_ack(&w.da, env.data);
+    int64_t ts = expect_ack(&w.da, env.data);
     expect_text(&w.db, users, 2, "hello bob", &seq);
     assert_int_equal(seq, 1);
-    /* The same envelope again (a retry): acked, not delivered twice. */
+    /* The same envelope again (a retry after a lost ack): acked with the
+     * original time, not delivered twice. */
     tc_send_envelope(&w.da, &env);
-    expect_ack(&w.da, env.data);
+    assert_int_equal(expect_ack(&w.da, env.data), ts);
     {
         struct tc_delivery x;
         assert_int_equal(tc_wait_delivery(&w.db, 1000, &x), -1);
@@ -832,9 +833,11 @@ static void test_messaging__removed_room_member_stops_receiving(void **state)
     to[1] = &w.dc;
     tc_seal(p, &w.da, to, 2, room, "all three", 0, &env);
     tc_send_envelope(&w.da, &env);
-    expect_ack(&w.da, env.data);
+    int64_t first_ts = expect_ack(&w.da, env.data);
     expect_text(&w.db, users, 3, "all three", NULL);
     expect_text(&w.dc, users, 3, "all three", NULL);
+    struct buf first = BUF_INIT(SIZE_MAX);
+    buf_append(&first, env.data, env.len);
     buf_reset(&env);
 
     /* The moderator removes carol: her device is now an extra wrap. */
@@ -852,6 +855,11 @@ static void test_messaging__removed_room_member_stops_receiving(void **state)
     tc_send_envelope(&w.da, &env);
     expect_ack(&w.da, env.data);
     expect_text(&w.db, users, 3, "without carol", NULL);
+    /* A retry of the envelope accepted before the change gets its original
+     * ack, not a devices_changed refusal, and is not delivered again. */
+    tc_send_envelope(&w.da, &first);
+    assert_int_equal(expect_ack(&w.da, first.data), first_ts);
+    buf_release(&first);
     {
         struct tc_delivery x;
         assert_int_equal(tc_wait_delivery(&w.dc, 1000, &x), -1);
