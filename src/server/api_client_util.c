@@ -5,6 +5,8 @@
 #include "common/str.h"
 #include "common/xmalloc.h"
 
+#include "proto/link.h"
+
 #define BUNDLE_MAX (1u << 20)
 
 static const struct api_field login_fields[] = {
@@ -43,14 +45,30 @@ static const struct api_field members_fields[] = {
     {"moderators", API_IDS, false, 1000},
 };
 
+static const struct api_field link_create_fields[] = {
+    {"link_id", API_ID, true, 0},
+};
+static const struct api_field link_offer_fields[] = {
+    {"offer", API_B64, true, LINK_OFFER_MAX},
+};
+static const struct api_field link_chunk_fields[] = {
+    {"data", API_B64, true, LINK_CHUNK_MAX + LINK_CHUNK_OVERHEAD},
+};
+static const struct api_field link_done_fields[] = {
+    {"header", API_B64, true, LINK_HEADER_MAX},
+    {"chunks", API_INT, true, LINK_MAX_CHUNKS},
+};
+
 const struct api_field *const api_body_fields[API_BODY_COUNT] = {
-    login_fields, identity_fields,    device_fields,  bundle_fields,
-    claim_fields, conv_create_fields, members_fields,
+    login_fields,      identity_fields,    device_fields,    bundle_fields,
+    claim_fields,      conv_create_fields, members_fields,   link_create_fields,
+    link_offer_fields, link_chunk_fields,  link_done_fields,
 };
 const size_t api_body_nfields[API_BODY_COUNT] = {
-    ARRAY_SIZE(login_fields),   ARRAY_SIZE(identity_fields), ARRAY_SIZE(device_fields),
-    ARRAY_SIZE(bundle_fields),  ARRAY_SIZE(claim_fields),    ARRAY_SIZE(conv_create_fields),
-    ARRAY_SIZE(members_fields),
+    ARRAY_SIZE(login_fields),      ARRAY_SIZE(identity_fields),    ARRAY_SIZE(device_fields),
+    ARRAY_SIZE(bundle_fields),     ARRAY_SIZE(claim_fields),       ARRAY_SIZE(conv_create_fields),
+    ARRAY_SIZE(members_fields),    ARRAY_SIZE(link_create_fields), ARRAY_SIZE(link_offer_fields),
+    ARRAY_SIZE(link_chunk_fields), ARRAY_SIZE(link_done_fields),
 };
 
 static int parse_id(json_t *j, uint8_t out[KEYS_ID_LEN])

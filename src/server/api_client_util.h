@@ -65,6 +65,10 @@ enum api_body_kind {
     API_BODY_CLAIM,
     API_BODY_CONV_CREATE,
     API_BODY_MEMBERS,
+    API_BODY_LINK_CREATE,
+    API_BODY_LINK_OFFER,
+    API_BODY_LINK_CHUNK,
+    API_BODY_LINK_DONE,
     API_BODY_COUNT
 };
 extern const struct api_field *const api_body_fields[API_BODY_COUNT];

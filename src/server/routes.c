@@ -7,6 +7,7 @@
 #include "api_docs.h"
 #include "api_client.h"
 #include "api_conv.h"
+#include "api_link.h"
 
 /* Rows that are not admin routes leave the admin fields of struct
  * http_route zero. */
@@ -65,6 +66,31 @@ const struct http_route http_routes[] = {
     {.method = HTTP_DELETE,
      .path = "/api/v1/client/conversations/:conv_id",
      .fn = api_conv_delete,
+     .flags = 0},
+    {.method = HTTP_POST,
+     .path = "/api/v1/client/links",
+     .fn = api_link_create,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_GET, .path = "/api/v1/client/links/:link_id", .fn = api_link_get, .flags = 0},
+    {.method = HTTP_PUT,
+     .path = "/api/v1/client/links/:link_id/offer",
+     .fn = api_link_offer,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_PUT,
+     .path = "/api/v1/client/links/:link_id/chunks/:index",
+     .fn = api_link_chunk_put,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_GET,
+     .path = "/api/v1/client/links/:link_id/chunks/:index",
+     .fn = api_link_chunk_get,
+     .flags = 0},
+    {.method = HTTP_PUT,
+     .path = "/api/v1/client/links/:link_id/transfer",
+     .fn = api_link_done,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_DELETE,
+     .path = "/api/v1/client/links/:link_id",
+     .fn = api_link_delete,
      .flags = 0},
     {HTTP_GET, "/api/docs", api_docs_page, 0},
     {HTTP_GET, "/api/docs/docs.js", api_docs_script, 0},
