@@ -228,6 +228,39 @@ int parley_client_fingerprint(struct parley_client *c, const char *username,
  * safety numbers): pins it and marks it verified. */
 int parley_client_trust(struct parley_client *c, const char *username);
 
+/* ---- Linking a device ---------------------------------------------------------
+ * A signed-in device shows a short code (typed, or scanned as a QR code);
+ * a new device of the same user, already signed in with the password,
+ * enters it and receives the conversation history, encrypted end to end
+ * (docs/protocol.md, "Device linking"). The code is good for one answer and
+ * ten minutes. */
+#define PARLEY_LINK_CODE_LEN 20 /* "XXXX-XXXX-XXXX-XXXX" and a NUL */
+
+struct parley_link;
+
+/* On the signed-in device: open a link and write the code to show. */
+int parley_link_start(struct parley_client *c, char code[PARLEY_LINK_CODE_LEN],
+                      struct parley_link **out);
+/* Wait up to `timeout_ms` for the new device's answer, check that it was
+ * made with the code by a device of this user, then send it this device's
+ * pinned keys, conversations and messages. Returns 0 (and the number of
+ * messages sent in *n_messages, which may be NULL), PARLEY_EBUSY (no answer
+ * yet: call again), PARLEY_EAUTH (an answer without the code, or from a
+ * device not certified by this user's identity: the link is closed),
+ * PARLEY_ENOTFOUND (the link expired), PARLEY_EIO. */
+int parley_link_serve(struct parley_link *l, int timeout_ms, size_t *n_messages);
+/* Close the link (on the server too, unless it was served) and free. */
+void parley_link_free(struct parley_link *l);
+/* On the new device: answer `code` and wait up to `timeout_ms` for the
+ * history, then store it, keeping what this device already has. Returns 0
+ * (*n_messages: messages added), PARLEY_EINVAL (not a code: 16 characters
+ * of 0-9 and A-Z without I, L, O, U), PARLEY_ENOTFOUND (no such link: a
+ * typo, or it expired), PARLEY_ECONFLICT (another device answered first),
+ * PARLEY_EAUTH (the transfer was not made with the code), PARLEY_EBUSY,
+ * PARLEY_EIO. */
+int parley_link_accept(struct parley_client *c, const char *code, int timeout_ms,
+                       size_t *n_messages);
+
 /* ---- Payload table -------------------------------------------------------- */
 
 /* The name of a message type ("text", "edit", ...), or NULL if unknown. */

@@ -30,6 +30,7 @@ int cmd_listen(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_rooms(struct cli *cli, int argc, char **argv);
 int cmd_fingerprint(struct cli *cli, int argc, char **argv);
+int cmd_link(struct cli *cli, int argc, char **argv);
 
 /* A password: the first line of --password-file, else $`env`, else asked
  * on the terminal without echo. `which` names it in the prompt and selects
@@ -42,6 +43,10 @@ void cli_password_free(char *pw);
 /* Sign in from local state (or, with --config, as a new device) and
  * optionally connect and wait until online. Exits on failure. */
 struct parley_client *cli_client(struct cli *cli, bool connect);
+
+/* Draw `text` as a QR code in the terminal: two module rows per line with
+ * half blocks, and a quiet zone (libqrencode; cmd_fingerprint.c). */
+void cli_print_qr(const char *text);
 
 /* Print "parley: what: reason" to stderr; returns 1. */
 int cli_fail(const char *what, int err);

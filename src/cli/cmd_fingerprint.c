@@ -8,8 +8,7 @@
 
 #include <qrencode.h>
 
-/* Two module rows per text line with half blocks, and a quiet zone. */
-static void print_qr(const char *text)
+void cli_print_qr(const char *text)
 {
     QRcode *qr = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (!qr)
@@ -61,7 +60,7 @@ int cmd_fingerprint(struct cli *cli, int argc, char **argv)
         return cli_fail("fingerprint", rc);
     printf("safety number with %s:\n%s\n", argv[optind], number);
     if (qr) {
-        print_qr(code);
+        cli_print_qr(code);
         printf("%s\n", code);
     }
     return 0;

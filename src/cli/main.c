@@ -20,6 +20,7 @@ static const struct cli_cmd commands[] = {
     {"history", cmd_history, "history USER_OR_CONV [--json] [--limit N]"},
     {"rooms", cmd_rooms, "rooms create|list|members|add|remove|leave|delete ... (see parley(1))"},
     {"fingerprint", cmd_fingerprint, "fingerprint USER [--trust]"},
+    {"link", cmd_link, "link show [--no-qr] [--timeout SECONDS] | link accept CODE"},
 };
 
 static void usage(FILE *f)

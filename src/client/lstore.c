@@ -508,6 +508,49 @@ out:
     return rc;
 }
 
+int lstore_conv_each(struct lstore *st, int (*fn)(void *arg, const struct lstore_conv *c),
+                     void *arg)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT conv_id FROM conversations ORDER BY conv_id", &s);
+    int r;
+
+    if (rc < 0)
+        return rc;
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        struct lstore_conv c;
+        rc = lstore_conv_get(st, (const char *)sqlite3_column_text(s, 0), &c);
+        if (rc == 0)
+            rc = fn(arg, &c);
+        free(c.title);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = PARLEY_ESTORE;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int lstore_pin_each(struct lstore *st,
+                    int (*fn)(void *arg, const char *user_id, const char *username,
+                              const uint8_t *key, size_t n, int verified),
+                    void *arg)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT user_id, username, identity_key, verified FROM pins", &s);
+    int r;
+
+    if (rc < 0)
+        return rc;
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW)
+        rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
+                (const char *)sqlite3_column_text(s, 1), sqlite3_column_blob(s, 2),
+                (size_t)sqlite3_column_bytes(s, 2), sqlite3_column_int(s, 3));
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = PARLEY_ESTORE;
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int lstore_conv_delete(struct lstore *st, const char *conv_id)
 {
     sqlite3_stmt *s;
@@ -584,18 +627,22 @@ int lstore_msg_each(struct lstore *st, const char *conv_id, size_t limit,
     /* The newest `limit` messages, then oldest first. */
     rc = prepare(st,
                  "SELECT * FROM (SELECT msg_id, sender, sender_device, msgtype, body, ts,"
-                 " expires_at, burn_on_read, state FROM messages WHERE conv_id = ?"
-                 " AND state != 4 ORDER BY ts DESC, rowid DESC LIMIT ?) ORDER BY ts, msg_id",
+                 " expires_at, burn_on_read, state, conv_id FROM messages"
+                 " WHERE (?1 IS NULL OR conv_id = ?1)"
+                 " AND state != 4 ORDER BY ts DESC, rowid DESC LIMIT ?2) ORDER BY ts, msg_id",
                  &s);
     if (rc < 0)
         return rc;
-    sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+    if (conv_id)
+        sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 1);
     sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
     int r;
     while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
         struct lstore_msg m = {0};
         strlcpy_p(m.msg_id, (const char *)sqlite3_column_text(s, 0), sizeof(m.msg_id));
-        strlcpy_p(m.conv_id, conv_id, sizeof(m.conv_id));
+        strlcpy_p(m.conv_id, (const char *)sqlite3_column_text(s, 9), sizeof(m.conv_id));
         strlcpy_p(m.sender, (const char *)sqlite3_column_text(s, 1), sizeof(m.sender));
         strlcpy_p(m.sender_device, (const char *)sqlite3_column_text(s, 2),
                   sizeof(m.sender_device));

@@ -71,6 +71,14 @@ int lstore_conv_put(struct lstore *st, const struct lstore_conv *c);
 /* PARLEY_ENOTFOUND if unknown; free out->title. */
 int lstore_conv_get(struct lstore *st, const char *conv_id, struct lstore_conv *out);
 int lstore_conv_delete(struct lstore *st, const char *conv_id);
+/* Call fn for every conversation (the title is decrypted for the call). */
+int lstore_conv_each(struct lstore *st, int (*fn)(void *arg, const struct lstore_conv *c),
+                     void *arg);
+/* Call fn for every pinned identity key; username may be NULL. */
+int lstore_pin_each(struct lstore *st,
+                    int (*fn)(void *arg, const char *user_id, const char *username,
+                              const uint8_t *key, size_t n, int verified),
+                    void *arg);
 
 /* Messages. The body is stored encrypted. */
 enum lstore_msg_state {
@@ -96,8 +104,9 @@ struct lstore_msg {
 int lstore_msg_put(struct lstore *st, const struct lstore_msg *m);
 /* 0 if msg_id was never seen, PARLEY_EREPLAY if it was. */
 int lstore_msg_seen(struct lstore *st, const char *msg_id);
-/* Call fn for each message of a conversation, oldest first (the body is
- * decrypted for the call only). `limit` 0: all. */
+/* Call fn for each message of a conversation (of every conversation when
+ * conv_id is NULL), oldest first (the body is decrypted for the call
+ * only). `limit` 0: all. */
 int lstore_msg_each(struct lstore *st, const char *conv_id, size_t limit,
                     int (*fn)(void *arg, const struct lstore_msg *m), void *arg);
 int lstore_msg_set_state(struct lstore *st, const char *msg_id, int state);
