@@ -126,15 +126,16 @@ enum parley_event_type {
     PARLEY_EVENT_ERROR = 4,    /* a delivery could not be accepted: see err */
     PARLEY_EVENT_TYPING = 5,   /* sender is (active) or stopped typing in conv_id */
     PARLEY_EVENT_PRESENCE = 6, /* sender's availability: body is the status */
+    PARLEY_EVENT_READ = 7,     /* sender read msg_id (one-to-one conv_id) */
 };
 
 /* An event; every string is NUL-terminated and owned by the event. */
 struct parley_event {
     enum parley_event_type type;
     int err;                           /* PARLEY_EVENT_ERROR: the PARLEY_E* code */
-    char msg_id[PARLEY_ID_HEX];        /* MESSAGE */
-    char conv_id[PARLEY_ID_HEX];       /* MESSAGE */
-    char sender[PARLEY_ID_HEX];        /* MESSAGE: the sender's user id */
+    char msg_id[PARLEY_ID_HEX];        /* MESSAGE, READ */
+    char conv_id[PARLEY_ID_HEX];       /* MESSAGE, TYPING, READ */
+    char sender[PARLEY_ID_HEX];        /* MESSAGE: the sender's user id; READ: the reader's */
     char sender_device[PARLEY_ID_HEX]; /* MESSAGE */
     const char *sender_name;           /* MESSAGE: username if known, else NULL */
     int msgtype;                       /* MESSAGE: payload "msgtype" (1000 text...) */
@@ -176,7 +177,9 @@ int parley_client_send_text(struct parley_client *c, const char *to, const char 
 
 /* Mark a received message read. A burn-on-read message is deleted from
  * the local state once the conversation's burn-on-read time has passed
- * (at once when it is 0). Returns 0 or PARLEY_ENOTFOUND. */
+ * (at once when it is 0). In a one-to-one conversation, while connected,
+ * a read receipt goes to the author's devices (PARLEY_EVENT_READ), unless
+ * the network turned read receipts off. Returns 0 or PARLEY_ENOTFOUND. */
 int parley_client_mark_read(struct parley_client *c, const char *msg_id);
 
 /* The stored messages of a conversation, oldest first, as a JSON array of

@@ -271,7 +271,24 @@ int parley_client_mark_read(struct parley_client *c, const char *msg_id)
         if (rc == 0 && after == 0)
             rc = lstore_msg_purge_expired(c->st, (uint64_t)time(NULL)) < 0 ? PARLEY_ESTORE : 0;
     }
+    /* A read receipt to the author, in a one-to-one conversation, for a
+     * message someone else sent. Best effort: the network may turn
+     * receipts off (the server then answers with an error event). */
+    char sender[33];
+    uint8_t conv_bin[KEYS_ID_LEN];
+    bool receipt = rc == 0 && c->conn && lstore_msg_sender(c->st, msg_id, sender) == 0 &&
+                   strcmp(sender, c->user_hex) != 0 &&
+                   hex_decode(conv_id, 2 * KEYS_ID_LEN, conv_bin, KEYS_ID_LEN) == 0 &&
+                   ids_conv_type(conv_bin) == IDS_CONV_DIRECT;
     pthread_mutex_unlock(&c->mu);
+    if (receipt) {
+        json_t *m = json_pack("{sssss[s]}", "type", "read", "conv_id", conv_id, "msg_ids", msg_id);
+        char *txt = m ? json_dumps(m, JSON_COMPACT) : NULL;
+        if (txt)
+            (void)conn_send(c->conn, false, (const uint8_t *)txt, strlen(txt));
+        free(txt);
+        json_decref(m);
+    }
     return rc;
 }
 
@@ -503,7 +520,21 @@ static void on_text(void *arg, const char *p, size_t n)
         client_push_event(c, e);
         break;
     }
+    case FRAME_CTL_READ:
+        /* One event per message read. */
+        for (size_t i = 0; i < ctl.n_read; i++) {
+            struct client_event *e = client_event_new(PARLEY_EVENT_READ);
+            if (!e)
+                break;
+            hex_encode(ctl.user_id, KEYS_ID_LEN, e->ev.sender);
+            hex_encode(ctl.conv_id, KEYS_ID_LEN, e->ev.conv_id);
+            hex_encode(ctl.read_ids[i], KEYS_ID_LEN, e->ev.msg_id);
+            client_push_event(c, e);
+        }
+        break;
     case FRAME_CTL_ERROR:
+        if (strcmp(ctl.code, "forbidden") == 0)
+            push_error(c, PARLEY_EPERM, "the server refused a control message: forbidden");
         if (strcmp(ctl.code, "unauthorized") == 0)
             push_error(c, PARLEY_EAUTH, "the server refused the device token");
         break;

@@ -39,6 +39,7 @@ static const struct {
     {"pong", FRAME_CTL_PONG},
     {"typing", FRAME_CTL_TYPING},
     {"presence", FRAME_CTL_PRESENCE},
+    {"read", FRAME_CTL_READ},
 };
 
 static int ids_array(json_t *v, size_t *n)
@@ -104,6 +105,25 @@ static int parse_fields(json_t *root, struct frame_ctl *out)
             return PARLEY_EPROTO;
         out->active = json_is_true(v);
         return 0;
+    case FRAME_CTL_READ: {
+        size_t i;
+        json_t *e;
+        v = json_object_get(root, "msg_ids");
+        if (api_get_id(root, "user_id", out->user_id) < 0 ||
+            api_get_id(root, "conv_id", out->conv_id) < 0 || !json_is_array(v) ||
+            json_array_size(v) == 0 || json_array_size(v) > FRAME_MAX_READ)
+            return PARLEY_EPROTO;
+        json_array_foreach(v, i, e)
+        {
+            json_t *wrap = json_pack("{sO}", "id", e);
+            int rc = wrap ? api_get_id(wrap, "id", out->read_ids[i]) : PARLEY_ENOMEM;
+            json_decref(wrap);
+            if (rc < 0)
+                return PARLEY_EPROTO;
+        }
+        out->n_read = json_array_size(v);
+        return 0;
+    }
     case FRAME_CTL_PRESENCE: {
         const char *st = json_string_value(json_object_get(root, "status"));
         v = json_object_get(root, "idle_s");

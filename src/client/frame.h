@@ -34,22 +34,27 @@ enum frame_ctl_type {
     FRAME_CTL_PONG,
     FRAME_CTL_TYPING,
     FRAME_CTL_PRESENCE,
+    FRAME_CTL_READ,
 };
+
+#define FRAME_MAX_READ 100 /* message ids in one read receipt */
 
 /* A parsed server control message. */
 struct frame_ctl {
     enum frame_ctl_type type;
     uint8_t msg_id[KEYS_ID_LEN];  /* ack, nack */
-    uint8_t user_id[KEYS_ID_LEN]; /* auth_ok, typing */
+    uint8_t user_id[KEYS_ID_LEN]; /* auth_ok, typing, presence, read (the reader) */
     uint8_t device_id[KEYS_ID_LEN];
-    int64_t ts_ms;                /* ack */
-    int64_t remaining;            /* prekeys_low */
-    char code[32];                /* nack, error: the code ("" if none) */
-    size_t n_missing, n_extra;    /* nack devices_changed */
-    uint8_t conv_id[KEYS_ID_LEN]; /* typing */
-    bool active;                  /* typing */
-    char status[16];              /* presence: "available", "away", "busy" */
-    int64_t idle_s;               /* presence */
+    int64_t ts_ms;                                 /* ack */
+    int64_t remaining;                             /* prekeys_low */
+    char code[32];                                 /* nack, error: the code ("" if none) */
+    size_t n_missing, n_extra;                     /* nack devices_changed */
+    uint8_t conv_id[KEYS_ID_LEN];                  /* typing, read */
+    bool active;                                   /* typing */
+    char status[16];                               /* presence: "available", "away", "busy" */
+    int64_t idle_s;                                /* presence */
+    uint8_t read_ids[FRAME_MAX_READ][KEYS_ID_LEN]; /* read: the messages read */
+    size_t n_read;
 };
 /* Returns 0 (type FRAME_CTL_UNKNOWN for a type this client does not know),
  * or PARLEY_EPROTO for a message that is not a JSON object with a string

@@ -11,6 +11,7 @@
 #include "common/xmalloc.h"
 #include "loopq.h"
 #include "msgstore.h"
+#include "proto/ids.h"
 #include "sgroup_settings.h"
 #include "store.h"
 
@@ -659,6 +660,91 @@ static void on_presence(struct ws_session *s, json_t *msg)
     json_decref(out);
 }
 
+/* The network profile's read-receipts switch (sgroup_settings.c; on by
+ * default). */
+static bool read_receipts_allowed(struct store_conn *c, int64_t network_row)
+{
+    struct store_val p[] = {STORE_INT(network_row)};
+    struct store_rows *r = NULL;
+    bool allowed = true;
+
+    if (store_query(c, "SELECT settings FROM networks WHERE id = $1", p, 1, &r) == 0 &&
+        store_rows_next(r) == 1) {
+        json_t *settings = json_loads(store_rows_text(r, 0), 0, NULL);
+        allowed = !json_is_false(json_object_get(settings, "read_receipts"));
+        json_decref(settings);
+    }
+    store_rows_free(r);
+    return allowed;
+}
+
+/* A read receipt: the reader tells the other member of a one-to-one
+ * conversation (and the reader's own other devices) which messages it read.
+ * It carries message ids only, which the server knows anyway; where the
+ * network turned read receipts off, it is refused and relayed to nobody. */
+static void on_read(struct ws_session *s, json_t *msg)
+{
+    const char *hex = json_string_value(json_object_get(msg, "conv_id"));
+    json_t *ids = json_object_get(msg, "msg_ids"), *v, *out;
+    uint8_t conv[KEYS_ID_LEN], id[KEYS_ID_LEN];
+    struct store_conn *c;
+    int64_t *users = NULL;
+    size_t n = 0, i;
+    bool allowed = false;
+    int rc;
+
+    if (!hex || strlen(hex) != 2 * KEYS_ID_LEN ||
+        hex_decode(hex, 2 * KEYS_ID_LEN, conv, KEYS_ID_LEN) < 0) {
+        send_error(s, "bad_message", "field 'conv_id' must be 32 hex characters");
+        return;
+    }
+    if (ids_conv_type(conv) != IDS_CONV_DIRECT) {
+        send_error(s, "bad_message", "read receipts are for one-to-one conversations only");
+        return;
+    }
+    if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > WS_MAX_READ) {
+        send_error(s, "bad_message", "field 'msg_ids' must be an array of 1 to 100 message ids");
+        return;
+    }
+    json_array_foreach(ids, i, v)
+    {
+        const char *t = json_string_value(v);
+        if (!t || strlen(t) != 2 * KEYS_ID_LEN ||
+            hex_decode(t, 2 * KEYS_ID_LEN, id, KEYS_ID_LEN) < 0) {
+            send_error(s, "bad_message", "field 'msg_ids' must hold 32-hex message ids");
+            return;
+        }
+    }
+    /* NEEDSWORK: reads on the loop thread; a member cache would avoid them. */
+    rc = store_conn_get(s->srv->store, &c);
+    if (rc == 0) {
+        rc = api_conv_member_rows(c, conv, s->network_row, s->user_row, &users, &n);
+        allowed = rc == 0 && read_receipts_allowed(c, s->network_row);
+        store_conn_put(s->srv->store, c);
+    }
+    if (rc == PARLEY_ENOTFOUND) {
+        send_error(s, "not_member", "no such conversation, or you are not a member");
+        return;
+    }
+    if (rc < 0) {
+        send_error(s, "internal_error", "cannot relay now; try again");
+        return;
+    }
+    if (!allowed) {
+        free(users);
+        send_error(s, "forbidden", "read receipts are turned off in this network");
+        return;
+    }
+    out = json_pack("{s:s,s:s,s:o,s:O}", "type", "read", "conv_id", hex, "user_id",
+                    json_id(s->user_id), "msg_ids", ids);
+    for (i = 0; i < n; i++)
+        for (struct ws_session *t = by_user[user_bucket(users[i])]; t; t = t->user_next)
+            if (t->user_row == users[i] && t != s && !t->close_code)
+                send_json(t, json_incref(out));
+    json_decref(out);
+    free(users);
+}
+
 /* Message types a client may send, one row each; only auth and ping are
  * accepted before auth_ok. */
 static const struct {
@@ -667,7 +753,7 @@ static const struct {
     bool needs_auth;
 } handlers[] = {
     {"auth", on_auth, false},    {"ping", on_ping, false},        {"ack", on_ack, true},
-    {"typing", on_typing, true}, {"presence", on_presence, true},
+    {"typing", on_typing, true}, {"presence", on_presence, true}, {"read", on_read, true},
 };
 
 int ws_parse(const void *data, size_t len, json_t **msg, const char **type, char *err,

@@ -59,6 +59,8 @@ int ws_parse(const void *data, size_t len, json_t **msg, const char **type, char
 /* Check an "ack" message's "seq" array (at most WS_MAX_ACK non-negative
  * integers). Returns the count and fills seqs, or PARLEY_EPROTO with err. */
 #define WS_MAX_ACK 1024
+/* The most message ids in one read receipt. */
+#define WS_MAX_READ 100
 int ws_parse_ack(json_t *msg, int64_t *seqs, char *err, size_t errlen);
 
 /* The libwebsockets protocol callback for WS_PROTOCOL_NAME. */

@@ -181,8 +181,18 @@ static void test_client__direct_messages_both_ways(void **state)
     assert_int_equal(parley_client_send_text(a, "bob", "hello bob", id), 0);
     assert_int_equal(strlen(id), 32);
     expect_text(b, parley_client_user_id(a), "hello bob");
-    assert_int_equal(parley_client_send_text(b, "alice", "hi alice", NULL), 0);
+    char id_b[PARLEY_ID_HEX];
+    assert_int_equal(parley_client_send_text(b, "alice", "hi alice", id_b), 0);
     expect_text(a, parley_client_user_id(b), "hi alice");
+
+    /* Reading it sends bob a read receipt; reading one's own message
+     * does not. */
+    assert_int_equal(parley_client_mark_read(a, id_b), 0);
+    struct parley_event *rev = next_of(b, PARLEY_EVENT_READ);
+    assert_string_equal(rev->msg_id, id_b);
+    assert_string_equal(rev->sender, parley_client_user_id(a));
+    assert_int_equal(strlen(rev->conv_id), 32);
+    parley_event_free(rev);
 
     /* Typing indicators reach the other member's live session. */
     assert_int_equal(parley_client_typing(a, "bob", 1), 0);

@@ -1080,6 +1080,159 @@ static void test_messaging__malformed_frames_get_errors_not_crashes(void **state
     world_down(&w);
 }
 
+/* Send a control message as text. */
+static void send_text(struct tc_device *d, const char *fmt, ...) PARLEY_PRINTF(2, 3);
+static void send_text(struct tc_device *d, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    assert_int_equal(ws_send(&d->ws, 1, msg, strlen(msg)), 0);
+}
+
+/* The next error `d` gets must carry `code` and mention `needle`. */
+static void expect_error(struct tc_device *d, const char *code, const char *needle)
+{
+    json_t *j = tc_wait_json(d, "error", 5000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), code);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), needle));
+    json_decref(j);
+}
+
+/* `d` gets a typing event from `from`, and before it nothing of `type`:
+ * the server relays one session's messages in order, so what was refused
+ * before the typing message would have arrived first. */
+static void expect_typing_only(struct tc_device *d, const struct tc_user *from, const char *type)
+{
+    json_t *j = tc_wait_json(d, "typing", 5000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "user_id")), tc_hex(from->user_id));
+    json_decref(j);
+    assert_null(tc_wait_json(d, type, 1));
+}
+
+/* Read receipts follow the network profile's switch; presence follows each
+ * user's security group ("User Availability"); typing is relayed to
+ * members only. */
+static void test_messaging__read_receipts_presence_and_typing_policies(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    uint8_t conv_ac[KEYS_ID_LEN], room[KEYS_ID_LEN], mid[KEYS_ID_LEN];
+    char conv[33], cac[33], m[33];
+    json_t *j;
+
+    memset(&w, 0, sizeof(w));
+    tc_user_provision(p, &w.a, "alice");
+    tc_user_provision(p, &w.b, "bob");
+    tc_user_provision(p, &w.c, "carol");
+    /* Carol's security group does not share availability; the others stay
+     * in the default group, which does. */
+    assert_int_equal(harness_provision_sql(
+                         p, "INSERT INTO security_groups (network_id, name, is_default, settings, "
+                            "created_at, updated_at) SELECT network_id, 'Quiet', 0, "
+                            "'{\"user_availability\": false}', 0, 0 FROM users WHERE "
+                            "username = 'carol'"),
+                     0);
+    assert_int_equal(harness_provision_sql(p, "UPDATE users SET security_group_id = (SELECT id "
+                                              "FROM security_groups WHERE name = 'Quiet') WHERE "
+                                              "username = 'carol'"),
+                     0);
+    start(p);
+    tc_user_ready(p, &w.a, &w.da);
+    tc_user_ready(p, &w.b, &w.db);
+    tc_user_ready(p, &w.c, &w.dc);
+    tc_conv_direct(p, &w.da, &w.b, w.conv);
+    tc_conv_direct(p, &w.da, &w.c, conv_ac);
+    snprintf(conv, sizeof(conv), "%s", tc_hex(w.conv));
+    snprintf(cac, sizeof(cac), "%s", tc_hex(conv_ac));
+    assert_int_equal(ids_conv_new(IDS_CONV_ROOM, room), 0);
+    assert_int_equal(proto_rand(mid, sizeof(mid)), 0);
+    snprintf(m, sizeof(m), "%s", tc_hex(mid));
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &w.db);
+    tc_ws_auth(p, &w.dc);
+
+    /* Read receipts on (the default): bob's reaches alice, with the ids. */
+    send_text(&w.db, "{\"type\":\"read\",\"conv_id\":\"%s\",\"msg_ids\":[\"%s\"]}", conv, m);
+    j = tc_wait_json(&w.da, "read", 5000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "user_id")), tc_hex(w.b.user_id));
+    assert_string_equal(json_string_value(json_object_get(j, "conv_id")), conv);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "msg_ids"), 0)), m);
+    json_decref(j);
+    /* Bad input names the field; strangers and rooms are refused. */
+    send_text(&w.db, "{\"type\":\"read\",\"conv_id\":\"%s\",\"msg_ids\":[]}", conv);
+    expect_error(&w.db, "bad_message", "msg_ids");
+    send_text(&w.db, "{\"type\":\"read\",\"conv_id\":\"%s\",\"msg_ids\":[\"zz\"]}", conv);
+    expect_error(&w.db, "bad_message", "msg_ids");
+    send_text(&w.db, "{\"type\":\"read\",\"conv_id\":\"x\",\"msg_ids\":[\"%s\"]}", m);
+    expect_error(&w.db, "bad_message", "conv_id");
+    send_text(&w.db, "{\"type\":\"read\",\"conv_id\":\"%s\",\"msg_ids\":[\"%s\"]}", tc_hex(room),
+              m);
+    expect_error(&w.db, "bad_message", "one-to-one");
+    send_text(&w.dc, "{\"type\":\"read\",\"conv_id\":\"%s\",\"msg_ids\":[\"%s\"]}", conv, m);
+    expect_error(&w.dc, "not_member", "member");
+    {
+        char big[8192];
+        size_t o = (size_t)snprintf(big, sizeof(big),
+                                    "{\"type\":\"read\",\"conv_id\":\"%s\",\"msg_ids\":[", conv);
+        for (int i = 0; i < 101; i++)
+            o += (size_t)snprintf(big + o, sizeof(big) - o, "%s\"%s\"", i ? "," : "", m);
+        snprintf(big + o, sizeof(big) - o, "]}");
+        assert_int_equal(ws_send(&w.db.ws, 1, big, strlen(big)), 0);
+        expect_error(&w.db, "bad_message", "100");
+    }
+
+    /* Typing reaches members only: carol is not in alice and bob's
+     * conversation. */
+    send_text(&w.dc, "{\"type\":\"typing\",\"conv_id\":\"%s\",\"active\":true}", conv);
+    expect_error(&w.dc, "not_member", "member");
+    send_text(&w.db, "{\"type\":\"typing\",\"conv_id\":\"%s\",\"active\":false}", conv);
+    j = tc_wait_json(&w.da, "typing", 5000);
+    assert_non_null(j);
+    assert_true(json_is_false(json_object_get(j, "active")));
+    json_decref(j);
+    assert_null(tc_wait_json(&w.dc, "typing", 500));
+
+    /* Presence: carol's group forbids it, so alice, her contact, never
+     * sees carol's status; alice's own status reaches carol and bob. */
+    send_text(&w.dc, "{\"type\":\"presence\",\"status\":\"busy\",\"idle_s\":5}");
+    expect_error(&w.dc, "forbidden", "availability");
+    send_text(&w.dc, "{\"type\":\"typing\",\"conv_id\":\"%s\",\"active\":true}", cac);
+    expect_typing_only(&w.da, &w.c, "presence");
+    send_text(&w.da, "{\"type\":\"presence\",\"status\":\"away\",\"idle_s\":7}");
+    j = tc_wait_json(&w.dc, "presence", 5000);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "user_id")), tc_hex(w.a.user_id));
+    json_decref(j);
+    j = tc_wait_json(&w.db, "presence", 5000);
+    assert_non_null(j);
+    json_decref(j);
+
+    /* The network turns read receipts off: refused, relayed to nobody. */
+    struct tc_device *devs[] = {&w.da, &w.db, &w.dc};
+    for (size_t i = 0; i < 3; i++) {
+        ws_close(&devs[i]->ws);
+        devs[i]->is_open = false;
+    }
+    assert_int_equal(harness_stop(p, SIGTERM, 10, NULL), 0);
+    assert_int_equal(harness_provision_sql(p, "UPDATE networks SET settings = "
+                                              "'{\"read_receipts\": false}'"),
+                     0);
+    start(p);
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &w.db);
+    send_text(&w.db, "{\"type\":\"read\",\"conv_id\":\"%s\",\"msg_ids\":[\"%s\"]}", conv, m);
+    expect_error(&w.db, "forbidden", "read receipts");
+    send_text(&w.db, "{\"type\":\"typing\",\"conv_id\":\"%s\",\"active\":true}", conv);
+    expect_typing_only(&w.da, &w.b, "read");
+    world_down(&w);
+}
+
 static void test_messaging__kill_9_loses_no_acked_message(void **state)
 {
     struct parleyd *p = *state;
@@ -1173,6 +1326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_messaging__expired_envelopes_are_purged, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_messaging__malformed_frames_get_errors_not_crashes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__read_receipts_presence_and_typing_policies,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__kill_9_loses_no_acked_message, setup,
                                         teardown),
