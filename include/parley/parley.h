@@ -214,6 +214,22 @@ int parley_conv_members(struct parley_client *c, const char *conv, char **json_o
 int parley_conv_modify(struct parley_client *c, const char *conv, const char *const *add,
                        size_t n_add, const char *const *remove, size_t n_remove,
                        const char *const *moderators, size_t n_moderators);
+/* What parley_conv_set changes: NULL strings, negative numbers and no
+ * moderators leave that part as it is. */
+struct parley_conv_change {
+    const char *title;
+    const char *description;
+    int64_t expiration;            /* seconds, 0 = none; the server may cap it */
+    int64_t burn_on_read;          /* seconds after reading, 0 = off */
+    const char *const *moderators; /* usernames of members to promote */
+    size_t n_moderators;
+};
+/* Change a group's or room's settings and tell the members (a "modify room
+ * parameters" message, 4004, with its change mask). In a room only
+ * moderators may (PARLEY_EPERM); members' clients ignore a 4004 from
+ * anyone else. Returns 0, PARLEY_EINVAL (a direct conversation, or nothing
+ * to change), PARLEY_EPERM, PARLEY_ENOTFOUND, PARLEY_EIO. */
+int parley_conv_set(struct parley_client *c, const char *conv, const struct parley_conv_change *ch);
 int parley_conv_leave(struct parley_client *c, const char *conv);
 int parley_conv_delete(struct parley_client *c, const char *conv);
 

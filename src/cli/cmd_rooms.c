@@ -62,6 +62,63 @@ static int rooms_create(struct cli *cli, int argc, char **argv)
     return 0;
 }
 
+/* rooms modify CONV [--title T] [--description D] [--expiration S]
+ * [--burn-on-read S] [--moderators a,b] */
+static int rooms_modify(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"title", required_argument, NULL, 't'},
+        {"description", required_argument, NULL, 'd'},
+        {"expiration", required_argument, NULL, 'e'},
+        {"burn-on-read", required_argument, NULL, 'b'},
+        {"moderators", required_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *mods[MAX_NAMES];
+    struct parley_conv_change chg = {.expiration = -1, .burn_on_read = -1, .moderators = mods};
+    int ch, rc;
+
+    optind = 0;
+    while ((ch = getopt_long(argc, argv, "t:d:e:b:M:", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't':
+            chg.title = optarg;
+            break;
+        case 'd':
+            chg.description = optarg;
+            break;
+        case 'e':
+        case 'b':
+            if (str_to_i64(optarg, 0, UINT32_MAX, ch == 'e' ? &chg.expiration : &chg.burn_on_read) <
+                0) {
+                fprintf(stderr, "parley: rooms modify: --%s takes seconds (0 = off)\n",
+                        ch == 'e' ? "expiration" : "burn-on-read");
+                return 2;
+            }
+            break;
+        case 'M':
+            chg.n_moderators = cli_split(optarg, mods, MAX_NAMES);
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (argc - optind != 1 || (!chg.title && !chg.description && chg.expiration < 0 &&
+                               chg.burn_on_read < 0 && !chg.n_moderators)) {
+        fprintf(stderr, "usage: parley rooms modify CONV [--title T] [--description D] "
+                        "[--expiration S] [--burn-on-read S] [--moderators a,b]\n");
+        return 2;
+    }
+    struct parley_client *c = cli_client(cli, true);
+    rc = parley_conv_set(c, argv[optind], &chg);
+    parley_client_free(c);
+    if (rc == PARLEY_EPERM) {
+        fprintf(stderr, "parley: rooms modify: only the room's moderators may change it\n");
+        return 1;
+    }
+    return rc < 0 ? cli_fail("rooms modify", rc) : 0;
+}
+
 int cmd_rooms(struct cli *cli, int argc, char **argv)
 {
     static const char *names[MAX_NAMES];
@@ -69,12 +126,15 @@ int cmd_rooms(struct cli *cli, int argc, char **argv)
     int rc;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: parley rooms create|list|members|add|remove|leave|delete ...\n");
+        fprintf(stderr,
+                "usage: parley rooms create|list|members|add|remove|modify|leave|delete ...\n");
         return 2;
     }
     const char *sub = argv[1];
     if (strcmp(sub, "create") == 0)
         return rooms_create(cli, argc - 1, argv + 1);
+    if (strcmp(sub, "modify") == 0)
+        return rooms_modify(cli, argc - 1, argv + 1);
     if (strcmp(sub, "list") == 0) {
         struct parley_client *c = cli_client(cli, false);
         rc = parley_conv_list(c, &out);

@@ -18,7 +18,9 @@ static const struct cli_cmd commands[] = {
     {"send", cmd_send, "send USER_OR_CONV TEXT"},
     {"listen", cmd_listen, "listen [--json] [--read] [--count N] [--timeout SECONDS]"},
     {"history", cmd_history, "history USER_OR_CONV [--json] [--limit N]"},
-    {"rooms", cmd_rooms, "rooms create|list|members|add|remove|leave|delete ... (see parley(1))"},
+    {"rooms", cmd_rooms,
+     "rooms create|list|members|add|remove|modify|leave|delete ... (see parley(1))"},
+    {"room", cmd_rooms, "room ...: the same as rooms"},
     {"fingerprint", cmd_fingerprint, "fingerprint USER [--trust]"},
     {"link", cmd_link, "link show [--no-qr] [--timeout SECONDS] | link accept CODE"},
 };

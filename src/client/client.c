@@ -207,13 +207,40 @@ static int on_check_replay(void *arg, const uint8_t msg_id[KEYS_ID_LEN])
     return lstore_msg_seen(o->c->st, hex);
 }
 
+/* Title, expiration and burn-on-read from a 4001 or 4004 (caller holds mu). */
+static void apply_params(struct parley_client *c, const char *conv_hex, json_t *ctl)
+{
+    struct lstore_conv conv;
+    const char *title = json_string_value(json_object_get(ctl, "title"));
+
+    if (lstore_conv_get(c->st, conv_hex, &conv) < 0)
+        return;
+    json_t *ttl = json_object_get(ctl, "ttl"), *bor = json_object_get(ctl, "bor");
+    if (json_is_integer(ttl) && json_integer_value(ttl) >= 0 &&
+        json_integer_value(ttl) <= UINT32_MAX)
+        conv.expiration = (uint32_t)json_integer_value(ttl);
+    if (json_is_integer(bor) && json_integer_value(bor) >= 0 &&
+        json_integer_value(bor) <= UINT32_MAX)
+        conv.burn_on_read = (uint32_t)json_integer_value(bor);
+    char *old_title = conv.title;
+    if (title)
+        conv.title = (char *)title;
+    (void)lstore_conv_put(c->st, &conv);
+    free(old_title);
+}
+
+static bool is_room(const char *conv_hex)
+{
+    uint8_t id[KEYS_ID_LEN];
+    return hex_decode(conv_hex, 2 * KEYS_ID_LEN, id, KEYS_ID_LEN) == 0 &&
+           ids_conv_type(id) == IDS_CONV_ROOM;
+}
+
 /* Room control messages change the local view of the conversation. */
 static void apply_control(struct parley_client *c, const char *conv_hex, const char *sender,
                           json_t *payload, int msgtype)
 {
-    struct lstore_conv conv;
     json_t *ctl = json_object_get(payload, "control");
-    const char *title = json_string_value(json_object_get(ctl, "title"));
     const char *target = json_string_value(json_object_get(ctl, "msgid"));
     char target_sender[33];
 
@@ -229,22 +256,35 @@ static void apply_control(struct parley_client *c, const char *conv_hex, const c
         (void)lstore_conv_delete(c->st, conv_hex);
         return;
     }
-    if (msgtype != MSGTYPE_ROOM_CREATE && msgtype != MSGTYPE_ROOM_PARAMS)
+    /* A room's settings are the moderators' to change: room_params()
+     * checks the sender's role with the server before applying them. */
+    if ((msgtype == MSGTYPE_ROOM_CREATE || msgtype == MSGTYPE_ROOM_PARAMS) && !is_room(conv_hex))
+        apply_params(c, conv_hex, ctl);
+}
+
+/* A room's 4001 or 4004, once stored and acknowledged: apply it if its
+ * sender is a moderator (a network call, so outside `mu`). The message
+ * stays in the history either way. */
+static void room_params(struct parley_client *c, const struct parley_event *ev)
+{
+    uint8_t sender[KEYS_ID_LEN];
+    json_t *payload;
+    int rc;
+
+    if ((ev->msgtype != MSGTYPE_ROOM_CREATE && ev->msgtype != MSGTYPE_ROOM_PARAMS) ||
+        !is_room(ev->conv_id) || hex_decode(ev->sender, 2 * KEYS_ID_LEN, sender, KEYS_ID_LEN) < 0)
         return;
-    if (lstore_conv_get(c->st, conv_hex, &conv) < 0)
+    rc = client_is_moderator(c, ev->conv_id, sender);
+    if (rc < 0) {
+        log_warnx("room settings not applied: sender is not a moderator (%s)", parley_strerror(rc));
         return;
-    json_t *ttl = json_object_get(ctl, "ttl"), *bor = json_object_get(ctl, "bor");
-    if (json_is_integer(ttl) && json_integer_value(ttl) >= 0 &&
-        json_integer_value(ttl) <= UINT32_MAX)
-        conv.expiration = (uint32_t)json_integer_value(ttl);
-    if (json_is_integer(bor) && json_integer_value(bor) >= 0 &&
-        json_integer_value(bor) <= UINT32_MAX)
-        conv.burn_on_read = (uint32_t)json_integer_value(bor);
-    char *old_title = conv.title;
-    if (title)
-        conv.title = (char *)title;
-    (void)lstore_conv_put(c->st, &conv);
-    free(old_title);
+    }
+    if (!(payload = json_loads(ev->body, 0, NULL)))
+        return;
+    pthread_mutex_lock(&c->mu);
+    apply_params(c, ev->conv_id, json_object_get(payload, "control"));
+    pthread_mutex_unlock(&c->mu);
+    json_decref(payload);
 }
 
 int parley_client_mark_read(struct parley_client *c, const char *msg_id)
@@ -463,6 +503,8 @@ static void on_binary(void *arg, const uint8_t *p, size_t n)
     case 0:
         /* Durable before acknowledged: the store committed above. */
         send_ack(c, d.seq);
+        if (e)
+            room_params(c, &e->ev);
         client_push_event(c, e);
         break;
     case PARLEY_EREPLAY:

@@ -91,6 +91,10 @@ int client_identity(struct parley_client *c, const uint8_t user_id[KEYS_ID_LEN],
 /* Fetch a user by id (hex) or name. */
 int client_get_user(struct parley_client *c, const char *id_hex, const char *name,
                     struct api_user *out);
+/* 0 if `user` is a moderator of room `conv` (hex) per the server,
+ * PARLEY_EPERM if not, or the error of the lookup. Network I/O: never
+ * call with `mu` held. */
+int client_is_moderator(struct parley_client *c, const char *conv, const uint8_t user[KEYS_ID_LEN]);
 /* The ack/nack of a sent message (connection thread). */
 void client_on_ack(struct parley_client *c, const uint8_t msg_id[KEYS_ID_LEN], int result,
                    const char *code, int64_t ts_ms);

@@ -733,6 +733,134 @@ out:
     return rc;
 }
 
+/* Whether `user` is a moderator of room `conv` according to the server. */
+int client_is_moderator(struct parley_client *c, const char *conv, const uint8_t user[KEYS_ID_LEN])
+{
+    char path[128];
+    json_t *resp = NULL;
+    struct api_conv ac;
+    int rc;
+
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", conv);
+    if ((rc = call(c, "GET", path, NULL, &resp)) < 0)
+        return rc;
+    rc = api_conv_parse(resp, &ac);
+    json_decref(resp);
+    if (rc < 0)
+        return rc;
+    rc = PARLEY_EPERM;
+    for (size_t i = 0; i < ac.n_members; i++)
+        if (memcmp(ac.members[i].user_id, user, KEYS_ID_LEN) == 0 && ac.members[i].is_moderator)
+            rc = 0;
+    api_conv_release(&ac);
+    return rc;
+}
+
+int parley_conv_set(struct parley_client *c, const char *conv, const struct parley_conv_change *ch)
+{
+    json_t *body = NULL, *resp = NULL, *mods = NULL, *payload = NULL, *ctl;
+    struct lstore_conv lc;
+    uint8_t id[KEYS_ID_LEN];
+    char path[160];
+    int mask = 0, rc;
+
+    if (!c || !conv || !ch || !is_hex_id(conv))
+        return PARLEY_EINVAL;
+    hex_decode(conv, 2 * KEYS_ID_LEN, id, KEYS_ID_LEN);
+    if (ids_conv_type(id) == IDS_CONV_DIRECT)
+        return PARLEY_EINVAL;
+    if (ch->expiration > UINT32_MAX || ch->burn_on_read > UINT32_MAX)
+        return PARLEY_EINVAL;
+    if (!(payload = json_pack("{sis{}}", "msgtype", MSGTYPE_ROOM_PARAMS, "control")))
+        return PARLEY_ENOMEM;
+    ctl = json_object_get(payload, "control");
+    /* Rights first: in a room only moderators change anything. The server
+     * enforces it for what it stores; for the encrypted parts (title,
+     * description) the members' clients check it on receipt. */
+    if (ids_conv_type(id) == IDS_CONV_ROOM && (rc = client_is_moderator(c, conv, c->user_id)) < 0)
+        goto out;
+    if (ch->expiration >= 0 || ch->burn_on_read >= 0) {
+        body = json_object();
+        if (body && ch->expiration >= 0)
+            json_object_set_new(body, "expiration", json_integer(ch->expiration));
+        if (body && ch->burn_on_read >= 0)
+            json_object_set_new(body, "burn_on_read", json_integer(ch->burn_on_read));
+        snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/settings", conv);
+        rc = body ? call(c, "PUT", path, body, &resp) : PARLEY_ENOMEM;
+        if (rc < 0)
+            goto out;
+        /* The server may cap the expiration: announce what it stored. */
+        json_t *e = json_object_get(resp, "expiration"), *b = json_object_get(resp, "burn_on_read");
+        if (ch->expiration >= 0) {
+            json_object_set_new(ctl, "ttl", json_integer(json_integer_value(e)));
+            mask |= 2;
+        }
+        if (ch->burn_on_read >= 0) {
+            json_object_set_new(ctl, "bor", json_integer(json_integer_value(b)));
+            mask |= 32;
+        }
+    }
+    if (ch->n_moderators) {
+        if ((rc = user_ids(c, ch->moderators, ch->n_moderators, &mods)) < 0)
+            goto out;
+        json_decref(body);
+        json_decref(resp);
+        resp = NULL;
+        body = json_pack("{sO}", "moderators", mods);
+        snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/members", conv);
+        rc = body ? call(c, "POST", path, body, &resp) : PARLEY_ENOMEM;
+        if (rc < 0)
+            goto out;
+        json_object_set(ctl, "masters", mods);
+        mask |= 1;
+    }
+    if (ch->title) {
+        json_object_set_new(ctl, "title", json_string(ch->title));
+        mask |= 4;
+    }
+    if (ch->description) {
+        json_object_set_new(ctl, "description", json_string(ch->description));
+        mask |= 8;
+    }
+    if (!mask) {
+        rc = PARLEY_EINVAL; /* nothing to change */
+        goto out;
+    }
+    json_object_set_new(ctl, "changemask", json_integer(mask));
+    /* This device's own view first; the others learn it from 4004. */
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_conv_get(c->st, conv, &lc);
+    if (rc == PARLEY_ENOTFOUND) {
+        memset(&lc, 0, sizeof(lc));
+        strlcpy_p(lc.conv_id, conv, sizeof(lc.conv_id));
+        strlcpy_p(lc.type, ids_conv_type_name((enum ids_conv_type)ids_conv_type(id)),
+                  sizeof(lc.type));
+        rc = 0;
+    }
+    if (rc == 0) {
+        char *old = lc.title;
+        if (mask & 2)
+            lc.expiration = (uint32_t)json_integer_value(json_object_get(ctl, "ttl"));
+        if (mask & 32)
+            lc.burn_on_read = (uint32_t)json_integer_value(json_object_get(ctl, "bor"));
+        if (ch->title)
+            lc.title = (char *)ch->title;
+        rc = lstore_conv_put(c->st, &lc);
+        free(old);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0)
+        rc = send_payload(c, conv, payload, NULL);
+    if (rc == PARLEY_ENOTFOUND)
+        rc = 0; /* nobody else has a device yet */
+out:
+    json_decref(body);
+    json_decref(resp);
+    json_decref(mods);
+    json_decref(payload);
+    return rc;
+}
+
 static int conv_action(struct parley_client *c, const char *conv, const char *method,
                        const char *suffix, int msgtype)
 {

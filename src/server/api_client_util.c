@@ -45,6 +45,10 @@ static const struct api_field members_fields[] = {
     {"moderators", API_IDS, false, 1000},
 };
 
+static const struct api_field conv_settings_fields[] = {
+    {"expiration", API_INT, false, 10 * 366 * 86400},
+    {"burn_on_read", API_INT, false, 10 * 366 * 86400},
+};
 static const struct api_field link_create_fields[] = {
     {"link_id", API_ID, true, 0},
 };
@@ -62,13 +66,13 @@ static const struct api_field link_done_fields[] = {
 const struct api_field *const api_body_fields[API_BODY_COUNT] = {
     login_fields,      identity_fields,    device_fields,    bundle_fields,
     claim_fields,      conv_create_fields, members_fields,   link_create_fields,
-    link_offer_fields, link_chunk_fields,  link_done_fields,
+    link_offer_fields, link_chunk_fields,  link_done_fields, conv_settings_fields,
 };
 const size_t api_body_nfields[API_BODY_COUNT] = {
     ARRAY_SIZE(login_fields),      ARRAY_SIZE(identity_fields),    ARRAY_SIZE(device_fields),
     ARRAY_SIZE(bundle_fields),     ARRAY_SIZE(claim_fields),       ARRAY_SIZE(conv_create_fields),
     ARRAY_SIZE(members_fields),    ARRAY_SIZE(link_create_fields), ARRAY_SIZE(link_offer_fields),
-    ARRAY_SIZE(link_chunk_fields), ARRAY_SIZE(link_done_fields),
+    ARRAY_SIZE(link_chunk_fields), ARRAY_SIZE(link_done_fields),   ARRAY_SIZE(conv_settings_fields),
 };
 
 static int parse_id(json_t *j, uint8_t out[KEYS_ID_LEN])

@@ -498,11 +498,11 @@ int api_conv_member_rows(struct store_conn *c, const uint8_t conv_id[KEYS_ID_LEN
 
 /* ---- change ------------------------------------------------------------- */
 
-enum change_kind { CHANGE_MEMBERS, CHANGE_LEAVE, CHANGE_DELETE };
+enum change_kind { CHANGE_MEMBERS, CHANGE_LEAVE, CHANGE_DELETE, CHANGE_SETTINGS };
 
 struct change_job {
     const struct client_auth *a;
-    const struct api_body *b; /* CHANGE_MEMBERS */
+    const struct api_body *b; /* CHANGE_MEMBERS, CHANGE_SETTINGS */
     enum change_kind kind;
     uint8_t conv_id[KEYS_ID_LEN];
     struct conv_err err;
@@ -582,6 +582,39 @@ static int change_members(struct store_conn *c, struct change_job *j, const stru
     return rc;
 }
 
+/* Expiration and burn-on-read of a group (any member) or a room
+ * (moderators). Title and description travel encrypted (4004); these two
+ * the server needs to know. */
+static int change_settings(struct store_conn *c, struct change_job *j, struct conv_row *cv,
+                           const char *role)
+{
+    const struct api_value *exp = &j->b->v[0], *bor = &j->b->v[1];
+    int64_t max_exp = 0;
+    int rc;
+
+    if (cv->type == IDS_CONV_ROOM && strcmp(role, "moderator") != 0)
+        return refuse(&j->err, 403, "forbidden", "only moderators change a room's settings");
+    if (!exp->present && !bor->present)
+        return refuse(&j->err, 400, "bad_request",
+                      "give field 'expiration' or 'burn_on_read' (seconds, 0 = off)");
+    if (exp->present) {
+        if ((rc = max_expiration(c, j->a->user_row, &max_exp)) < 0)
+            return rc;
+        cv->expiration = exp->i;
+        if (max_exp > 0 && (cv->expiration == 0 || cv->expiration > max_exp))
+            cv->expiration = max_exp; /* capped by the security group's maximum */
+    }
+    if (bor->present)
+        cv->burn_on_read = bor->i;
+    struct store_val p[] = {STORE_INT(cv->row), STORE_INT(cv->expiration),
+                            STORE_INT(cv->burn_on_read)};
+    rc = store_exec(c, "UPDATE conversations SET expiration = $2, burn_on_read = $3 WHERE id = $1",
+                    p, 3, NULL);
+    if (rc == 0)
+        rc = conv_json(c, cv, &j->reply);
+    return rc;
+}
+
 static int change_write(struct store_conn *c, void *arg)
 {
     struct change_job *j = arg;
@@ -600,6 +633,8 @@ static int change_write(struct store_conn *c, void *arg)
     switch (j->kind) {
     case CHANGE_MEMBERS:
         return change_members(c, j, &cv, role);
+    case CHANGE_SETTINGS:
+        return change_settings(c, j, &cv, role);
     case CHANGE_LEAVE:
         break;
     case CHANGE_DELETE:
@@ -631,6 +666,8 @@ static void change(struct http_req *req, enum change_kind kind)
         return;
     if (kind == CHANGE_MEMBERS && api_body_get(req, API_BODY_MEMBERS, &b) < 0)
         return;
+    if (kind == CHANGE_SETTINGS && api_body_get(req, API_BODY_CONV_SETTINGS, &b) < 0)
+        return;
     j.a = &a;
     j.b = &b;
     j.kind = kind;
@@ -643,6 +680,11 @@ static void change(struct http_req *req, enum change_kind kind)
 void api_conv_members(struct http_req *req)
 {
     change(req, CHANGE_MEMBERS);
+}
+
+void api_conv_settings(struct http_req *req)
+{
+    change(req, CHANGE_SETTINGS);
 }
 
 void api_conv_leave(struct http_req *req)

@@ -20,6 +20,8 @@ void api_conv_get(struct http_req *req);
 void api_conv_members(struct http_req *req);
 void api_conv_leave(struct http_req *req);
 void api_conv_delete(struct http_req *req);
+/* PUT /conversations/:conv_id/settings: expiration and burn-on-read. */
+void api_conv_settings(struct http_req *req);
 
 /* The user rows of the members of conversation `conv_id` of network
  * `network_row`, when `user_row` is one of them (malloc'd into *users).

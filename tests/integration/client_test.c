@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <parley/parley.h>
 
+#include "client/client.h"
 #include "harness.h"
 #include "provision.h"
 
@@ -500,6 +501,147 @@ static void test_client__cli_register_send_listen(void **state)
     free(out);
 }
 
+/* A field of one conversation in the caller's list (title from local
+ * state, the rest from the server), as JSON text; "" if absent. */
+static char *conv_field(struct parley_client *c, const char *conv, const char *key)
+{
+    char *list = NULL, *out;
+    size_t i;
+    json_t *v, *arr;
+    assert_int_equal(parley_conv_list(c, &list), 0);
+    arr = json_loads(list, 0, NULL);
+    json_array_foreach(arr, i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "conv_id")), conv) != 0)
+            continue;
+        json_t *f = json_object_get(v, key);
+        out = f ? json_dumps(f, JSON_ENCODE_ANY) : strdup("");
+        json_decref(arr);
+        free(list);
+        return out;
+    }
+    fail_msg("conversation %s not listed", conv);
+    return NULL;
+}
+
+static void expect_field(struct parley_client *c, const char *conv, const char *key,
+                         const char *want)
+{
+    char *got = conv_field(c, conv, key);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* Room settings (4004): moderators change title, description, expiration
+ * and burn-on-read; everyone else is refused by the server, and a forged
+ * 4004 from a member is ignored by the other members' clients. */
+static void test_client__room_settings_by_moderators_only(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob"), *c = reg(w, 2, "carol");
+    const char *members[] = {"bob", "carol"}, *promote[] = {"bob"};
+    char room[PARLEY_ID_HEX];
+    struct parley_event *ev;
+
+    online(a);
+    online(b);
+    online(c);
+    assert_int_equal(parley_conv_create(a, "room", "Ops", members, 2, NULL, 0, 0, 0, room), 0);
+    parley_event_free(next_message(b));
+    parley_event_free(next_message(c));
+    expect_field(b, room, "title", "\"Ops\"");
+
+    /* The moderator changes everything at once. */
+    struct parley_conv_change chg = {
+        .title = "Ops 2", .description = "on call", .expiration = 3600, .burn_on_read = 30};
+    assert_int_equal(parley_conv_set(a, room, &chg), 0);
+    ev = next_message(b);
+    assert_int_equal(ev->msgtype, 4004);
+    json_t *body = json_loads(ev->body, 0, NULL), *ctl = json_object_get(body, "control");
+    assert_int_equal(json_integer_value(json_object_get(ctl, "changemask")), 2 | 4 | 8 | 32);
+    assert_string_equal(json_string_value(json_object_get(ctl, "description")), "on call");
+    json_decref(body);
+    parley_event_free(ev);
+    parley_event_free(next_message(c));
+    expect_field(b, room, "title", "\"Ops 2\"");
+    expect_field(c, room, "title", "\"Ops 2\"");
+    expect_field(a, room, "title", "\"Ops 2\"");
+    expect_field(b, room, "expiration", "3600");
+    expect_field(b, room, "burn_on_read", "30");
+
+    /* A member who is not a moderator is refused, by libparley and by the
+     * server itself. */
+    struct parley_conv_change hijack = {.title = "Mine", .expiration = -1, .burn_on_read = -1};
+    assert_int_equal(parley_conv_set(b, room, &hijack), PARLEY_EPERM);
+    struct parley_client *bi = b;
+    char path[200], auth[400];
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/settings", room);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bi->device_token);
+    const char *hdrs[] = {auth, NULL};
+    struct http_resp r;
+    assert_int_equal(harness_http_h(&w->p, "PUT", path, "{\"expiration\":5}", hdrs, &r), 0);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "moderators"));
+    http_resp_free(&r);
+    assert_int_equal(harness_http_h(&w->p, "PUT", path, "{\"expiration\":\"x\"}", hdrs, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "expiration"));
+    http_resp_free(&r);
+    expect_field(a, room, "expiration", "3600");
+
+    /* A 4004 forged by that member reaches the others but changes nothing. */
+    assert_int_equal(
+        parley_client_send(
+            b, room, "{\"msgtype\":4004,\"control\":{\"changemask\":4,\"title\":\"Pwned\"}}", NULL),
+        0);
+    ev = next_message(c);
+    assert_int_equal(ev->msgtype, 4004);
+    parley_event_free(ev);
+    parley_event_free(next_message(a));
+    expect_field(c, room, "title", "\"Ops 2\"");
+    expect_field(a, room, "title", "\"Ops 2\"");
+
+    /* Promoted, the same member may. */
+    struct parley_conv_change mods = {
+        .expiration = -1, .burn_on_read = -1, .moderators = promote, .n_moderators = 1};
+    assert_int_equal(parley_conv_set(a, room, &mods), 0);
+    parley_event_free(next_message(b));
+    parley_event_free(next_message(c));
+    struct parley_conv_change by_bob = {
+        .title = "Bob's room", .expiration = -1, .burn_on_read = -1};
+    assert_int_equal(parley_conv_set(b, room, &by_bob), 0);
+    parley_event_free(next_message(c));
+    expect_field(c, room, "title", "\"Bob's room\"");
+    /* Nothing to change, or a direct conversation, is a usage error. */
+    struct parley_conv_change none = {.expiration = -1, .burn_on_read = -1};
+    assert_int_equal(parley_conv_set(a, room, &none), PARLEY_EINVAL);
+    parley_client_free(a);
+    parley_client_free(b);
+    parley_client_free(c);
+
+    /* The command line: carol (a member) is refused, alice is not. */
+    char pw[200], *out = NULL;
+    snprintf(pw, sizeof(pw), "%s/pw", w->dirs[2]);
+    FILE *f = fopen(pw, "w");
+    fprintf(f, "initial pw\n");
+    fclose(f);
+    char *carol_mod[] = {"parley",          "--data-dir", w->dirs[2], "--username", "carol",
+                         "--password-file", pw,           "room",     "modify",     room,
+                         "--expiration",    "60",         NULL};
+    assert_int_equal(run_cli(carol_mod, &out), 1);
+    free(out);
+    char *alice_mod[] = {"parley",          "--data-dir", w->dirs[0], "--username",     "alice",
+                         "--password-file", pw,           "rooms",    "modify",         room,
+                         "--expiration",    "60",         "--title",  "From the shell", NULL};
+    assert_int_equal(run_cli(alice_mod, &out), 0);
+    free(out);
+    struct parley_client *a2 = NULL;
+    assert_int_equal(parley_client_login(w->dirs[0], NULL, "alice", "initial pw", NULL, &a2), 0);
+    expect_field(a2, room, "expiration", "60");
+    expect_field(a2, room, "title", "\"From the shell\"");
+    parley_client_free(a2);
+}
+
 static void test_client__changed_identity_key_blocks_until_trusted(void **state)
 {
     struct world *w = *state;
@@ -554,6 +696,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client__second_device_gets_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__room_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__cli_register_send_listen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__room_settings_by_moderators_only, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_client__changed_identity_key_blocks_until_trusted,
                                         setup, teardown),
     };

@@ -107,12 +107,27 @@ static void test_api_client_util__list_caps(void **state)
     buf_release(&body);
 }
 
+/* Every body kind has a table: a kind whose entry was left out of either
+ * array would accept any body and fill nothing. */
+static void test_api_client_util__every_kind_has_fields(void **state)
+{
+    (void)state;
+    for (int k = 0; k < API_BODY_COUNT; k++) {
+        assert_non_null(api_body_fields[k]);
+        assert_true(api_body_nfields[k] > 0);
+        assert_true(api_body_nfields[k] <= API_MAX_FIELDS);
+        for (size_t i = 0; i < api_body_nfields[k]; i++)
+            assert_non_null(api_body_fields[k][i].name);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_api_client_util__valid_bodies_fill_values),
         cmocka_unit_test(test_api_client_util__refusals_name_the_field),
         cmocka_unit_test(test_api_client_util__list_caps),
+        cmocka_unit_test(test_api_client_util__every_kind_has_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
