@@ -12,17 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <parley/parley.h>
 
 #include "client/client.h"
 #include "harness.h"
+#include "leakscan.h"
 #include "provision.h"
 
-#define NET "net-client"
+#define NET          "net-client"
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 struct world {
     struct parleyd p;
@@ -642,6 +646,124 @@ static void test_client__room_settings_by_moderators_only(void **state)
     parley_client_free(a2);
 }
 
+/* One payload of every message type, each carrying the canary (CANARY is
+ * replaced) in its own text fields and in an extra field every type passes
+ * through. */
+static const struct {
+    int msgtype;
+    const char *json;
+} canary_payloads[] = {
+    {1000, "{\"msgtype\":1000,\"message\":\"text CANARY\",\"links\":[\"https://CANARY\"]}"},
+    {3000, "{\"msgtype\":3000,\"keyverify\":{\"msgtype\":1,\"verifiedkey\":\"CANARY\"}}"},
+    {4001, "{\"msgtype\":4001,\"control\":{\"members\":[],\"masters\":[],\"title\":\"CANARY\","
+           "\"description\":\"CANARY\"}}"},
+    {4002, "{\"msgtype\":4002,\"control\":{\"addedusers\":[],\"deletedusers\":[],"
+           "\"note\":\"CANARY\"}}"},
+    {4003, "{\"msgtype\":4003,\"control\":{\"note\":\"CANARY\"}}"},
+    {4004, "{\"msgtype\":4004,\"control\":{\"changemask\":12,\"title\":\"CANARY\","
+           "\"description\":\"CANARY\"}}"},
+    {4011, "{\"msgtype\":4011,\"control\":{\"msgid\":\"CANARY\",\"isrecall\":false}}"},
+    {4012, "{\"msgtype\":4012,\"control\":{\"attributes\":[{\"msgid\":\"CANARY\","
+           "\"isstarred\":true}]}}"},
+    {4013, "{\"msgtype\":4013,\"note\":\"CANARY\"}"},
+    {4014, "{\"msgtype\":4014,\"control\":{\"pinned\":true,\"note\":\"CANARY\"}}"},
+    {6000, "{\"msgtype\":6000,\"file\":{\"filename\":\"CANARY.pdf\",\"guid\":\"CANARY\"}}"},
+    {7000, "{\"msgtype\":7000,\"call\":{\"status\":0,\"startmsgid\":\"CANARY\"}}"},
+    {8000, "{\"msgtype\":8000,\"location\":{\"latitude\":1.5,\"longitude\":2.5,"
+           "\"name\":\"CANARY\"}}"},
+    {9000, "{\"msgtype\":9000,\"edit\":{\"type\":\"text\",\"text\":\"CANARY\"}}"},
+    {4005, "{\"msgtype\":4005,\"note\":\"CANARY\"}"}, /* last: it ends the room */
+};
+
+/* The payload with every "CANARY" replaced by `canary`. */
+static char *with_canary(const char *tmpl, const char *canary)
+{
+    size_t n = strlen(tmpl) + 1;
+    for (const char *p = strstr(tmpl, "CANARY"); p; p = strstr(p + 1, "CANARY"))
+        n += strlen(canary);
+    char *out = calloc(1, n), *o = out;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "CANARY", 6) == 0) {
+            o += snprintf(o, n - (size_t)(o - out), "%s", canary);
+            p += 6;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    return out;
+}
+
+/* A string sent in every message type, in a direct conversation, a group
+ * and a room, and as a room's title and description, reaches the other
+ * members yet never appears in the server's data directory, logs or
+ * database (SQLite files, or every PostgreSQL table). */
+static void test_client__canary_never_reaches_the_server(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
+    const char *members[] = {"bob"};
+    char canary[64], room[PARLEY_ID_HEX], group[PARLEY_ID_HEX];
+    uint8_t rnd[12];
+    size_t sent = 0;
+
+    snprintf(canary, sizeof(canary), "canary");
+    assert_int_equal(RAND_bytes(rnd, sizeof(rnd)), 1);
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(canary + 6 + 2 * i, 3, "%02x", rnd[i]);
+
+    /* Every type the payload table knows has a payload here. */
+    for (int t = 1; t < 65536; t++) {
+        if (!parley_msgtype_name(t))
+            continue;
+        bool covered = false;
+        for (size_t i = 0; i < ARRAY_LEN(canary_payloads); i++)
+            covered |= canary_payloads[i].msgtype == t;
+        if (!covered)
+            fail_msg("message type %d has no canary payload", t);
+    }
+
+    online(a);
+    online(b);
+    assert_int_equal(parley_conv_create(a, "room", canary, members, 1, NULL, 0, 0, 0, room), 0);
+    assert_int_equal(parley_conv_create(a, "group", canary, members, 1, NULL, 0, 0, 0, group), 0);
+    struct parley_conv_change chg = {
+        .title = canary, .description = canary, .expiration = -1, .burn_on_read = 120};
+    assert_int_equal(parley_conv_set(a, room, &chg), 0);
+    sent += 3;
+    const char *convs[] = {"bob", group, room};
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t i = 0; i < ARRAY_LEN(canary_payloads); i++) {
+            char *payload = with_canary(canary_payloads[i].json, canary);
+            assert_int_equal(parley_client_send(a, convs[k], payload, NULL), 0);
+            free(payload);
+            sent++;
+        }
+    }
+    /* Bob got all of them, decrypted, each with the canary. */
+    for (size_t i = 0; i < sent; i++) {
+        struct parley_event *ev = next_message(b);
+        assert_non_null(strstr(ev->body, canary));
+        parley_event_free(ev);
+    }
+    parley_client_typing(a, "bob", 1);
+    parley_client_free(a);
+    parley_client_free(b);
+
+    assert_int_equal(harness_stop(&w->p, SIGTERM, 30, NULL), 0);
+    assert_int_equal(leakscan(&w->p, canary), 0);
+    assert_true(leakscan_places_seen() >= 3);
+    /* The scan is not blind: a file holding the canary is found. */
+    char marker[400];
+    snprintf(marker, sizeof(marker), "%s/marker.txt", w->p.dir);
+    FILE *f = fopen(marker, "w");
+    assert_non_null(f);
+    fprintf(f, "[%s]", canary);
+    fclose(f);
+    assert_int_equal(leakscan(&w->p, canary), 1);
+    if (w->p.store_uri)
+        assert_true(leakscan_pg(&w->p, NET) >= 1);
+}
+
 static void test_client__changed_identity_key_blocks_until_trusted(void **state)
 {
     struct world *w = *state;
@@ -697,6 +819,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client__room_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__cli_register_send_listen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__room_settings_by_moderators_only, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client__canary_never_reaches_the_server, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client__changed_identity_key_blocks_until_trusted,
                                         setup, teardown),
