@@ -56,6 +56,9 @@ static const struct setting settings[] = {
     {"hostname", SET_STRING, NULL, 0, 0, NULL, OFF(hostname),
      "Host name clients use; goes into the self-signed certificate and the console URL. Default: "
      "the system's host name."},
+    {"cluster_nats", SET_STRING, NULL, 0, 0, NULL, OFF(cluster_nats),
+     "NATS server(s) linking the nodes of a deployment that share one PostgreSQL store, as "
+     "nats://HOST:PORT (comma-separated for several). Unset: a single node."},
     {"log_level", SET_ENUM, "info", 0, 0, log_levels, OFF(log_level),
      "Lowest level logged: debug, info, warn or error."},
     {"user", SET_STRING, "nobody", 0, 0, NULL, OFF(user),
@@ -454,8 +457,15 @@ void config_print(const struct config *c, FILE *out)
         fprintf(out, "\n# %s\n# Allowed: %s.\n", s->help, allowed);
         if (s->def)
             fprintf(out, "# Default: %s\n", s->def);
-        /* Redact a password embedded in a database URI. */
-        if (s->offset == OFF(store) && strchr(v, '@') && strstr(v, "://")) {
+        /* An optional setting left unset prints commented out, so that
+         * the output reads back as the same configuration. */
+        if (s->type == SET_STRING && !*(char *const *)((const char *)c + s->offset)) {
+            fprintf(out, "# %s =\n", s->name);
+            continue;
+        }
+        /* Redact a password embedded in a database or NATS URI. */
+        if ((s->offset == OFF(store) || s->offset == OFF(cluster_nats)) && strchr(v, '@') &&
+            strstr(v, "://")) {
             char *at = strchr(v, '@'), *colon = strchr(strstr(v, "://") + 3, ':');
             if (colon && colon < at)
                 fprintf(out, "%s = %.*s:REDACTED%s\n", s->name, (int)(colon - v), v, at);

@@ -16,6 +16,7 @@ struct config {
     int listen_port;
     char *data_dir;
     char *store;
+    char *cluster_nats; /* NULL: a single node */
     bool sqlite_sync_full;
     int store_pool_size;
     char *tls_cert;

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
+#include "cluster.h"
 #include "config.h"
 #include "server.h"
 #include "store.h"
@@ -325,6 +326,16 @@ int main(int argc, char **argv)
         transport_free(&srv);
         goto out;
     }
+    /* Several nodes share one PostgreSQL; SQLite belongs to one process. */
+    if (cfg.cluster_nats && strcmp(store_backend(srv.store), "postgresql") != 0) {
+        log_warnx("setting cluster_nats needs a PostgreSQL store (store = postgresql://...)");
+        transport_free(&srv);
+        goto out;
+    }
+    if (cfg.cluster_nats && cluster_open(cfg.cluster_nats) < 0) {
+        transport_free(&srv);
+        goto out;
+    }
     url_for(&srv, "/admin", url, sizeof(url));
     if (bootstrap_super_admin(srv.store, url, stdout) < 0) {
         transport_free(&srv);
@@ -339,6 +350,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     transport_free(&srv);
+    cluster_close();
     if (srv.store) {
         store_close(srv.store);
         log_info("stopped");

@@ -8,6 +8,7 @@
 #include "auth_token.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "cluster.h"
 #include "common/xmalloc.h"
 #include "loopq.h"
 #include "msgstore.h"
@@ -122,6 +123,8 @@ static json_t *json_id(const uint8_t id[KEYS_ID_LEN])
     return json_string(hex);
 }
 
+static void fill(struct ws_session *s);
+
 /* ---- the registry of live, authenticated sessions ----------------------- */
 
 #define REG_BUCKETS 4096
@@ -178,6 +181,12 @@ static void reg_remove(struct ws_session *s)
 
 int ws_disconnect_user(struct server *srv, const uint8_t user_id[KEYS_ID_LEN])
 {
+    cluster_kick_user(user_id);
+    return ws_cluster_kick_user(srv, user_id);
+}
+
+int ws_cluster_kick_user(struct server *srv, const uint8_t user_id[KEYS_ID_LEN])
+{
     int n = 0;
     (void)srv;
     for (size_t b = 0; b < REG_BUCKETS; b++) {
@@ -197,13 +206,44 @@ int ws_disconnect_user(struct server *srv, const uint8_t user_id[KEYS_ID_LEN])
 
 void ws_disconnect_device(struct server *srv, const uint8_t device_id[KEYS_ID_LEN])
 {
+    cluster_kick_device(device_id, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+    ws_cluster_kick_device(srv, device_id, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+}
+
+void ws_cluster_kick_device(struct server *srv, const uint8_t device_id[KEYS_ID_LEN], unsigned code)
+{
     struct ws_session *s = find_device(device_id);
     (void)srv;
     if (!s)
         return;
-    send_error(s, "unauthorized", "this device was removed or logged out");
     reg_remove(s);
+    if (code == WS_CLOSE_REPLACED) {
+        close_session(s, WS_CLOSE_REPLACED, false);
+        return;
+    }
+    send_error(s, "unauthorized", "this device was removed or logged out");
     close_session(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, true);
+}
+
+void ws_cluster_wake(struct server *srv, const uint8_t device_id[KEYS_ID_LEN])
+{
+    struct ws_session *s = find_device(device_id);
+    (void)srv;
+    if (!s || s->close_code)
+        return;
+    /* Another node stored something for this device: read the queue. */
+    s->is_caught_up = false;
+    if (!s->tx_head)
+        fill(s);
+}
+
+void ws_cluster_relay(struct server *srv, const int64_t *users, size_t n, json_t *msg)
+{
+    (void)srv;
+    for (size_t i = 0; i < n; i++)
+        for (struct ws_session *t = by_user[user_bucket(users[i])]; t; t = t->user_next)
+            if (t->user_row == users[i] && t->is_authed && !t->close_code)
+                send_json(t, json_incref(msg));
 }
 
 void ws_notify_prekeys_low(struct server *srv, const uint8_t device_id[KEYS_ID_LEN],
@@ -306,7 +346,11 @@ static void fan_out(const struct msg_submit *m)
 
     for (size_t i = 0; i < m->n_rcpt; i++) {
         struct ws_session *t = find_device(m->rcpt[i].device_id);
-        if (!t || t->close_code)
+        if (!t) {
+            cluster_wake_device(m->rcpt[i].device_id); /* maybe on another node */
+            continue;
+        }
+        if (t->close_code)
             continue;
         if (!has_sp) {
             if (envelope_splitter_init(&sp, m->frame + 1, m->frame_len - 1) < 0)
@@ -491,6 +535,7 @@ static void on_auth(struct ws_session *s, json_t *msg)
         reg_remove(old);
         close_session(old, WS_CLOSE_REPLACED, false);
     }
+    cluster_kick_device(a.device_id, WS_CLOSE_REPLACED); /* one live session per device */
     s->user_row = a.user_row;
     s->device_row = a.device_row;
     s->network_row = a.network_row;
@@ -577,15 +622,18 @@ static void on_typing(struct ws_session *s, json_t *msg)
         send_error(s, "internal_error", "cannot relay now; try again");
         return;
     }
+    json_t *out = json_pack("{s:s,s:s,s:o,s:O}", "type", "typing", "conv_id", hex, "user_id",
+                            json_id(s->user_id), "active", active);
     for (size_t i = 0; i < n; i++) {
         struct ws_session *t = by_user[user_bucket(users[i])];
         for (; t; t = t->user_next) {
             if (t->user_row != users[i] || t == s || t->close_code)
                 continue;
-            send_json(t, json_pack("{s:s,s:s,s:o,s:O}", "type", "typing", "conv_id", hex, "user_id",
-                                   json_id(s->user_id), "active", active));
+            send_json(t, json_incref(out));
         }
     }
+    cluster_relay(users, n, out);
+    json_decref(out);
     free(users);
 }
 
@@ -649,14 +697,21 @@ static void on_presence(struct ws_session *s, json_t *msg)
                      "JOIN members m2 ON m2.conv_id = m1.conv_id "
                      "WHERE m1.user_id = $1 AND m2.user_id <> $1",
                      p, 1, &r);
+    int64_t *contacts = NULL;
+    size_t n = 0, cap = 0;
     while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
         int64_t u = store_rows_int(r, 0);
         for (struct ws_session *t = by_user[user_bucket(u)]; t; t = t->user_next)
             if (t->user_row == u && !t->close_code)
                 send_json(t, json_incref(out));
+        if (n == cap)
+            contacts = xrealloc(contacts, (cap = cap ? 2 * cap : 16) * sizeof(*contacts));
+        contacts[n++] = u;
     }
     store_rows_free(r);
     store_conn_put(s->srv->store, c);
+    cluster_relay(contacts, n, out);
+    free(contacts);
     json_decref(out);
 }
 
@@ -741,6 +796,7 @@ static void on_read(struct ws_session *s, json_t *msg)
         for (struct ws_session *t = by_user[user_bucket(users[i])]; t; t = t->user_next)
             if (t->user_row == users[i] && t != s && !t->close_code)
                 send_json(t, json_incref(out));
+    cluster_relay(users, n, out);
     json_decref(out);
     free(users);
 }

@@ -88,4 +88,14 @@ void ws_disconnect_device(struct server *srv, const uint8_t device_id[KEYS_ID_LE
 void ws_notify_prekeys_low(struct server *srv, const uint8_t device_id[KEYS_ID_LEN],
                            int64_t remaining);
 
+/* The local half of what another node asked for over NATS (cluster.c):
+ * close a device's session (code WS_CLOSE_REPLACED, or a policy close),
+ * close a user's sessions, read a device's queue again, relay a control
+ * message to the live sessions of these user rows. Loop thread. */
+void ws_cluster_kick_device(struct server *srv, const uint8_t device_id[KEYS_ID_LEN],
+                            unsigned code);
+int ws_cluster_kick_user(struct server *srv, const uint8_t user_id[KEYS_ID_LEN]);
+void ws_cluster_wake(struct server *srv, const uint8_t device_id[KEYS_ID_LEN]);
+void ws_cluster_relay(struct server *srv, const int64_t *users, size_t n, json_t *msg);
+
 #endif
