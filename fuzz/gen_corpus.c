@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_world.h"
+#include "proto/link.h"
 
 static void put(const char *dir, const char *target, const char *name, const struct buf *b)
 {
@@ -82,6 +83,33 @@ int main(int argc, char **argv)
             abort();
         put(argv[1], "fuzz_pbe", "config", &c);
         buf_release(&c);
+    }
+    /* Device linking: a typed code, and an offer and a header under the
+     * fixed keys of fuzz_link.c. */
+    for (unsigned i = 0; i < 2; i++) {
+        static const struct link_keys k = {{1}, {2}};
+        const struct suite *s = suite_get(i + 1);
+        struct link_transfer t = {.n_chunks = 1, .total = 10};
+        struct buf offer = BUF_INIT(LINK_OFFER_MAX), hdr = BUF_INIT(LINK_HEADER_MAX);
+        struct buf code = BUF_INIT(64);
+        struct hpke_key eph;
+        struct prim pr;
+        char name[64];
+        if (prim_init(&pr) < 0 || hpke_key_generate(&eph, &pr, s->kem_id) < 0 ||
+            link_offer_make(s, &k, w.receiver[i].dev.device_id, &eph, &offer) < 0 ||
+            link_header_make(s, &k, offer.data, offer.len, &eph, &t, &hdr) < 0 ||
+            buf_append_str(&code, "7KQ2-M9XD-4TNB-W0ZE") < 0)
+            abort();
+        snprintf(name, sizeof(name), "offer-%s", suffix[i]);
+        put(argv[1], "fuzz_link", name, &offer);
+        snprintf(name, sizeof(name), "header-%s", suffix[i]);
+        put(argv[1], "fuzz_link", name, &hdr);
+        put(argv[1], "fuzz_link", "code", &code);
+        hpke_key_release(&eph);
+        prim_release(&pr);
+        buf_release(&offer);
+        buf_release(&hdr);
+        buf_release(&code);
     }
     fuzz_world_release(&w);
     return 0;
