@@ -2,10 +2,8 @@
  * endpoints: sign-in, the caller's account, administrators, lockout, roles,
  * API tokens and the audit log. Network endpoints are in api_admin_net.c.
  *
- * NEEDSWORK: Argon2id (about 170 ms) runs on the loop thread in sign-in,
- * password changes and user creation; sign-in is rate limited per address,
- * but a worker pool that hands the result back through lws_cancel_service()
- * is the better design. */
+ * Argon2id (about 170 ms) never runs on the loop thread: sign-in, password
+ * changes and user creation hash on a worker (api_admin_defer, workq.h). */
 #include "api_admin.h"
 #include "admin_json.h"
 #include "common/log.h"
@@ -14,6 +12,7 @@
 #include "password.h"
 #include "sgroup_settings.h"
 #include "store.h"
+#include "workq.h"
 
 #include <openssl/crypto.h>
 
@@ -241,6 +240,62 @@ void api_admin_entry(struct http_req *req)
     OPENSSL_cleanse(&ctx.who, sizeof(ctx.who));
 }
 
+/* ---- work off the loop ---- */
+
+static void on_job_work(void *arg)
+{
+    struct admin_job *job = arg;
+    job->work(job);
+}
+
+static void on_job_done(void *arg)
+{
+    struct admin_job *job = arg;
+    struct http_req *req = http_resume(job->pending);
+    struct admin_ctx ctx;
+    int rc;
+
+    if (!req) {
+        log_info("admin request abandoned by its client before its work ended");
+        goto out;
+    }
+    ctx = job->saved;
+    ctx.actor.ip = ctx.ip;
+    ctx.actor.name = job->actor_is_who ? ctx.who.name : "";
+    rc = store_conn_get(job->srv->store, &ctx.c);
+    if (rc < 0) {
+        api_admin_store_error(req, NULL, rc);
+        goto out;
+    }
+    job->done(req, &ctx, job);
+    if (!req->replied)
+        BUG("deferred admin handler for %s did not reply", req->path);
+    store_conn_put(job->srv->store, ctx.c);
+    OPENSSL_cleanse(&ctx.who, sizeof(ctx.who));
+out:
+    OPENSSL_cleanse(&job->saved.who, sizeof(job->saved.who));
+    job->release(job);
+}
+
+void api_admin_defer(struct http_req *req, struct admin_ctx *ctx, struct admin_job *job)
+{
+    int rc;
+
+    job->srv = req->srv;
+    job->saved = *ctx;
+    job->saved.c = NULL;
+    job->actor_is_who = ctx->actor.name == ctx->who.name;
+    job->pending = http_defer(req);
+    rc = workq_submit(on_job_work, on_job_done, job);
+    if (rc == 0)
+        return;
+    http_resume(job->pending);
+    OPENSSL_cleanse(&job->saved.who, sizeof(job->saved.who));
+    job->release(job);
+    http_add_header(req, "retry-after", "1");
+    http_reply_error(req, 503, "busy", "the server is busy hashing passwords; try again");
+}
+
 /* ---- sign-in ---- */
 
 static const struct admin_field login_fields[] = {
@@ -280,57 +335,77 @@ static int load_login(struct store_conn *c, const char *username, struct login_r
     return rc;
 }
 
-/* A failed sign-in: count it, and lock the account at the limit. */
+/* A failed sign-in: count it, and lock the account at the limit. The count
+ * is increased in the database, not from the value read before the hash was
+ * checked, so that sign-ins checked side by side each count. */
 static void login_failed(struct http_req *req, struct admin_ctx *ctx, struct login_row *lr,
                          const char *username, const char *why)
 {
     const struct config *cfg = req->srv->cfg;
-    int64_t now = (int64_t)time(NULL), failed = lr->failed + 1, until = lr->locked_until;
-    json_t *d = json_pack("{s:s,s:I}", "reason", why, "failed_logins", (json_int_t)failed);
+    int64_t now = (int64_t)time(NULL), failed = lr->failed + 1, until;
+    struct store_val p[] = {STORE_INT(lr->id)};
 
-    if (failed >= cfg->admin_lockout_attempts)
-        until = cfg->admin_lockout_minutes ? now + (int64_t)cfg->admin_lockout_minutes * 60
-                                           : LOCKED_FOREVER;
-    {
-        struct store_val p[] = {STORE_INT(failed), STORE_INT(until), STORE_INT(lr->id)};
-        store_exec(ctx->c, "UPDATE admins SET failed_logins = $1, locked_until = $2 WHERE id = $3",
-                   p, 3, NULL);
-    }
+    store_exec(ctx->c, "UPDATE admins SET failed_logins = failed_logins + 1 WHERE id = $1", p, 1,
+               NULL);
+    store_query_int(ctx->c, "SELECT failed_logins FROM admins WHERE id = $1", p, 1, &failed);
     ctx->actor.name = username;
-    api_admin_audit(ctx, "admin.login_failed", username, d);
-    if (until > now && lr->locked_until <= now)
-        api_admin_audit(ctx, "admin.locked", username, NULL);
+    api_admin_audit(ctx, "admin.login_failed", username,
+                    json_pack("{s:s,s:I}", "reason", why, "failed_logins", (json_int_t)failed));
+    if (failed < cfg->admin_lockout_attempts || lr->locked_until > now)
+        return;
+    until = cfg->admin_lockout_minutes ? now + (int64_t)cfg->admin_lockout_minutes * 60
+                                       : LOCKED_FOREVER;
+    {
+        struct store_val q[] = {STORE_INT(until), STORE_INT(lr->id)};
+        store_exec(ctx->c, "UPDATE admins SET locked_until = $1 WHERE id = $2", q, 2, NULL);
+    }
+    api_admin_audit(ctx, "admin.locked", username, NULL);
 }
 
-void api_admin_login(struct http_req *req, struct admin_ctx *ctx)
+/* A sign-in while its password is checked on a worker. */
+struct login_job {
+    struct admin_job job;
+    bool known;    /* the username exists */
+    bool verified; /* set by the worker */
+    bool has_totp;
+    char username[129];
+    char pw[1025];
+    char totp[17];
+    char hash[PASSWORD_ENCODED_MAX]; /* the hash checked */
+};
+
+static void login_work(struct admin_job *job)
 {
-    /* A well-formed hash of a random password, so that an unknown username
-     * costs the same Argon2id as a known one. */
-    static char dummy[PASSWORD_ENCODED_MAX];
+    struct login_job *lj = (struct login_job *)job;
+
+    if (lj->known)
+        lj->verified = password_verify(lj->hash, lj->pw) == 0;
+    else
+        password_verify_dummy(lj->pw);
+    OPENSSL_cleanse(lj->pw, sizeof(lj->pw));
+}
+
+static void login_release(struct admin_job *job)
+{
+    OPENSSL_cleanse(job, sizeof(struct login_job));
+    free(job);
+}
+
+static void login_done(struct http_req *req, struct admin_ctx *ctx, struct admin_job *job)
+{
+    struct login_job *lj = (struct login_job *)job;
     struct login_row lr;
     char cookie[ADMIN_SECRET_LEN + 1], csrf[ADMIN_SECRET_LEN + 1], set[256];
-    const char *username, *pw, *code;
+    const char *username = lj->username;
     int64_t now = (int64_t)time(NULL), step = 0;
-    json_t *body = NULL;
-    int rc;
+    int rc = PARLEY_ENOTFOUND;
 
     memset(&lr, 0, sizeof(lr));
-    if (!admin_auth_rate_ok(req->srv->cfg, ctx->ip, (time_t)now)) {
-        http_reply_error(req, 429, "rate_limited",
-                         "too many sign-in attempts from this address; wait a minute "
-                         "(setting admin_login_rate)");
-        return;
-    }
-    if (!(body = api_admin_body(req, login_fields, ARRAY_SIZE(login_fields))))
-        return;
-    username = admin_json_str(body, "username", "");
-    pw = admin_json_str(body, "password", "");
-    code = admin_json_str(body, "totp", NULL);
-    rc = load_login(ctx->c, username, &lr);
+    /* Read the account again: it may have been locked, deleted or given a
+     * new password while the hash was checked. */
+    if (lj->known)
+        rc = load_login(ctx->c, username, &lr);
     if (rc == PARLEY_ENOTFOUND) {
-        if (!dummy[0])
-            password_hash("not a password of anyone", dummy);
-        password_verify(dummy, pw);
         ctx->actor.name = username;
         api_admin_audit(ctx, "admin.login_failed", username,
                         json_pack("{s:s}", "reason", "unknown username"));
@@ -348,13 +423,13 @@ void api_admin_login(struct http_req *req, struct admin_ctx *ctx)
                          username);
         goto out;
     }
-    if (password_verify(lr.hash, pw) != 0) {
+    if (!lj->verified || strcmp(lr.hash, lj->hash) != 0) {
         login_failed(req, ctx, &lr, username, "wrong password");
         http_reply_error(req, 401, "invalid_credentials", "username or password is wrong");
         goto out;
     }
     if (lr.totp_enabled) {
-        if (!code || !*code) {
+        if (!lj->has_totp) {
             http_reply_error(req, 401, "totp_required",
                              "field 'totp' is required: this account uses two-factor "
                              "authentication; send the current 6-digit code");
@@ -367,7 +442,7 @@ void api_admin_login(struct http_req *req, struct admin_ctx *ctx)
             api_admin_store_error(req, ctx, rc);
             goto out;
         }
-        rc = admin_totp_check(plain, code, lr.totp_last_step, (time_t)now, &step);
+        rc = admin_totp_check(plain, lj->totp, lr.totp_last_step, (time_t)now, &step);
         OPENSSL_cleanse(plain, sizeof(plain));
         if (rc != 0) {
             login_failed(req, ctx, &lr, username, "wrong totp code");
@@ -410,14 +485,66 @@ out:
     OPENSSL_cleanse(csrf, sizeof(csrf));
     OPENSSL_cleanse(set, sizeof(set));
     OPENSSL_cleanse(&lr, sizeof(lr));
-    if (body) {
-        /* The password lives in the body object and the request buffer. */
-        json_t *p = json_object_get(body, "password");
-        if (p)
-            OPENSSL_cleanse((char *)json_string_value(p), json_string_length(p));
-        json_decref(body);
-    }
+}
+
+/* Wipe the password member of a parsed body, and the raw body, then drop
+ * the object. */
+void api_admin_body_wipe(struct http_req *req, json_t *body, const char *field)
+{
+    json_t *p = json_object_get(body, field);
+    if (json_is_string(p))
+        OPENSSL_cleanse((char *)json_string_value(p), json_string_length(p));
+    json_decref(body);
     OPENSSL_cleanse(req->body.data, req->body.len);
+}
+
+void api_admin_login(struct http_req *req, struct admin_ctx *ctx)
+{
+    struct login_row lr;
+    struct login_job *lj;
+    const char *code;
+    json_t *body;
+    int rc;
+
+    memset(&lr, 0, sizeof(lr));
+    if (!admin_auth_rate_ok(req->srv->cfg, ctx->ip, time(NULL))) {
+        http_reply_error(req, 429, "rate_limited",
+                         "too many sign-in attempts from this address; wait a minute "
+                         "(setting admin_login_rate)");
+        return;
+    }
+    if (!(body = api_admin_body(req, login_fields, ARRAY_SIZE(login_fields))))
+        return;
+    lj = xcalloc(1, sizeof(*lj));
+    strlcpy_p(lj->username, admin_json_str(body, "username", ""), sizeof(lj->username));
+    strlcpy_p(lj->pw, admin_json_str(body, "password", ""), sizeof(lj->pw));
+    code = admin_json_str(body, "totp", NULL);
+    lj->has_totp = code && *code;
+    strlcpy_p(lj->totp, code ? code : "", sizeof(lj->totp));
+    api_admin_body_wipe(req, body, "password");
+    rc = load_login(ctx->c, lj->username, &lr);
+    if (rc < 0 && rc != PARLEY_ENOTFOUND) {
+        api_admin_store_error(req, ctx, rc);
+        login_release(&lj->job);
+        goto out;
+    }
+    if (rc == 0 && lr.locked_until > (int64_t)time(NULL)) {
+        http_reply_error(req, 403, "account_locked",
+                         "account '%s' is locked after too many failed sign-ins; a super "
+                         "administrator can unlock it",
+                         lj->username);
+        login_release(&lj->job);
+        goto out;
+    }
+    /* An unknown username costs the same Argon2id as a known one. */
+    lj->known = rc == 0;
+    strlcpy_p(lj->hash, lr.hash, sizeof(lj->hash));
+    lj->job.work = login_work;
+    lj->job.done = login_done;
+    lj->job.release = login_release;
+    api_admin_defer(req, ctx, &lj->job);
+out:
+    OPENSSL_cleanse(&lr, sizeof(lr));
 }
 
 void api_admin_logout(struct http_req *req, struct admin_ctx *ctx)
@@ -566,17 +693,126 @@ static void wipe_body(struct http_req *req, json_t *body)
     OPENSSL_cleanse(req->body.data, req->body.len);
 }
 
+/* An administrator's password to hash, and maybe one to check first, on a
+ * worker; then `then` continues the request on the loop thread. */
+struct pw_job {
+    struct admin_job job;
+    void (*then)(struct http_req *req, struct admin_ctx *ctx, struct pw_job *pj);
+    json_t *body; /* the request, its passwords wiped; loop thread only */
+    int64_t id, role, *nets;
+    size_t nn;
+    char name[128];
+    bool check, check_ok;
+    int hash_rc;
+    char check_hash[PASSWORD_ENCODED_MAX];
+    char check_pw[1025];
+    char new_pw[1025];
+    char new_hash[PASSWORD_ENCODED_MAX];
+};
+
+static void pw_work(struct admin_job *job)
+{
+    struct pw_job *pj = (struct pw_job *)job;
+
+    if (pj->check)
+        pj->check_ok = password_verify(pj->check_hash, pj->check_pw) == 0;
+    if (!pj->check || pj->check_ok)
+        pj->hash_rc = password_hash(pj->new_pw, pj->new_hash);
+    OPENSSL_cleanse(pj->check_pw, sizeof(pj->check_pw));
+    OPENSSL_cleanse(pj->new_pw, sizeof(pj->new_pw));
+}
+
+static void pw_done(struct http_req *req, struct admin_ctx *ctx, struct admin_job *job)
+{
+    struct pw_job *pj = (struct pw_job *)job;
+
+    if (pj->hash_rc < 0 && (!pj->check || pj->check_ok)) {
+        log_error("cannot hash a password: %s", parley_strerror(pj->hash_rc));
+        http_reply_error(req, 500, "internal", "the password could not be hashed");
+        return;
+    }
+    pj->then(req, ctx, pj);
+}
+
+static void pw_release(struct admin_job *job)
+{
+    struct pw_job *pj = (struct pw_job *)job;
+
+    json_decref(pj->body);
+    free(pj->nets);
+    OPENSSL_cleanse(pj, sizeof(*pj));
+    free(pj);
+}
+
+/* Copy password `field` of `body` into the job, then wipe every password
+ * member of the body and the raw request; the job keeps `body` (a new
+ * reference). Copy any other password out before calling. */
+static struct pw_job *pw_job_new(struct http_req *req, json_t *body, const char *field,
+                                 void (*then)(struct http_req *, struct admin_ctx *,
+                                              struct pw_job *))
+{
+    struct pw_job *pj = xcalloc(1, sizeof(*pj));
+    json_t *v = json_object_get(body, field);
+    const char *key;
+
+    strlcpy_p(pj->new_pw, json_is_string(v) ? json_string_value(v) : "", sizeof(pj->new_pw));
+    pj->body = json_incref(body);
+    pj->then = then;
+    pj->job.work = pw_work;
+    pj->job.done = pw_done;
+    pj->job.release = pw_release;
+    json_object_foreach(body, key, v)
+    {
+        if (strstr(key, "password") && json_is_string(v))
+            OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    }
+    OPENSSL_cleanse(req->body.data, req->body.len);
+    return pj;
+}
+
 static const struct admin_field password_fields[] = {
     {"current_password", AF_STRING, true, 1, 1024, NULL},
     {"new_password", AF_STRING, true, 1, 1024, NULL},
 };
 
+static void me_password_then(struct http_req *req, struct admin_ctx *ctx, struct pw_job *pj)
+{
+    /* Only if the hash checked is still the stored one: two changes side by
+     * side must not both succeed from the same current password. */
+    struct store_val u[] = {STORE_TEXT(pj->new_hash), STORE_INT((int64_t)time(NULL)),
+                            STORE_INT(ctx->who.id), STORE_TEXT(pj->check_hash)};
+    int64_t changed = 0;
+    int rc;
+
+    if (!pj->check_ok) {
+        http_reply_error(req, 400, "bad_request",
+                         "field 'current_password' is wrong: send your present password");
+        return;
+    }
+    rc = store_exec(ctx->c,
+                    "UPDATE admins SET password_hash = $1, must_change_password = 0, "
+                    "password_changed_at = $2 WHERE id = $3 AND password_hash = $4",
+                    u, 4, &changed);
+    if (rc == 0 && changed == 0) {
+        http_reply_error(req, 409, "conflict",
+                         "the password was changed meanwhile; sign in again with the new one");
+        return;
+    }
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        return;
+    }
+    api_admin_audit(ctx, "admin.password_change", ctx->who.name, NULL);
+    http_reply_json(req, 200, json_pack("{s:b}", "must_change_password", 0));
+}
+
 void api_admin_me_password(struct http_req *req, struct admin_ctx *ctx)
 {
     json_t *body = api_admin_body(req, password_fields, ARRAY_SIZE(password_fields));
     struct store_val p[] = {STORE_INT(ctx->who.id)};
-    char stored[PASSWORD_ENCODED_MAX] = "", hash[PASSWORD_ENCODED_MAX];
+    char stored[PASSWORD_ENCODED_MAX] = "", check_pw[1025];
     struct store_rows *r = NULL;
+    struct pw_job *pj;
     const char *cur, *pw;
     int rc;
 
@@ -592,11 +828,6 @@ void api_admin_me_password(struct http_req *req, struct admin_ctx *ctx)
         api_admin_store_error(req, ctx, rc);
         goto out;
     }
-    if (password_verify(stored, cur) != 0) {
-        http_reply_error(req, 400, "bad_request",
-                         "field 'current_password' is wrong: send your present password");
-        goto out;
-    }
     if (!admin_password_ok(req, "new_password", pw))
         goto out;
     if (strcmp(cur, pw) == 0) {
@@ -604,24 +835,15 @@ void api_admin_me_password(struct http_req *req, struct admin_ctx *ctx)
                          "field 'new_password' must differ from the current password");
         goto out;
     }
-    rc = password_hash(pw, hash);
-    if (rc == 0) {
-        struct store_val u[] = {STORE_TEXT(hash), STORE_INT((int64_t)time(NULL)),
-                                STORE_INT(ctx->who.id)};
-        rc = store_exec(ctx->c,
-                        "UPDATE admins SET password_hash = $1, must_change_password = 0, "
-                        "password_changed_at = $2 WHERE id = $3",
-                        u, 3, NULL);
-    }
-    if (rc < 0) {
-        api_admin_store_error(req, ctx, rc);
-        goto out;
-    }
-    api_admin_audit(ctx, "admin.password_change", ctx->who.name, NULL);
-    http_reply_json(req, 200, json_pack("{s:b}", "must_change_password", 0));
+    strlcpy_p(check_pw, cur, sizeof(check_pw));
+    pj = pw_job_new(req, body, "new_password", me_password_then);
+    pj->check = true;
+    memcpy(pj->check_pw, check_pw, sizeof(check_pw));
+    strlcpy_p(pj->check_hash, stored, sizeof(pj->check_hash));
+    api_admin_defer(req, ctx, &pj->job);
 out:
-    OPENSSL_cleanse(hash, sizeof(hash));
     OPENSSL_cleanse(stored, sizeof(stored));
+    OPENSSL_cleanse(check_pw, sizeof(check_pw));
     wipe_body(req, body);
 }
 
@@ -918,14 +1140,36 @@ static int insert_admin(struct store_conn *c, const json_t *body, const char *ha
     return rc;
 }
 
+static void admins_create_then(struct http_req *req, struct admin_ctx *ctx, struct pw_job *pj)
+{
+    json_t *out = NULL, *body = pj->body;
+    int64_t id = 0;
+    int rc = insert_admin(ctx->c, body, pj->new_hash, pj->role, pj->nets, pj->nn, &id);
+
+    if (rc == PARLEY_EEXIST) {
+        http_reply_error(req, 409, "conflict", "field 'username': an administrator '%s' exists",
+                         admin_json_str(body, "username", ""));
+        return;
+    }
+    if (rc == 0)
+        rc = admin_get_json(ctx->c, id, &out);
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        return;
+    }
+    api_admin_audit(ctx, "admin.create", admin_json_str(body, "username", ""),
+                    json_pack("{s:b,s:O}", "is_super",
+                              json_is_true(json_object_get(body, "is_super")), "networks",
+                              json_object_get(out, "networks")));
+    http_reply_json(req, 201, out);
+}
+
 void api_admin_admins_create(struct http_req *req, struct admin_ctx *ctx)
 {
     json_t *body = api_admin_body(req, admin_create_fields, ARRAY_SIZE(admin_create_fields));
-    char hash[PASSWORD_ENCODED_MAX];
-    int64_t role = 0, id = 0, *nets = NULL;
+    int64_t role = 0, *nets = NULL;
+    struct pw_job *pj;
     size_t nn = 0;
-    json_t *out = NULL;
-    int rc;
 
     if (!body)
         return;
@@ -936,28 +1180,14 @@ void api_admin_admins_create(struct http_req *req, struct admin_ctx *ctx)
         goto out;
     if (!network_ids(req, ctx, json_object_get(body, "networks"), &nets, &nn))
         goto out;
-    rc = password_hash(admin_json_str(body, "password", ""), hash);
-    if (rc == 0)
-        rc = insert_admin(ctx->c, body, hash, role, nets, nn, &id);
-    if (rc == PARLEY_EEXIST) {
-        http_reply_error(req, 409, "conflict", "field 'username': an administrator '%s' exists",
-                         admin_json_str(body, "username", ""));
-        goto out;
-    }
-    if (rc == 0)
-        rc = admin_get_json(ctx->c, id, &out);
-    if (rc < 0) {
-        api_admin_store_error(req, ctx, rc);
-        goto out;
-    }
-    api_admin_audit(ctx, "admin.create", admin_json_str(body, "username", ""),
-                    json_pack("{s:b,s:O}", "is_super",
-                              json_is_true(json_object_get(body, "is_super")), "networks",
-                              json_object_get(out, "networks")));
-    http_reply_json(req, 201, out);
+    pj = pw_job_new(req, body, "password", admins_create_then);
+    pj->role = role;
+    pj->nets = nets;
+    pj->nn = nn;
+    nets = NULL;
+    api_admin_defer(req, ctx, &pj->job);
 out:
     free(nets);
-    OPENSSL_cleanse(hash, sizeof(hash));
     wipe_body(req, body);
 }
 
@@ -1003,30 +1233,16 @@ static bool admin_exists(struct http_req *req, struct admin_ctx *ctx, int64_t id
     return rc == 0;
 }
 
-void api_admin_admins_update(struct http_req *req, struct admin_ctx *ctx)
+static void admins_update_apply(struct http_req *req, struct admin_ctx *ctx, int64_t id,
+                                const char *name, json_t *body, int64_t role, const char *hash)
 {
-    json_t *body = NULL, *out = NULL;
-    char hash[PASSWORD_ENCODED_MAX] = "", name[128];
-    const char *pw, *role_name;
-    int64_t id, role = 0;
-    int rc;
+    const char *role_name = admin_json_str(body, "role", NULL);
+    json_t *out = NULL;
+    int rc = store_begin(ctx->c);
 
-    if (!api_admin_param_id(req, 0, &id) || !admin_exists(req, ctx, id, name, sizeof(name)))
-        return;
-    if (!(body = api_admin_body(req, admin_update_fields, ARRAY_SIZE(admin_update_fields))))
-        return;
-    pw = admin_json_str(body, "password", NULL);
-    role_name = admin_json_str(body, "role", NULL);
-    if (pw && !admin_password_ok(req, "password", pw))
-        goto out;
-    if (role_name && *role_name && !role_id(req, ctx, "role", role_name, &role))
-        goto out;
-    rc = pw ? password_hash(pw, hash) : 0;
-    if (rc == 0)
-        rc = store_begin(ctx->c);
     if (rc == 0)
         rc = update_names(ctx->c, id, body);
-    if (rc == 0 && pw) {
+    if (rc == 0 && hash) {
         /* A password set by someone else is changed at the next sign-in, and
          * ends the sessions opened with the old one. */
         struct store_val p[] = {STORE_TEXT(hash), STORE_INT((int64_t)time(NULL)), STORE_INT(id)};
@@ -1050,15 +1266,48 @@ void api_admin_admins_update(struct http_req *req, struct admin_ctx *ctx)
         rc = admin_get_json(ctx->c, id, &out);
     if (rc < 0) {
         api_admin_store_error(req, ctx, rc);
-        goto out;
+        return;
     }
     api_admin_audit(ctx, "admin.update", name,
-                    json_pack("{s:b,s:s?,s:s?,s:s?}", "password_reset", pw != NULL, "role",
+                    json_pack("{s:b,s:s?,s:s?,s:s?}", "password_reset", hash != NULL, "role",
                               role_name, "first_name", admin_json_str(body, "first_name", NULL),
                               "last_name", admin_json_str(body, "last_name", NULL)));
     http_reply_json(req, 200, out);
+}
+
+static void admins_update_then(struct http_req *req, struct admin_ctx *ctx, struct pw_job *pj)
+{
+    admins_update_apply(req, ctx, pj->id, pj->name, pj->body, pj->role, pj->new_hash);
+}
+
+void api_admin_admins_update(struct http_req *req, struct admin_ctx *ctx)
+{
+    json_t *body = NULL;
+    char name[128];
+    const char *pw, *role_name;
+    struct pw_job *pj;
+    int64_t id, role = 0;
+
+    if (!api_admin_param_id(req, 0, &id) || !admin_exists(req, ctx, id, name, sizeof(name)))
+        return;
+    if (!(body = api_admin_body(req, admin_update_fields, ARRAY_SIZE(admin_update_fields))))
+        return;
+    pw = admin_json_str(body, "password", NULL);
+    role_name = admin_json_str(body, "role", NULL);
+    if (pw && !admin_password_ok(req, "password", pw))
+        goto out;
+    if (role_name && *role_name && !role_id(req, ctx, "role", role_name, &role))
+        goto out;
+    if (!pw) {
+        admins_update_apply(req, ctx, id, name, body, role, NULL);
+        goto out;
+    }
+    pj = pw_job_new(req, body, "password", admins_update_then);
+    pj->id = id;
+    pj->role = role;
+    strlcpy_p(pj->name, name, sizeof(pj->name));
+    api_admin_defer(req, ctx, &pj->job);
 out:
-    OPENSSL_cleanse(hash, sizeof(hash));
     wipe_body(req, body);
 }
 

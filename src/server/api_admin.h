@@ -57,6 +57,31 @@ bool api_admin_query_int(struct http_req *req, const char *name, int64_t min, in
 void api_admin_audit(struct admin_ctx *ctx, const char *action, const char *target,
                      json_t *details);
 
+/* Work off the loop (Argon2id) in the middle of a handler. The handler
+ * fills a struct that begins with a struct admin_job, sets work, done and
+ * release, and calls api_admin_defer() as its last act instead of replying.
+ * work(job) then runs on a worker thread (workq.h): it may touch only the
+ * job. done(req, ctx, job) runs on the loop thread with a fresh store
+ * connection and the caller's identity, and must reply exactly once.
+ * release(job) runs last, always, and frees the job, wiping its secrets.
+ * If the client went away meanwhile, done is skipped: a request nobody
+ * waits for changes nothing. If the worker queue is full the request gets
+ * 503 at once and release runs. */
+struct admin_job {
+    void (*work)(struct admin_job *job);
+    void (*done)(struct http_req *req, struct admin_ctx *ctx, struct admin_job *job);
+    void (*release)(struct admin_job *job);
+    /* api_admin_defer's own. */
+    struct http_pending *pending;
+    struct server *srv;
+    struct admin_ctx saved;
+    bool actor_is_who;
+};
+void api_admin_defer(struct http_req *req, struct admin_ctx *ctx, struct admin_job *job);
+/* Wipe string member `field` of a parsed body (a password) and the raw
+ * request body, then drop `body`. */
+void api_admin_body_wipe(struct http_req *req, json_t *body, const char *field);
+
 /* Handlers (api_admin.c): sign-in and the caller's account. */
 void api_admin_login(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_logout(struct http_req *req, struct admin_ctx *ctx);

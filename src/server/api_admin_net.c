@@ -517,16 +517,95 @@ static void reply_user(struct http_req *req, struct admin_ctx *ctx, int status,
         api_admin_store_error(req, ctx, rc);
 }
 
+/* A user or bot to create once its login secret is derived and hashed:
+ * two Argon2id runs, on a worker. */
+struct user_job {
+    struct admin_job job;
+    json_t *body; /* the request, its password wiped; loop thread only */
+    bool bot;
+    int64_t group;
+    int rc;
+    char network_id[64];
+    char username[65];
+    char pw[1025];
+    char hash[PASSWORD_ENCODED_MAX];
+};
+
+static void user_work(struct admin_job *job)
+{
+    struct user_job *uj = (struct user_job *)job;
+    char secret[IDS_LOGIN_SECRET_B64];
+
+    /* docs/client-protocol.md, "Login secret": clients send the secret,
+     * never the password, so that is what the hash is of. */
+    uj->rc = ids_login_secret(uj->network_id, uj->username, uj->pw, secret);
+    if (uj->rc == 0)
+        uj->rc = password_hash(secret, uj->hash);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(uj->pw, sizeof(uj->pw));
+}
+
+static void user_release(struct admin_job *job)
+{
+    struct user_job *uj = (struct user_job *)job;
+
+    json_decref(uj->body);
+    OPENSSL_cleanse(uj, sizeof(*uj));
+    free(uj);
+}
+
+static void user_done(struct http_req *req, struct admin_ctx *ctx, struct admin_job *job)
+{
+    struct user_job *uj = (struct user_job *)job;
+    const char *type = uj->bot ? "bot" : admin_json_str(uj->body, "user_type", "user");
+    int64_t now = (int64_t)time(NULL);
+    uint8_t uid[16];
+    int rc = uj->rc;
+
+    if (rc == 0 && RAND_bytes(uid, sizeof(uid)) != 1)
+        rc = PARLEY_ECRYPTO;
+    if (rc == 0) {
+        struct store_val p[] = {STORE_INT(ctx->net),
+                                STORE_BLOB(uid, sizeof(uid)),
+                                STORE_TEXT(uj->username),
+                                STORE_TEXT(admin_json_str(uj->body, "first_name", "")),
+                                STORE_TEXT(admin_json_str(uj->body, "last_name", "")),
+                                STORE_TEXT(uj->hash),
+                                STORE_TEXT(type),
+                                STORE_INT(uj->group),
+                                STORE_INT(now)};
+        rc = store_exec(ctx->c,
+                        "INSERT INTO users (network_id, user_id, username, first_name, "
+                        "last_name, password_hash, status, user_type, security_group_id, "
+                        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, "
+                        "$8, $9, $9)",
+                        p, ARRAY_SIZE(p), NULL);
+    }
+    if (rc == PARLEY_EEXIST) {
+        http_reply_error(req, 409, "conflict",
+                         "field 'username': a user '%s' exists in this network", uj->username);
+        return;
+    }
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        return;
+    }
+    api_admin_audit(
+        ctx, uj->bot ? "bot.create" : "user.create", uj->username,
+        json_pack("{s:s,s:I}", "user_type", type, "security_group_id", (json_int_t)uj->group));
+    reply_user(req, ctx, 201, uid);
+}
+
 static void create_user(struct http_req *req, struct admin_ctx *ctx, bool bot)
 {
     json_t *body = bot ? api_admin_body(req, bot_create_fields, ARRAY_SIZE(bot_create_fields))
                        : api_admin_body(req, user_create_fields, ARRAY_SIZE(user_create_fields));
-    char secret[IDS_LOGIN_SECRET_B64], hash[PASSWORD_ENCODED_MAX], err[512];
+    char err[512];
     struct sgroup_password_policy pol;
+    struct user_job *uj;
     const char *username, *pw;
     json_t *settings = NULL, *sg;
-    uint8_t uid[16];
-    int64_t group = 0, now = (int64_t)time(NULL);
+    int64_t group = 0;
     size_t ul;
     int rc;
 
@@ -554,57 +633,20 @@ static void create_user(struct http_req *req, struct admin_ctx *ctx, bool bot)
         http_reply_error(req, 400, "bad_request", "%s (security group policy)", err);
         goto out;
     }
-    if (RAND_bytes(uid, sizeof(uid)) != 1) {
-        api_admin_store_error(req, ctx, PARLEY_ECRYPTO);
-        goto out;
-    }
-    /* docs/client-protocol.md, "Login secret": clients send the secret,
-     * never the password, so that is what the hash is of. */
-    rc = ids_login_secret(ctx->network_id, username, pw, secret);
-    if (rc == 0)
-        rc = password_hash(secret, hash);
-    if (rc == 0) {
-        struct store_val p[] = {STORE_INT(ctx->net),
-                                STORE_BLOB(uid, sizeof(uid)),
-                                STORE_TEXT(username),
-                                STORE_TEXT(admin_json_str(body, "first_name", "")),
-                                STORE_TEXT(admin_json_str(body, "last_name", "")),
-                                STORE_TEXT(hash),
-                                STORE_TEXT(bot ? "bot" : admin_json_str(body, "user_type", "user")),
-                                STORE_INT(group),
-                                STORE_INT(now)};
-        rc = store_exec(ctx->c,
-                        "INSERT INTO users (network_id, user_id, username, first_name, "
-                        "last_name, password_hash, status, user_type, security_group_id, "
-                        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, "
-                        "$8, $9, $9)",
-                        p, ARRAY_SIZE(p), NULL);
-    }
-    if (rc == PARLEY_EEXIST) {
-        http_reply_error(req, 409, "conflict",
-                         "field 'username': a user '%s' exists in this network", username);
-        goto out;
-    }
-    if (rc < 0) {
-        api_admin_store_error(req, ctx, rc);
-        goto out;
-    }
-    api_admin_audit(ctx, bot ? "bot.create" : "user.create", username,
-                    json_pack("{s:s,s:I}", "user_type",
-                              bot ? "bot" : admin_json_str(body, "user_type", "user"),
-                              "security_group_id", (json_int_t)group));
-    reply_user(req, ctx, 201, uid);
+    uj = xcalloc(1, sizeof(*uj));
+    uj->job.work = user_work;
+    uj->job.done = user_done;
+    uj->job.release = user_release;
+    uj->body = json_incref(body);
+    uj->bot = bot;
+    uj->group = group;
+    strlcpy_p(uj->network_id, ctx->network_id, sizeof(uj->network_id));
+    strlcpy_p(uj->username, username, sizeof(uj->username));
+    strlcpy_p(uj->pw, pw, sizeof(uj->pw));
+    api_admin_defer(req, ctx, &uj->job);
 out:
-    OPENSSL_cleanse(secret, sizeof(secret));
-    OPENSSL_cleanse(hash, sizeof(hash));
     json_decref(settings);
-    if (body) {
-        json_t *p = json_object_get(body, "password");
-        if (p)
-            OPENSSL_cleanse((char *)json_string_value(p), json_string_length(p));
-        json_decref(body);
-    }
-    OPENSSL_cleanse(req->body.data, req->body.len);
+    api_admin_body_wipe(req, body, "password");
 }
 
 void api_admin_users_create(struct http_req *req, struct admin_ctx *ctx)

@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "common/xmalloc.h"
 #include "sgroup_settings.h"
 #include "store.h"
 
@@ -216,15 +217,106 @@ static void reply_one(struct http_req *req, struct admin_ctx *ctx, int status, i
         api_admin_store_error(req, ctx, rc);
 }
 
+/* A configuration file being sealed (Argon2id, then AES-GCM) on a worker. */
+struct cconf_job {
+    struct admin_job job;
+    char *doc; /* the normalised document */
+    char pw[1025];
+    struct buf file;
+    int rc;
+    char name[101];
+    char host[256];
+    int port;
+    int64_t group, expires, pins;
+};
+
+static void cconf_work(struct admin_job *job)
+{
+    struct cconf_job *cj = (struct cconf_job *)job;
+
+    cj->rc = cconf_seal(cj->doc, cj->pw, &cj->file);
+    OPENSSL_cleanse(cj->pw, sizeof(cj->pw));
+}
+
+static void cconf_release(struct admin_job *job)
+{
+    struct cconf_job *cj = (struct cconf_job *)job;
+
+    free(cj->doc);
+    buf_release(&cj->file);
+    OPENSSL_cleanse(cj, sizeof(*cj));
+    free(cj);
+}
+
+static void cconf_done(struct http_req *req, struct admin_ctx *ctx, struct admin_job *job)
+{
+    struct cconf_job *cj = (struct cconf_job *)job;
+    char token[ADMIN_SECRET_LEN + 1], hash[ADMIN_HASH_LEN + 1];
+    int64_t id = 0, now = (int64_t)time(NULL);
+    json_t *links;
+    int rc = cj->rc;
+
+    if (rc == 0)
+        rc = admin_secret_new(token);
+    if (rc < 0) {
+        log_error("client configuration '%s': cannot seal: %s", cj->name, parley_strerror(rc));
+        http_reply_error(req, 500, "internal", "the configuration file could not be sealed");
+        return;
+    }
+    admin_hash(token, hash);
+    {
+        struct store_val p[] = {STORE_INT(ctx->net),
+                                STORE_TEXT(cj->name),
+                                STORE_INT(cj->group),
+                                STORE_TEXT(cj->host),
+                                STORE_INT(cj->port),
+                                STORE_TEXT(hash),
+                                STORE_BLOB(cj->file.data, cj->file.len),
+                                STORE_TEXT(ctx->actor.name),
+                                STORE_INT(now),
+                                STORE_INT(cj->expires)};
+        rc = store_exec(ctx->c,
+                        "INSERT INTO client_configs (network_id, name, security_group_id, "
+                        "service_host, service_port, token_hash, file, created_by, created_at, "
+                        "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                        p, 10, NULL);
+        if (rc == 0)
+            rc = store_query_int(ctx->c,
+                                 "SELECT id FROM client_configs WHERE network_id = $1 AND "
+                                 "name = $2",
+                                 p, 2, &id);
+    }
+    if (rc == PARLEY_EEXIST) {
+        http_reply_error(req, 409, "conflict",
+                         "field 'name': a client configuration '%s' exists in this network",
+                         cj->name);
+        goto out;
+    }
+    if (rc < 0) {
+        api_admin_store_error(req, ctx, rc);
+        goto out;
+    }
+    api_admin_audit(ctx, "client_config.create", cj->name,
+                    json_pack("{s:I,s:I,s:s,s:i,s:I,s:I}", "id", (json_int_t)id,
+                              "security_group_id", (json_int_t)cj->group, "service_host", cj->host,
+                              "service_port", cj->port, "expires_at", (json_int_t)cj->expires,
+                              "pinned_certs", (json_int_t)cj->pins));
+    links = cconf_links(cj->host, cj->port, token);
+    reply_one(req, ctx, 201, id, links);
+    json_decref(links);
+out:
+    OPENSSL_cleanse(token, sizeof(token));
+}
+
 void api_admin_cconf_create(struct http_req *req, struct admin_ctx *ctx)
 {
     json_t *body = api_admin_body(req, cconf_fields, ARRAY_SIZE(cconf_fields));
-    json_t *pins = NULL, *policy = NULL, *links = NULL;
-    struct buf file = BUF_INIT(CCONF_MAX_JSON + 1024);
-    char err[256], netname[300], token[ADMIN_SECRET_LEN + 1], hash[ADMIN_HASH_LEN + 1];
+    json_t *pins = NULL, *policy = NULL;
+    char err[256], netname[300];
+    struct cconf_job *cj;
     char *doc = NULL;
     const char *name, *host;
-    int64_t group = 0, id = 0, now = (int64_t)time(NULL), expires;
+    int64_t group = 0, now = (int64_t)time(NULL), expires;
     int port, rc;
 
     if (!body)
@@ -256,60 +348,25 @@ void api_admin_cconf_create(struct http_req *req, struct admin_ctx *ctx)
             goto out;
         }
     }
-    rc = cconf_seal(doc, admin_json_str(body, "password", ""), &file);
-    if (rc == 0)
-        rc = admin_secret_new(token);
-    if (rc < 0) {
-        log_error("client configuration '%s': cannot seal: %s", name, parley_strerror(rc));
-        http_reply_error(req, 500, "internal", "the configuration file could not be sealed");
-        goto out;
-    }
-    admin_hash(token, hash);
-    {
-        struct store_val p[] = {STORE_INT(ctx->net),
-                                STORE_TEXT(name),
-                                STORE_INT(group),
-                                STORE_TEXT(host),
-                                STORE_INT(port),
-                                STORE_TEXT(hash),
-                                STORE_BLOB(file.data, file.len),
-                                STORE_TEXT(ctx->actor.name),
-                                STORE_INT(now),
-                                STORE_INT(expires)};
-        rc = store_exec(ctx->c,
-                        "INSERT INTO client_configs (network_id, name, security_group_id, "
-                        "service_host, service_port, token_hash, file, created_by, created_at, "
-                        "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                        p, 10, NULL);
-        if (rc == 0)
-            rc = store_query_int(ctx->c,
-                                 "SELECT id FROM client_configs WHERE network_id = $1 AND "
-                                 "name = $2",
-                                 p, 2, &id);
-    }
-    if (rc == PARLEY_EEXIST) {
-        http_reply_error(req, 409, "conflict",
-                         "field 'name': a client configuration '%s' exists in this network", name);
-        goto out;
-    }
-    if (rc < 0) {
-        api_admin_store_error(req, ctx, rc);
-        goto out;
-    }
-    api_admin_audit(ctx, "client_config.create", name,
-                    json_pack("{s:I,s:I,s:s,s:i,s:I,s:i}", "id", (json_int_t)id,
-                              "security_group_id", (json_int_t)group, "service_host", host,
-                              "service_port", port, "expires_at", (json_int_t)expires,
-                              "pinned_certs", (int)json_array_size(pins)));
-    links = cconf_links(host, port, token);
-    reply_one(req, ctx, 201, id, links);
+    cj = xcalloc(1, sizeof(*cj));
+    cj->job.work = cconf_work;
+    cj->job.done = cconf_done;
+    cj->job.release = cconf_release;
+    cj->doc = doc;
+    doc = NULL;
+    buf_init(&cj->file, CCONF_MAX_JSON + 1024);
+    strlcpy_p(cj->pw, admin_json_str(body, "password", ""), sizeof(cj->pw));
+    strlcpy_p(cj->name, name, sizeof(cj->name));
+    strlcpy_p(cj->host, host, sizeof(cj->host));
+    cj->port = port;
+    cj->group = group;
+    cj->expires = expires;
+    cj->pins = (int64_t)json_array_size(pins);
+    api_admin_defer(req, ctx, &cj->job);
 out:
-    OPENSSL_cleanse(token, sizeof(token));
-    json_decref(links);
     json_decref(pins);
     json_decref(policy);
     free(doc);
-    buf_release(&file);
     wipe(req, body);
 }
 

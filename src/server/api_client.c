@@ -1,9 +1,8 @@
 /* api_client.c - accounts, devices and the key directory for clients
  * (docs/client-protocol.md). See api_client.h.
  *
- * Login verifies an Argon2id hash (about 170 ms) on the loop thread:
- * http.c needs the reply before the handler returns. NEEDSWORK: move the
- * verification to a worker pool once http.c can answer a request later. */
+ * Login verifies an Argon2id hash (about 170 ms) on a worker (workq.h) and
+ * answers once it is done (http_defer). */
 #include "api_client.h"
 #include "api_client_util.h"
 #include "b64.h"
@@ -14,6 +13,7 @@
 #include "proto/keys.h"
 #include "sgroup_settings.h"
 #include "store.h"
+#include "workq.h"
 #include "ws.h"
 
 #include <openssl/crypto.h>
@@ -185,81 +185,134 @@ static int load_identity(struct store *st, int64_t user_row, json_t **key, json_
     return rc;
 }
 
-/* Spend the same time on an unknown user as on a known one, so the answer
- * time does not tell which usernames exist. */
-static void verify_dummy(const char *secret)
+/* A login while its secret is checked on a worker. */
+struct login_wait {
+    struct http_pending *pending;
+    struct login_row u;
+    bool known;    /* the user exists */
+    bool verified; /* set by the worker */
+    bool change;   /* new_login_secret was sent */
+    int hash_rc;   /* of the new secret's hash */
+    char secret[1025];
+    char new_secret[1025];
+    char new_hash[PASSWORD_ENCODED_MAX];
+};
+
+static void login_work(void *arg)
 {
-    static char dummy[PASSWORD_ENCODED_MAX];
-    if (!dummy[0] && password_hash("parley-dummy-login-secret", dummy) < 0)
-        return;
-    (void)password_verify(dummy, secret);
+    struct login_wait *w = arg;
+
+    /* An unknown user costs the same time as a known one, so the answer
+     * time does not tell which usernames exist. */
+    if (!w->known)
+        password_verify_dummy(w->secret);
+    else
+        w->verified = password_verify(w->u.hash, w->secret) == 0;
+    if (w->verified && w->change && w->u.may_change_secret)
+        w->hash_rc = password_hash(w->new_secret, w->new_hash);
+    OPENSSL_cleanse(w->secret, sizeof(w->secret));
+    OPENSSL_cleanse(w->new_secret, sizeof(w->new_secret));
 }
 
-void api_client_login(struct http_req *req)
+static void login_finish(struct http_req *req, struct login_wait *w)
 {
-    struct api_body b;
-    struct login_row u = {0};
+    struct login_row *u = &w->u;
     struct login_job j = {0};
-    char new_hash[PASSWORD_ENCODED_MAX];
     json_t *key = NULL, *backup = NULL;
     int rc;
 
-    if (api_body_get(req, API_BODY_LOGIN, &b) < 0)
-        return;
-    rc = load_login_row(req->srv->store, b.v[0].s, b.v[1].s, &u);
-    if (rc == PARLEY_ENOTFOUND) {
-        verify_dummy(b.v[2].s);
+    j.user_row = u->user_row;
+    j.verified = w->known && w->verified;
+    if (!w->known) {
         http_reply_error(req, 401, "unauthorized", "wrong network_id, username or login_secret");
-        goto out;
+        return;
     }
-    if (rc < 0) {
-        api_reply_store_error(req, rc);
-        goto out;
-    }
-    j.user_row = u.user_row;
-    j.verified = password_verify(u.hash, b.v[2].s) == 0;
     if (!j.verified) {
-        j.suspend_after = u.suspend_after;
+        j.suspend_after = u->suspend_after;
         rc = store_write_sync(req->srv->store, login_write, &j);
         if (rc < 0)
             log_warnx("login: cannot count a failed login: %s", parley_strerror(rc));
         http_reply_error(req, 401, "unauthorized", "wrong network_id, username or login_secret");
-        goto out;
+        return;
     }
-    if (strcmp(u.status, "suspended") == 0 || strcmp(u.status, "deleted") == 0) {
+    if (strcmp(u->status, "suspended") == 0 || strcmp(u->status, "deleted") == 0) {
         http_reply_error(req, 403, "forbidden", "account suspended");
-        goto out;
+        return;
     }
-    if (b.v[3].present) {
-        if (!u.may_change_secret) {
+    if (w->change) {
+        if (!u->may_change_secret) {
             http_reply_error(req, 403, "forbidden",
                              "field 'new_login_secret': this network does not let users change "
                              "their password");
-            goto out;
+            return;
         }
-        if (password_hash(b.v[3].s, new_hash) < 0) {
+        if (w->hash_rc < 0) {
             http_reply_error(req, 400, "bad_request", "field 'new_login_secret' is not usable");
-            goto out;
+            return;
         }
-        j.new_hash = new_hash;
+        j.new_hash = w->new_hash;
     }
     rc = store_write_sync(req->srv->store, login_write, &j);
     if (rc == 0)
-        rc = load_identity(req->srv->store, u.user_row, &key, &backup);
+        rc = load_identity(req->srv->store, u->user_row, &key, &backup);
     if (rc < 0) {
         api_reply_store_error(req, rc);
         goto out;
     }
-    log_info("client login user_row=%lld", (long long)u.user_row);
+    log_info("client login user_row=%lld", (long long)u->user_row);
     http_reply_json(req, 200,
                     json_pack("{s:s,s:o,s:s,s:o,s:o}", "token", j.token, "user_id",
-                              api_json_id(u.user_id), "status", j.status, "identity_key", key,
+                              api_json_id(u->user_id), "status", j.status, "identity_key", key,
                               "identity_backup", backup));
     key = backup = NULL;
 out:
     json_decref(key);
     json_decref(backup);
     OPENSSL_cleanse(j.token, sizeof(j.token));
+}
+
+static void login_done(void *arg)
+{
+    struct login_wait *w = arg;
+    struct http_req *req = http_resume(w->pending);
+
+    /* A client that left learns nothing, so its attempt changes nothing. */
+    if (req)
+        login_finish(req, w);
+    OPENSSL_cleanse(w, sizeof(*w));
+    free(w);
+}
+
+void api_client_login(struct http_req *req)
+{
+    struct api_body b;
+    struct login_wait *w;
+    int rc;
+
+    if (api_body_get(req, API_BODY_LOGIN, &b) < 0)
+        return;
+    w = xcalloc(1, sizeof(*w));
+    rc = load_login_row(req->srv->store, b.v[0].s, b.v[1].s, &w->u);
+    if (rc < 0 && rc != PARLEY_ENOTFOUND) {
+        api_reply_store_error(req, rc);
+        goto fail;
+    }
+    w->known = rc == 0;
+    strlcpy_p(w->secret, b.v[2].s, sizeof(w->secret));
+    w->change = b.v[3].present;
+    if (w->change)
+        strlcpy_p(w->new_secret, b.v[3].s, sizeof(w->new_secret));
+    w->pending = http_defer(req);
+    rc = workq_submit(login_work, login_done, w);
+    if (rc == 0)
+        goto out;
+    http_resume(w->pending);
+    http_add_header(req, "retry-after", "1");
+    http_reply_error(req, 503, "busy", "the server is busy checking passwords; try again");
+fail:
+    OPENSSL_cleanse(w, sizeof(*w));
+    free(w);
+out:
     api_body_release(&b);
 }
 

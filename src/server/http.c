@@ -2,6 +2,7 @@
  * See http.h for the life of a request. */
 #include "http.h"
 #include "common/log.h"
+#include "common/xmalloc.h"
 
 static const char *const method_names[] = {"GET",    "POST", "PUT",     "PATCH",
                                            "DELETE", "HEAD", "OPTIONS", "?"};
@@ -123,7 +124,7 @@ void http_dispatch(struct http_req *req)
         return;
     }
     req->route->fn(req);
-    if (!req->replied)
+    if (!req->replied && !req->pending)
         BUG("handler for %s %s did not reply", http_method_name(req->method), req->route->path);
 }
 
@@ -144,6 +145,9 @@ void http_reply(struct http_req *req, int status, const char *content_type, cons
     buf_reset(&req->reply);
     if (len && buf_append(&req->reply, body, len) < 0)
         BUG("reply buffer");
+    /* The handler returned long ago: nothing else asks lws to write. */
+    if (req->resumed && req->wsi)
+        lws_callback_on_writable(req->wsi);
 }
 
 void http_reply_json(struct http_req *req, int status, json_t *obj)
@@ -242,8 +246,41 @@ int http_write(struct http_req *req)
     return req->sent < req->reply.len ? 1 : 0;
 }
 
+struct http_pending {
+    struct http_req *req; /* NULL once the request is gone */
+};
+
+struct http_pending *http_defer(struct http_req *req)
+{
+    struct http_pending *p;
+
+    if (req->replied || req->pending)
+        BUG("deferring %s twice or after its reply", req->path);
+    p = xcalloc(1, sizeof(*p));
+    p->req = req;
+    req->pending = p;
+    return p;
+}
+
+struct http_req *http_resume(struct http_pending *p)
+{
+    struct http_req *req = p->req;
+
+    free(p);
+    if (!req)
+        return NULL;
+    req->pending = NULL;
+    req->resumed = true;
+    return req;
+}
+
 void http_req_release(struct http_req *req)
 {
+    if (req->pending) {
+        req->pending->req = NULL;
+        req->pending = NULL;
+    }
+    req->resumed = false;
     buf_release(&req->body);
     buf_release(&req->reply);
     buf_release(&req->headers);

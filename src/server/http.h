@@ -2,7 +2,8 @@
  *
  * transport.c feeds libwebsockets' HTTP callbacks in here. A handler runs
  * once the whole request (and body) has arrived, and must call exactly one
- * http_reply_* before it returns. Everything runs on the loop thread. */
+ * http_reply_* before it returns, or hand the request to http_defer() and
+ * reply after http_resume(). Everything runs on the loop thread. */
 #ifndef PARLEY_SERVER_HTTP_H
 #define PARLEY_SERVER_HTTP_H
 
@@ -42,6 +43,8 @@ struct http_req {
     struct buf headers; /* extra "name: value\r\n" lines */
     size_t sent;
     bool replied;
+    struct http_pending *pending; /* set between http_defer and http_resume */
+    bool resumed;                 /* replied after http_resume: wake the writer */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req);
@@ -81,7 +84,18 @@ void http_dispatch(struct http_req *req);
 /* Write as much of the reply as the connection takes. Returns 1 while more
  * remains, 0 when done, -1 to close the connection. */
 int http_write(struct http_req *req);
+/* The connection closed or the next request began: forget the request.
+ * A deferred request is detached, so its http_resume() returns NULL. */
 void http_req_release(struct http_req *req);
+
+/* Answer later. A handler that starts work off the loop (workq.h) calls
+ * http_defer() and returns without replying; the connection is held open.
+ * When the work is done, on the loop thread, http_resume() frees the handle
+ * and returns the request to reply to, or NULL if the client went away (or
+ * the server closed the connection) meanwhile: then nothing is sent and the
+ * caller only frees its own state. Every handle is resumed exactly once. */
+struct http_pending *http_defer(struct http_req *req);
+struct http_req *http_resume(struct http_pending *p);
 
 /* Replies. Each sets the status and body; the transport sends them. */
 void http_reply(struct http_req *req, int status, const char *content_type, const void *body,

@@ -4,6 +4,7 @@
 #include <argon2.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #define PASSWORD_MAX_LEN 1024
 #define SALT_LEN         16
@@ -39,6 +40,22 @@ int password_verify(const char *encoded, const char *pw)
     if (rc == ARGON2_VERIFY_MISMATCH)
         return PARLEY_EAUTH;
     return PARLEY_EINVAL;
+}
+
+static char dummy_hash[PASSWORD_ENCODED_MAX];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+    if (password_hash("not the password of anyone", dummy_hash) < 0)
+        dummy_hash[0] = 0;
+}
+
+void password_verify_dummy(const char *pw)
+{
+    pthread_once(&dummy_once, make_dummy);
+    if (dummy_hash[0])
+        (void)password_verify(dummy_hash, pw);
 }
 
 int password_generate(char *out, size_t outlen, size_t len)

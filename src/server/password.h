@@ -22,6 +22,10 @@ int password_hash(const char *pw, char out[PASSWORD_ENCODED_MAX]);
  * password. */
 int password_verify(const char *encoded, const char *pw);
 
+/* Spend one verification on a fixed hash, so that a sign-in for an unknown
+ * name costs what one for a known name costs. Thread-safe. */
+void password_verify_dummy(const char *pw);
+
 /* A random password of `len` characters (len < outlen) from an alphabet
  * without look-alikes (no 0/O, 1/l/I), for one-time passwords. */
 int password_generate(char *out, size_t outlen, size_t len);

@@ -5,6 +5,7 @@
 #include "transport.h"
 #include "common/log.h"
 #include "http.h"
+#include "workq.h"
 #include "ws.h"
 
 #include <netdb.h>
@@ -103,7 +104,10 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        finish_request(hc);
+        /* After DROP_PROTOCOL lws has freed our state and reports the
+         * close with no user data. */
+        if (hc)
+            finish_request(hc);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -164,13 +168,16 @@ static void start_watchdog(const int *seconds)
     pthread_attr_destroy(&a);
 }
 
-/* Polls every 50 ms until the WebSocket sessions have closed or their share
- * of the timeout ran out; then closes everything, which empties the loop. */
+/* Polls every 50 ms until the WebSocket sessions have closed and the
+ * requests waiting for a worker (workq.h) have been answered, or their share
+ * of the timeout ran out; then closes everything, which empties the loop.
+ * A worker still running then finishes into a closed connection. */
 static void on_shutdown_tick(uv_timer_t *t)
 {
     struct server *srv = t->data;
 
-    if (srv->ws_sessions > 0 && lws_now_usecs() < srv->shutdown_deadline_us)
+    if ((srv->ws_sessions > 0 || workq_pending() > 0) &&
+        lws_now_usecs() < srv->shutdown_deadline_us)
         return;
     if (srv->ws_sessions > 0)
         log_warnx("shutdown: closing %d WebSocket sessions that did not close in time",
@@ -288,6 +295,7 @@ int transport_start(struct server *srv)
         return PARLEY_EIO;
     }
     srv->port = lws_get_vhost_listen_port(srv->vhost);
+    workq_open(&loop);
     watch_signal(&sig_term, SIGTERM, srv);
     watch_signal(&sig_int, SIGINT, srv);
     return 0;

@@ -10,11 +10,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
 
 #include <jansson.h>
 
@@ -1131,6 +1134,79 @@ static void test_admin__suspend_closes_live_sessions(void **state)
     harness_cleanup(&p);
 }
 
+/* ---- Argon2id off the event loop ---- */
+
+/* Has a response begun to arrive on `c`? Never blocks. (poll() alone cannot
+ * tell: TLS 1.3 session tickets make a socket readable before any reply.) */
+static bool answered(struct ws_conn *c)
+{
+    char b;
+    int fl = fcntl(c->fd, F_GETFL), n;
+
+    fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+    n = SSL_peek(c->ssl, &b, 1);
+    fcntl(c->fd, F_SETFL, fl);
+    return n > 0;
+}
+
+/* Eight sign-ins keep every worker busy for at least two rounds of
+ * Argon2id. A /healthz sent after them on another connection must still be
+ * answered while some of them wait: the loop never waits for a hash. One
+ * more sign-in is dropped by its client while it waits for a worker; the
+ * server must forget it, log it, and go on (ASan runs this too). */
+static void test_admin__sign_ins_hash_off_the_loop(void **state)
+{
+    enum { N = 8 };
+    struct world *w = *state;
+    struct ws_conn c[N], h, gone;
+    char *body = adm_fmt("{\"username\":\"burst\",\"password\":\"%s\"}", ADM_PW), *rb, *log;
+    int before = 0;
+    int64_t id;
+
+    create_admin(w, "burst", NULL, &id);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(tls_open(&w->p, &c[i]), 0);
+    assert_int_equal(tls_open(&w->p, &h), 0);
+    assert_int_equal(tls_open(&w->p, &gone), 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(tls_send_request(&w->p, &c[i], "POST", "/api/v1/admin/login", body), 0);
+    assert_int_equal(tls_send_request(&w->p, &gone, "POST", "/api/v1/admin/login", body), 0);
+    /* A FIN, not a reset: the request is read before the end is seen. */
+    shutdown(gone.fd, SHUT_WR);
+    usleep(50 * 1000); /* let the server take the sign-ins first */
+    assert_int_equal(tls_send_request(&w->p, &h, "GET", "/healthz", NULL), 0);
+    assert_int_equal(tls_read_response(&h, &rb), 200);
+    assert_non_null(strstr(rb, "\"ok\""));
+    free(rb);
+    for (int i = 0; i < N; i++)
+        before += answered(&c[i]);
+    if (before == N)
+        fail_msg("/healthz waited for all %d sign-ins", N);
+    for (int i = 0; i < N; i++) {
+        must(200, tls_read_response(&c[i], &rb), NULL, "concurrent sign-in");
+        assert_non_null(strstr(rb, "csrf_token"));
+        free(rb);
+        ws_close(&c[i]);
+    }
+    ws_close(&h);
+    ws_close(&gone);
+    free(body);
+
+    /* The abandoned sign-in was seen as such, and the server still serves. */
+    log = NULL;
+    for (int tries = 0; tries < 600 && !log; tries++) {
+        log = harness_read(&w->p, "parleyd.log");
+        if (log && !strstr(log, "abandoned by its client")) {
+            free(log);
+            log = NULL;
+            usleep(50 * 1000);
+        }
+    }
+    assert_non_null(log);
+    free(log);
+    assert_int_equal(adm_req(&w->p, &w->super, "GET", "/api/v1/admin/me", NULL, NULL), 200);
+}
+
 static void test_admin__sign_in_rate_limit(void **state)
 {
     struct parleyd p;
@@ -1199,6 +1275,7 @@ int main(void)
         cmocka_unit_test(test_admin__api_tokens_scopes_and_revocation),
         cmocka_unit_test(test_admin__audit_log_records_actions),
         cmocka_unit_test(test_admin__admins_and_users_stay_apart),
+        cmocka_unit_test(test_admin__sign_ins_hash_off_the_loop),
         cmocka_unit_test(test_admin__authorization_matrix),
         cmocka_unit_test(test_admin__bad_input_changes_nothing),
         cmocka_unit_test(test_admin__api_docs_served_offline),

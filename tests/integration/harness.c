@@ -315,13 +315,11 @@ static int ssl_write_all(SSL *ssl, const void *buf, size_t n)
     return SSL_write(ssl, buf, (int)n) == (int)n ? 0 : -1;
 }
 
-int ws_open(const struct parleyd *p, const char *path, const char *subprotocol, struct ws_conn *w)
+int tls_open(const struct parleyd *p, struct ws_conn *w)
 {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
-    unsigned char nonce[16];
-    char key[32], req[1024], resp[4096], ca[300];
-    size_t n = 0;
-    int status = -1, one = 1;
+    char ca[300];
+    int one = 1;
 
     memset(w, 0, sizeof(*w));
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -337,7 +335,58 @@ int ws_open(const struct parleyd *p, const char *path, const char *subprotocol, 
     SSL_set1_host(w->ssl, "127.0.0.1");
     SSL_set_alpn_protos(w->ssl, (const unsigned char *)"\x08http/1.1", 9);
     SSL_set_fd(w->ssl, w->fd);
-    if (SSL_connect(w->ssl) != 1)
+    return SSL_connect(w->ssl) == 1 ? 0 : -1;
+}
+
+int tls_send_request(const struct parleyd *p, struct ws_conn *w, const char *method,
+                     const char *path, const char *body)
+{
+    char head[1024];
+    size_t bl = body ? strlen(body) : 0;
+
+    snprintf(head, sizeof(head),
+             "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n",
+             method, path, p->port, bl);
+    if (ssl_write_all(w->ssl, head, strlen(head)) < 0)
+        return -1;
+    return bl ? ssl_write_all(w->ssl, body, bl) : 0;
+}
+
+long tls_read_response(struct ws_conn *w, char **body)
+{
+    char head[8192];
+    size_t n = 0, len = 0;
+    const char *cl;
+    long status = -1;
+
+    *body = NULL;
+    while (n < sizeof(head) - 1) {
+        if (SSL_read(w->ssl, head + n, 1) != 1)
+            return -1;
+        n++;
+        head[n] = 0;
+        if (n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)
+            break;
+    }
+    if (sscanf(head, "HTTP/1.1 %ld", &status) != 1)
+        return -1;
+    if ((cl = strcasestr(head, "\ncontent-length:")) != NULL)
+        len = strtoul(cl + 16, NULL, 10);
+    *body = calloc(1, len + 1);
+    if (len && ssl_read_full(w->ssl, *body, len) < 0)
+        return -1;
+    return status;
+}
+
+int ws_open(const struct parleyd *p, const char *path, const char *subprotocol, struct ws_conn *w)
+{
+    unsigned char nonce[16];
+    char key[32], req[1024], resp[4096];
+    size_t n = 0;
+    int status = -1;
+
+    if (tls_open(p, w) < 0)
         return -1;
     RAND_bytes(nonce, sizeof(nonce));
     EVP_EncodeBlock((unsigned char *)key, nonce, sizeof(nonce));

@@ -68,6 +68,17 @@ struct ws_conn {
     int fd;
 };
 
+/* A TLS connection to parleyd (verified against its certificate), nothing
+ * sent yet: for requests that must overlap. Returns 0 or -1; close with
+ * ws_close. */
+int tls_open(const struct parleyd *p, struct ws_conn *w);
+/* Write one HTTP/1.1 request (`body` may be NULL). Returns 0 or -1. */
+int tls_send_request(const struct parleyd *p, struct ws_conn *w, const char *method,
+                     const char *path, const char *body);
+/* Read one response (with a Content-Length). Returns the status or -1;
+ * *body is malloc'd and NUL-terminated. */
+long tls_read_response(struct ws_conn *w, char **body);
+
 /* Open a WebSocket to `path` offering `subprotocol` (NULL: none). Returns
  * the HTTP status of the handshake (101 on success) or -1. */
 int ws_open(const struct parleyd *p, const char *path, const char *subprotocol, struct ws_conn *w);
