@@ -38,6 +38,14 @@
     {"interval", CTL_QUERY, "interval", false}, {"format", CTL_QUERY, "format", false}
 #define O_NAMES \
     {"first-name", CTL_STR, "first_name", false}, {"last-name", CTL_STR, "last_name", false}
+#define O_SSO \
+    {"enabled", CTL_BOOL, "enabled", false}, {"company-id", CTL_STR, "company_id", false}, \
+    {"issuer-url", CTL_STR, "issuer_url", false}, {"client-id", CTL_STR, "client_id", false}, \
+    {"client-secret-file", CTL_SECRET, "client_secret", false}, \
+    {"scopes", CTL_STR, "scopes", false}, \
+    {"token-grace-period-minutes", CTL_INT, "token_grace_period_minutes", false}, \
+    {"group-sync", CTL_BOOL, "security_group_sync.enabled", false}, \
+    {"group-sync-ou", CTL_STR, "security_group_sync.ou", false}
 /* clang-format on */
 
 #define USER_COLS  "user_id,username,status,user_type,security_group.name,first_name,last_name"
@@ -287,6 +295,16 @@ const struct ctl_cmd ctl_commands[] = {
      "download the configuration file", {{"output", CTL_OUTPUT, NULL, false}}, NULL, NULL, NULL},
     {"client-configs", "expire", "POST", ADM "/networks/:network_id/client-configs/:id/expire",
      "expire a configuration file now", {{NULL}}, NULL, NULL, NULL},
+    {"sso", "show", "GET", ADM "/sso",
+     "SSO for administrator sign-in", {{NULL}}, NULL, NULL, NULL},
+    {"sso", "update", "PUT", ADM "/sso",
+     "change SSO for administrator sign-in (options not given keep their value)",
+     {O_SSO}, NULL, NULL, NULL},
+    {"network-sso", "show", "GET", ADM "/networks/:network_id/sso",
+     "SSO for the network's users", {{NULL}}, NULL, NULL, NULL},
+    {"network-sso", "update", "PUT", ADM "/networks/:network_id/sso",
+     "change SSO for the network's users (options not given keep their value)",
+     {O_SSO}, NULL, NULL, NULL},
     {"network-options", "show", "GET", ADM "/networks/:network_id/options",
      "the network's options", {{NULL}}, NULL, NULL, NULL},
     {"network-options", "update", "PATCH", ADM "/networks/:network_id/options",
@@ -434,8 +452,21 @@ static char *read_file(const char *path, size_t *len)
 static int set_member(const struct ctl_cmd *cmd, const struct ctl_opt *o, const char *v,
                       json_t *body)
 {
+    const char *dot = o->field ? strchr(o->field, '.') : NULL;
     char *end;
     long long n;
+
+    /* "outer.inner" sets member inner of object member outer. */
+    if (dot && o->kind != CTL_QUERY && o->kind != CTL_OUTPUT) {
+        struct ctl_opt inner = *o;
+        char *outer = xasprintf("%.*s", (int)(dot - o->field), o->field);
+        json_t *obj = json_object_get(body, outer);
+        if (!obj)
+            json_object_set_new(body, outer, obj = json_object());
+        free(outer);
+        inner.field = dot + 1;
+        return set_member(cmd, &inner, v, obj);
+    }
 
     switch (o->kind) {
     case CTL_STR:

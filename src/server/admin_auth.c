@@ -349,14 +349,12 @@ static int load_seal_key(const struct config *cfg)
 
 /* AES-256-GCM over `in` (len bytes) with the admin id as associated data;
  * `enc` selects the direction. `tag` is written (enc) or checked. */
-static int gcm(bool enc, int64_t admin_id, const uint8_t nonce[12], const uint8_t *in, size_t len,
+static int gcm(bool enc, const char *aad, const uint8_t nonce[12], const uint8_t *in, size_t len,
                uint8_t *out, uint8_t tag[16])
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    char aad[40];
     int n = 0, rc = PARLEY_ECRYPTO;
 
-    snprintf(aad, sizeof(aad), "parley-totp:%lld", (long long)admin_id);
     if (!c || EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, seal_key, nonce, enc ? 1 : 0) != 1 ||
         EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) != 1 ||
         EVP_CipherUpdate(c, out, &n, in, (int)len) != 1)
@@ -375,20 +373,20 @@ out:
     return rc;
 }
 
-int admin_secret_seal(const struct config *cfg, int64_t admin_id, const char *plain, char *out,
-                      size_t outlen)
+int admin_seal(const struct config *cfg, const char *aad, const char *plain, char *out,
+               size_t outlen)
 {
-    uint8_t buf[12 + 64 + 16];
+    uint8_t buf[12 + ADMIN_SEAL_PLAIN_MAX + 16];
     size_t len = strlen(plain);
     int rc;
 
-    if (len > 64 || outlen < 4 + 2 * (12 + len + 16))
+    if (len > ADMIN_SEAL_PLAIN_MAX || outlen < 4 + 2 * (12 + len + 16))
         return PARLEY_ETOOBIG;
     if ((rc = load_seal_key(cfg)) < 0)
         return rc;
     if (RAND_bytes(buf, 12) != 1)
         return PARLEY_ECRYPTO;
-    rc = gcm(true, admin_id, buf, (const uint8_t *)plain, len, buf + 12, buf + 12 + len);
+    rc = gcm(true, aad, buf, (const uint8_t *)plain, len, buf + 12, buf + 12 + len);
     if (rc == 0) {
         memcpy(out, "v1:", 3);
         hex_encode(buf, 12 + len + 16, out + 3);
@@ -397,19 +395,15 @@ int admin_secret_seal(const struct config *cfg, int64_t admin_id, const char *pl
     return rc;
 }
 
-int admin_secret_open(const struct config *cfg, int64_t admin_id, const char *stored, char *out,
-                      size_t outlen)
+int admin_unseal(const struct config *cfg, const char *aad, const char *stored, char *out,
+                 size_t outlen)
 {
-    uint8_t buf[12 + 64 + 16];
+    uint8_t buf[12 + ADMIN_SEAL_PLAIN_MAX + 16];
     size_t hexlen, len;
     int rc;
 
-    if (strncmp(stored, "v1:", 3) != 0) {
-        if (strlen(stored) >= outlen)
-            return PARLEY_ETOOBIG;
-        strlcpy_p(out, stored, outlen);
-        return 0;
-    }
+    if (strncmp(stored, "v1:", 3) != 0)
+        return PARLEY_EAUTH;
     hexlen = strlen(stored + 3);
     if (hexlen % 2 || hexlen / 2 < 12 + 16 || hexlen / 2 > sizeof(buf))
         return PARLEY_EAUTH;
@@ -420,10 +414,36 @@ int admin_secret_open(const struct config *cfg, int64_t admin_id, const char *st
         return PARLEY_EAUTH;
     if ((rc = load_seal_key(cfg)) < 0)
         return rc;
-    rc = gcm(false, admin_id, buf, buf + 12, len, (uint8_t *)out, buf + 12 + len);
+    rc = gcm(false, aad, buf, buf + 12, len, (uint8_t *)out, buf + 12 + len);
     out[rc == 0 ? len : 0] = 0;
     OPENSSL_cleanse(buf, sizeof(buf));
     return rc;
+}
+
+int admin_secret_seal(const struct config *cfg, int64_t admin_id, const char *plain, char *out,
+                      size_t outlen)
+{
+    char aad[40];
+
+    if (strlen(plain) > 64)
+        return PARLEY_ETOOBIG;
+    snprintf(aad, sizeof(aad), "parley-totp:%lld", (long long)admin_id);
+    return admin_seal(cfg, aad, plain, out, outlen);
+}
+
+int admin_secret_open(const struct config *cfg, int64_t admin_id, const char *stored, char *out,
+                      size_t outlen)
+{
+    char aad[40];
+
+    if (strncmp(stored, "v1:", 3) != 0) {
+        if (strlen(stored) >= outlen)
+            return PARLEY_ETOOBIG;
+        strlcpy_p(out, stored, outlen);
+        return 0;
+    }
+    snprintf(aad, sizeof(aad), "parley-totp:%lld", (long long)admin_id);
+    return admin_unseal(cfg, aad, stored, out, outlen);
 }
 
 /* RFC 3986 unreserved characters pass; everything else is %-encoded. */

@@ -100,6 +100,17 @@ int admin_secret_seal(const struct config *cfg, int64_t admin_id, const char *pl
 int admin_secret_open(const struct config *cfg, int64_t admin_id, const char *stored, char *out,
                       size_t outlen);
 
+/* The same sealing for other secrets kept at rest (an SSO client secret):
+ * `aad` names what the secret belongs to, so that a sealed value cannot be
+ * moved to another place, and plain text is at most ADMIN_SEAL_PLAIN_MAX
+ * bytes. admin_unseal accepts only sealed values. Same returns. */
+#define ADMIN_SEAL_PLAIN_MAX 512
+#define ADMIN_SEAL_OUT_MAX   (4 + 2 * (12 + ADMIN_SEAL_PLAIN_MAX + 16))
+int admin_seal(const struct config *cfg, const char *aad, const char *plain, char *out,
+               size_t outlen);
+int admin_unseal(const struct config *cfg, const char *aad, const char *stored, char *out,
+                 size_t outlen);
+
 /* "otpauth://totp/Parley:USER?secret=...&issuer=Parley&..." (malloc'd). */
 char *admin_totp_uri(const char *username, const char *base32);
 /* An SVG image of the QR code of `text` (malloc'd), or NULL. */

@@ -178,6 +178,8 @@ static void run(struct http_req *req, struct admin_ctx *ctx, bool del)
     }
     if (!(rows = read_rows(req, body)))
         goto out;
+    if (api_admin_sso_blocks(req, ctx, del ? "bulk delete" : "bulk suspend"))
+        goto out;
     failed = json_array();
     seen = json_object();
     json_array_foreach(rows, i, v)

@@ -5,6 +5,7 @@
  * reach, and every query here is bounded by it. */
 #include "admin_json.h"
 #include "api_admin.h"
+#include "api_admin_tools.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -611,6 +612,8 @@ static void create_user(struct http_req *req, struct admin_ctx *ctx, bool bot)
 
     if (!body)
         return;
+    if (!bot && api_admin_sso_blocks(req, ctx, "individual user creation"))
+        goto out;
     username = admin_json_str(body, "username", "");
     pw = admin_json_str(body, "password", "");
     ul = strlen(username);

@@ -42,6 +42,17 @@ int api_admin_deploy_setting(struct store_conn *c, const char *name, json_t **ou
 void api_appearance(struct http_req *req);
 void api_appearance_logo(struct http_req *req);
 
+/* SSO configuration (api_admin_sso.c): the administrators' sign-in
+ * (deployment) and each network's users. */
+void api_admin_sso_get(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_sso_update(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_sso_get(struct http_req *req, struct admin_ctx *ctx);
+void api_admin_net_sso_update(struct http_req *req, struct admin_ctx *ctx);
+/* On a network route: while the network's SSO is enabled, reply 409
+ * sso_enabled saying that `what` is not offered, and return true. Also
+ * true after replying to a store error. */
+bool api_admin_sso_blocks(struct http_req *req, struct admin_ctx *ctx, const char *what);
+
 /* Network administrator pages (api_admin_netpages.c). */
 void api_admin_netopts_get(struct http_req *req, struct admin_ctx *ctx);
 void api_admin_netopts_update(struct http_req *req, struct admin_ctx *ctx);

@@ -815,8 +815,9 @@ static char *snapshot(struct world *w)
 {
     /* Network-relative paths are suffixes of /api/v1/admin/networks/A. */
     static const char *const paths[] = {"/api/v1/admin/admins", "/api/v1/admin/networks",
-                                        "/api/v1/admin/roles", "/api/v1/admin/tokens"};
-    static const char *const in_net[] = {"/users", "/bots", "/security-groups", ""};
+                                        "/api/v1/admin/roles", "/api/v1/admin/tokens",
+                                        "/api/v1/admin/sso"};
+    static const char *const in_net[] = {"/users", "/bots", "/security-groups", "/sso", ""};
     char *all = strdup("");
     for (size_t i = 0; i < ARRAY_SIZE(paths) + ARRAY_SIZE(in_net) + 1; i++) {
         char *path, *s, *next;
@@ -895,6 +896,16 @@ static const struct {
     enum http_method method;
     struct bad bad[8];
 } field_bad[] = {
+    {"/sso",
+     HTTP_PUT,
+     {{"{\"enabled\":\"yes\"}", "enabled"},
+      {"{\"enabled\":true,\"company_id\":\"\"}", "company_id"},
+      {"{\"issuer_url\":\"ftp://idp.example/\"}", "issuer_url"},
+      {"{\"issuer_url\":\"https://127.0.0.1/\"}", "issuer_url"},
+      {"{\"token_grace_period_minutes\":15}", "token_grace_period_minutes"},
+      {"{\"scopes\":\"\"}", "scopes"},
+      {"{\"client_secret_set\":true}", "client_secret_set"},
+      {"{\"security_group_sync\":[]}", "security_group_sync"}}},
     {"/login",
      HTTP_POST,
      {{"{\"username\":5,\"password\":\"x\"}", "username"},
@@ -1134,6 +1145,177 @@ static void test_admin__suspend_closes_live_sessions(void **state)
     harness_cleanup(&p);
 }
 
+/* ---- SSO configuration ---- */
+
+#define SSO_SECRET "sso-client-Secret-4242"
+
+static json_t *put_sso(struct world *w, const struct adm *s, long want, const char *path,
+                       const char *body)
+{
+    return call(w, s, want, "PUT", path, body);
+}
+
+static void expect_400(struct world *w, const struct adm *s, const char *path, const char *body,
+                       const char *names)
+{
+    json_t *j = put_sso(w, s, 400, path, body);
+    if (!strstr(adm_err_msg(j), names))
+        fail_msg("PUT %s %s: message '%s' does not name '%s'", path, body, adm_err_msg(j), names);
+    json_decref(j);
+}
+
+static void private_ips(struct world *w, bool on)
+{
+    char *b = adm_fmt("{\"settings\":{\"allow_private_ips\":%s}}", on ? "true" : "false");
+    json_decref(call(w, &w->super, 200, "PATCH", "/api/v1/admin/deployment/settings", b));
+    free(b);
+}
+
+static void test_admin__sso_configuration(void **state)
+{
+    struct world *w = *state;
+    char *pa = adm_fmt("/api/v1/admin/networks/%s/sso", w->net_a);
+    char *pb = adm_fmt("/api/v1/admin/networks/%s/sso", w->net_b);
+    char *users = adm_fmt("/api/v1/admin/networks/%s/users", w->net_a);
+    char *bulk = adm_fmt("/api/v1/admin/networks/%s/bulk-users/suspend", w->net_a);
+    char *bots = adm_fmt("/api/v1/admin/networks/%s/bots", w->net_a);
+    char *sql, *log;
+    json_t *j;
+
+    /* Defaults, and the endpoint to register with the identity provider. */
+    j = call(w, &w->na, 200, "GET", pa, NULL);
+    assert_false(json_is_true(json_object_get(j, "enabled")));
+    assert_false(json_is_true(json_object_get(j, "client_secret_set")));
+    assert_string_equal(json_string_value(json_object_get(j, "scopes")), "openid email profile");
+    assert_int_equal(json_integer_value(json_object_get(j, "token_grace_period_minutes")), 0);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "network_endpoint")), w->net_a));
+    assert_false(
+        json_is_true(json_object_get(json_object_get(j, "security_group_sync"), "enabled")));
+    json_decref(j);
+    j = call(w, &w->super, 200, "GET", "/api/v1/admin/sso", NULL);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "network_endpoint")), "https://"));
+    json_decref(j);
+
+    /* Enabling needs everything; each refusal names its field. */
+    expect_400(w, &w->na, pa, "{\"enabled\":true}", "company_id");
+    expect_400(w, &w->na, pa,
+               "{\"enabled\":true,\"company_id\":\"acme\",\"issuer_url\":\"https://93.184.216.34/"
+               "\",\"client_id\":\"parley\"}",
+               "client_secret");
+    expect_400(w, &w->na, pa, "{\"issuer_url\":\"http://93.184.216.34/\"}", "issuer_url");
+    expect_400(w, &w->na, pa, "{\"issuer_url\":\"https://user:pw@idp.example/\"}", "issuer_url");
+    expect_400(w, &w->na, pa, "{\"token_grace_period_minutes\":45}", "token_grace_period_minutes");
+    expect_400(w, &w->na, pa, "{\"scopes\":\"email profile\"}", "scopes");
+    expect_400(w, &w->na, pa, "{\"company_id\":\"a b\"}", "company_id");
+    expect_400(w, &w->na, pa, "{\"network_endpoint\":\"https://x/\"}", "network_endpoint");
+    expect_400(w, &w->na, pa, "{\"security_group_sync\":{\"enabled\":true}}", "ou");
+    expect_400(w, &w->na, pa, "{\"security_group_sync\":{\"enabled\":1}}", "security_group_sync");
+
+    /* Private, loopback and link-local issuers, literal or by name, are
+     * refused until allow_private_ips is on. */
+    static const char *const private_urls[] = {"https://127.0.0.1/realms/acme",
+                                               "https://10.1.2.3:8443/",
+                                               "https://192.168.0.9/",
+                                               "https://172.20.0.1/",
+                                               "https://169.254.169.254/",
+                                               "https://[::1]/",
+                                               "https://[fd00::1]/",
+                                               "https://[::ffff:10.0.0.1]/",
+                                               "https://localhost/",
+                                               "https://100.64.0.1/"};
+    for (size_t i = 0; i < ARRAY_SIZE(private_urls); i++) {
+        char *b = adm_fmt("{\"issuer_url\":\"%s\"}", private_urls[i]);
+        expect_400(w, &w->na, pa, b, "allow_private_ips");
+        free(b);
+    }
+    private_ips(w, true);
+    json_decref(put_sso(w, &w->na, 200, pa, "{\"issuer_url\":\"https://10.1.2.3:8443/\"}"));
+    private_ips(w, false);
+    /* The rule holds for what is stored, not only for what was sent. */
+    expect_400(w, &w->na, pa, "{\"client_id\":\"parley\"}", "allow_private_ips");
+
+    /* A complete configuration; the secret is write-only. */
+    j = put_sso(w, &w->na, 200, pa,
+                "{\"enabled\":true,\"company_id\":\"Acme-Corp\",\"issuer_url\":"
+                "\"https://93.184.216.34/realms/acme\",\"client_id\":\"parley\",\"client_secret\":"
+                "\"" SSO_SECRET "\",\"token_grace_period_minutes\":30,\"security_group_sync\":{"
+                "\"enabled\":true,\"ou\":\"OU=Staff,DC=acme\"}}");
+    assert_true(json_is_true(json_object_get(j, "client_secret_set")));
+    assert_null(json_object_get(j, "client_secret"));
+    assert_null(dump_has(j, SSO_SECRET));
+    json_decref(j);
+    j = call(w, &w->na, 200, "GET", pa, NULL);
+    assert_true(json_is_true(json_object_get(j, "enabled")));
+    assert_string_equal(json_string_value(json_object_get(j, "company_id")), "Acme-Corp");
+    assert_int_equal(json_integer_value(json_object_get(j, "token_grace_period_minutes")), 30);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "security_group_sync"), "ou")),
+        "OU=Staff,DC=acme");
+    assert_null(dump_has(j, SSO_SECRET));
+    json_decref(j);
+    /* Fields not sent keep their value, the secret included. */
+    j = put_sso(w, &w->na, 200, pa, "{\"scopes\":\"openid email\"}");
+    assert_true(json_is_true(json_object_get(j, "client_secret_set")));
+    assert_true(json_is_true(json_object_get(j, "enabled")));
+    json_decref(j);
+
+    /* Company IDs are unique across networks, whatever their case. */
+    expect_400(w, &w->nb, pb, "{\"company_id\":\"acme-corp\"}", "company_id");
+    json_decref(put_sso(w, &w->nb, 200, pb, "{\"company_id\":\"beta\"}"));
+    /* Network administrators reach their own network's SSO only, and the
+     * deployment's not at all. */
+    json_decref(call(w, &w->nb, 404, "GET", pa, NULL));
+    json_decref(call(w, &w->na, 403, "GET", "/api/v1/admin/sso", NULL));
+
+    /* While SSO is on, users come from the identity provider. */
+    j = call(w, &w->na, 409, "POST", users, "{\"username\":\"sso1\",\"password\":\"Good-pass-1\"}");
+    assert_string_equal(adm_err_code(j), "sso_enabled");
+    json_decref(j);
+    j = call(w, &w->na, 409, "POST", bulk, "{\"csv_base64\":\"dXNlcm5hbWUNCmFsaWNlDQo=\"}");
+    assert_string_equal(adm_err_code(j), "sso_enabled");
+    json_decref(j);
+    json_decref(call(w, &w->na, 201, "POST", bots,
+                     "{\"username\":\"ssohelpbot\",\"password\":\"Good-pass-1\"}"));
+    json_decref(put_sso(w, &w->na, 200, pa, "{\"enabled\":false}"));
+    json_decref(call(w, &w->na, 201, "POST", users,
+                     "{\"username\":\"sso1\",\"password\":\"Good-pass-1\"}"));
+
+    /* Administrator sign-in SSO, audited; the secret is nowhere in the
+     * audit log, the server log or the database. */
+    j = put_sso(
+        w, &w->super, 200, "/api/v1/admin/sso",
+        "{\"enabled\":true,\"company_id\":\"admins\",\"issuer_url\":"
+        "\"https://93.184.216.34/\",\"client_id\":\"console\",\"client_secret\":\"" SSO_SECRET
+        "\"}");
+    assert_true(json_is_true(json_object_get(j, "client_secret_set")));
+    json_decref(j);
+    j = call(w, &w->super, 200, "GET", "/api/v1/admin/audit?action=sso.update", NULL);
+    assert_true(json_array_size(json_object_get(j, "entries")) >= 4);
+    assert_non_null(dump_has(j, "client_secret_changed"));
+    assert_null(dump_has(j, SSO_SECRET));
+    json_decref(j);
+    log = harness_read(&w->p, "parleyd.log");
+    assert_non_null(log);
+    assert_null(strstr(log, SSO_SECRET));
+    free(log);
+    sql = adm_fmt("SELECT COUNT(*) FROM sso_configs WHERE client_secret LIKE 'v1:%%' AND scope IN "
+                  "('deployment', '%s')",
+                  w->net_a);
+    assert_int_equal(harness_provision_count(&w->p, sql), 2);
+    free(sql);
+    /* Clearing the secret, and turning it off again. */
+    j = put_sso(w, &w->super, 200, "/api/v1/admin/sso",
+                "{\"enabled\":false,\"client_secret\":\"\"}");
+    assert_false(json_is_true(json_object_get(j, "client_secret_set")));
+    json_decref(j);
+
+    free(pa);
+    free(pb);
+    free(users);
+    free(bulk);
+    free(bots);
+}
+
 /* ---- Argon2id off the event loop ---- */
 
 /* Has a response begun to arrive on `c`? Never blocks. (poll() alone cannot
@@ -1276,6 +1458,7 @@ int main(void)
         cmocka_unit_test(test_admin__audit_log_records_actions),
         cmocka_unit_test(test_admin__admins_and_users_stay_apart),
         cmocka_unit_test(test_admin__sign_ins_hash_off_the_loop),
+        cmocka_unit_test(test_admin__sso_configuration),
         cmocka_unit_test(test_admin__authorization_matrix),
         cmocka_unit_test(test_admin__bad_input_changes_nothing),
         cmocka_unit_test(test_admin__api_docs_served_offline),

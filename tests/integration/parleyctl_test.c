@@ -344,6 +344,49 @@ static void test_parleyctl__networks_users_tokens_audit(void **state)
     free(out);
     free(err);
 
+    /* SSO: nested members from their own options, the secret from a file
+     * and never shown; while it is on, user creation is refused. */
+    {
+        char *secret = adm_fmt("%s/sso.secret", w->p.dir);
+        write_file(secret, "ctl-sso-secret-99\n");
+        j = CTL_JSON(w, 0, "network-sso", "update", "--network", nid, "--enabled", "true",
+                     "--company-id", "eng", "--issuer-url", "https://93.184.216.34/realms/eng",
+                     "--client-id", "parley", "--client-secret-file", secret, "--group-sync",
+                     "true", "--group-sync-ou", "OU=Eng", "--token-grace-period-minutes", "60",
+                     "--json");
+        assert_true(json_is_true(json_object_get(j, "client_secret_set")));
+        json_decref(j);
+        j = CTL_JSON(w, 0, "network-sso", "show", "--network", nid, "--json");
+        assert_true(json_is_true(json_object_get(j, "enabled")));
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(j, "security_group_sync"), "ou")),
+            "OU=Eng");
+        assert_int_equal(json_integer_value(json_object_get(j, "token_grace_period_minutes")), 60);
+        json_decref(j);
+        assert_int_equal(CTL(w, &out, &err, "network-sso", "show", "--network", nid), 0);
+        assert_null(strstr(out, "ctl-sso-secret"));
+        free(out);
+        free(err);
+        assert_int_equal(CTL(w, &out, &err, "users", "create", "--network", nid, "--username",
+                             "carol", "--password-file", w->userpw),
+                         1);
+        assert_non_null(strstr(err, "SSO"));
+        free(out);
+        free(err);
+        json_decref(
+            CTL_JSON(w, 0, "network-sso", "update", "--network", nid, "--enabled", "false"));
+        /* A private issuer is refused while allow_private_ips is off. */
+        assert_int_equal(CTL(w, &out, &err, "sso", "update", "--issuer-url", "https://10.0.0.5/"),
+                         1);
+        assert_non_null(strstr(err, "allow_private_ips"));
+        free(out);
+        free(err);
+        j = CTL_JSON(w, 0, "sso", "show", "--json");
+        assert_false(json_is_true(json_object_get(j, "enabled")));
+        json_decref(j);
+        free(secret);
+    }
+
     /* An API token, shown once, then used with no session at all. */
     j = CTL_JSON(w, 0, "tokens", "create", "--label", "ci", "--scope", "deployment", "--json");
     char token[128];
