@@ -156,7 +156,13 @@ static int client_set_config(struct parley_client *c, const char *data_dir,
     /* The network id is a file name here: refuse path separators. */
     if (strchr(c->cfg->network_id, '/') || c->cfg->network_id[0] == '.')
         return PARLEY_ECONFIG;
-    rc = config_write_pins(c->cfg, c->ca_file);
+    if (c->cfg->pinning) {
+        rc = config_write_pins(c->cfg, c->ca_file);
+    } else {
+        /* No pinning: the system trust store decides (api.c, conn.c). */
+        unlink(c->ca_file);
+        c->ca_file[0] = 0;
+    }
     if (rc == 0)
         rc = api_init(&c->api, c->cfg->host, c->cfg->port, c->ca_file);
     return rc;

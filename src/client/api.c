@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 #include <openssl/evp.h>
 
 #include "common/str.h"
@@ -93,10 +94,19 @@ int api_request(const struct api *a, const char *method, const char *path, const
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &in);
     curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https");
-    /* The pinned certificates are the only trust anchors: the system store
-     * is never consulted (CURLOPT_CAPATH off). */
-    curl_easy_setopt(cu, CURLOPT_CAINFO, a->ca_file);
-    curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
+    if (a->ca_file[0]) {
+        /* The pinned certificates are the only trust anchors: the system
+         * store is never consulted (CURLOPT_CAPATH off). */
+        curl_easy_setopt(cu, CURLOPT_CAINFO, a->ca_file);
+        curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
+    } else {
+        /* No pinning: OpenSSL's system trust store, as the WebSocket
+         * (lws) uses it, SSL_CERT_FILE and SSL_CERT_DIR included. */
+        const char *file = getenv(X509_get_default_cert_file_env());
+        const char *dir = getenv(X509_get_default_cert_dir_env());
+        curl_easy_setopt(cu, CURLOPT_CAINFO, file ? file : X509_get_default_cert_file());
+        curl_easy_setopt(cu, CURLOPT_CAPATH, dir ? dir : X509_get_default_cert_dir());
+    }
     curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);

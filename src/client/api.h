@@ -18,7 +18,7 @@
 
 struct api {
     char base[512];     /* "https://host:port" */
-    char ca_file[4096]; /* the pinned certificates, PEM */
+    char ca_file[4096]; /* the pinned certificates, PEM; "": the system store */
 };
 
 /* Copy the service address and the pin file path. Returns 0 or

@@ -88,10 +88,28 @@ static bool is_pem_cert(const char *s, size_t n)
            strstr(s, end) != NULL;
 }
 
+/* With certificate_pinning (the default) the pinned certificates are the
+ * only trust anchors; without it the file carries none and the system
+ * trust store vouches for the server. */
 static int parse_pins(json_t *root, struct parley_config *cfg, char *err, size_t errlen)
 {
     json_t *arr = json_object_get(root, "pinned_certs");
+    json_t *pinning = json_object_get(root, "certificate_pinning");
     size_t n = json_array_size(arr);
+
+    if (pinning && !json_is_boolean(pinning)) {
+        snprintf(err, errlen, "field 'certificate_pinning' must be true or false");
+        return PARLEY_ECONFIG;
+    }
+    cfg->pinning = !pinning || json_is_true(pinning);
+    if (!cfg->pinning) {
+        if (arr && (!json_is_array(arr) || n != 0)) {
+            snprintf(err, errlen,
+                     "field 'pinned_certs' must be empty when 'certificate_pinning' is false");
+            return PARLEY_ECONFIG;
+        }
+        return 0;
+    }
     if (!json_is_array(arr) || n == 0 || n > CONFIG_MAX_PINS) {
         snprintf(err, errlen, "field 'pinned_certs' must be an array of 1 to %d PEM certificates",
                  CONFIG_MAX_PINS);

@@ -26,6 +26,7 @@ struct parley_config {
     unsigned suite_id;
     char **pins; /* PEM certificates */
     size_t n_pins;
+    bool pinning; /* false: no pins, the system trust store decides */
     char *policy; /* compact JSON object */
     char *json;   /* the whole document, compact, keys sorted */
 };

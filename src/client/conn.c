@@ -228,10 +228,14 @@ static void *run(void *arg)
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
-    /* The pinned certificates are the only trust anchors: without
-     * DISABLE_OS_CA_CERTS, Debian's lws also trusts the system store. */
-    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-    info.client_ssl_ca_filepath = c->ca_file;
+    /* Pinned certificates are the only trust anchors: without
+     * DISABLE_OS_CA_CERTS, Debian's lws also trusts the system store. With
+     * no pins ("" here) the system store is what vouches for the server. */
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (c->ca_file[0]) {
+        info.options |= LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+        info.client_ssl_ca_filepath = c->ca_file;
+    }
     info.gid = -1;
     info.uid = -1;
     info.user = c;

@@ -23,7 +23,8 @@ struct conn_ops {
 struct conn;
 
 /* Start the thread and the first connection attempt to wss://host:port/v1/ws
- * with `ca_file` as the only trust anchor. Copies its arguments. Returns 0,
+ * with `ca_file` as the only trust anchor ("": the system trust store).
+ * Copies its arguments. Returns 0,
  * PARLEY_ENOMEM, PARLEY_EIO (no thread or no lws context). */
 int conn_start(const char *host, int port, const char *ca_file, const char *token,
                const struct conn_ops *ops, void *arg, struct conn **out);

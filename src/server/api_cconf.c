@@ -133,7 +133,8 @@ static bool pick_group(struct http_req *req, struct admin_ctx *ctx, const json_t
 }
 
 /* The certificates to pin: the body's, or else the server's own TLS
- * certificate. Returns a new reference, or NULL after replying. */
+ * certificate; none (an empty array) with certificate_pinning false.
+ * Returns a new reference, or NULL after replying. */
 static json_t *pick_pins(struct http_req *req, const json_t *body)
 {
     const json_t *v = json_object_get(body, "pinned_certs");
@@ -143,14 +144,15 @@ static json_t *pick_pins(struct http_req *req, const json_t *body)
     FILE *f;
 
     if (pin && !json_is_true(pin)) {
-        /* The client trusts the pinned certificates only, never a system
-         * store (docs/client-protocol.md), so a file without pins would
-         * be one no client can use. */
-        http_reply_error(req, 400, "bad_request",
-                         "field 'certificate_pinning' must be true: clients trust only the "
-                         "certificates in the file; leave 'pinned_certs' out to pin this "
-                         "server's certificate");
-        return NULL;
+        /* Clients then verify the server against their system trust
+         * store, so the server's certificate must chain to a public CA. */
+        if (v) {
+            http_reply_error(req, 400, "bad_request",
+                             "field 'pinned_certs' must be left out when 'certificate_pinning' "
+                             "is false");
+            return NULL;
+        }
+        return json_array();
     }
     if (v)
         return json_incref((json_t *)v);
@@ -340,9 +342,14 @@ void api_admin_cconf_create(struct http_req *req, struct admin_ctx *ctx)
         goto out;
     }
     {
-        struct cconf_doc d = {
-            host, port,  ctx->network_id, netname, admin_json_str(body, "suite", "x25519"),
-            pins, policy};
+        struct cconf_doc d = {host,
+                              port,
+                              ctx->network_id,
+                              netname,
+                              admin_json_str(body, "suite", "x25519"),
+                              pins,
+                              policy,
+                              json_is_false(json_object_get(body, "certificate_pinning"))};
         if (cconf_document(&d, &doc, err, sizeof(err)) < 0) {
             http_reply_error(req, 400, "bad_request", "%s", err);
             goto out;

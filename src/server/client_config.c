@@ -59,7 +59,12 @@ int cconf_document(const struct cconf_doc *d, char **json, char *err, size_t err
         snprintf(err, errlen, "field 'service_port' must be from 1 to 65535");
         return PARLEY_EINVAL;
     }
-    if (!json_is_array(d->pins) || n == 0 || n > CCONF_MAX_PINS) {
+    if (d->no_pinning && n != 0) {
+        snprintf(err, errlen,
+                 "field 'pinned_certs' must be left out when 'certificate_pinning' is false");
+        return PARLEY_EINVAL;
+    }
+    if (!d->no_pinning && (!json_is_array(d->pins) || n == 0 || n > CCONF_MAX_PINS)) {
         snprintf(err, errlen, "field 'pinned_certs' must hold 1 to %d PEM certificates",
                  CCONF_MAX_PINS);
         return PARLEY_EINVAL;
@@ -81,6 +86,10 @@ int cconf_document(const struct cconf_doc *d, char **json, char *err, size_t err
                     d->service_host, "service_port", d->service_port, "network_id", d->network_id,
                     "network_name", d->network_name, "suite", d->suite, "pinned_certs", d->pins,
                     "policy", policy);
+    /* Absent means true (docs/client-protocol.md), so files with pins keep
+     * the form older clients read. */
+    if (doc && d->no_pinning)
+        json_object_set_new(doc, "certificate_pinning", json_false());
     if (!doc) {
         snprintf(err, errlen, "the configuration could not be built");
         return PARLEY_EINVAL;

@@ -27,6 +27,7 @@ struct cconf_doc {
     const char *suite;    /* "x25519" or "p384" */
     const json_t *pins;   /* array of PEM certificates (borrowed) */
     const json_t *policy; /* object or NULL (borrowed) */
+    bool no_pinning;      /* no pins: clients use the system trust store */
 };
 
 /* Check that `host` is a host name or an IP address literal a client can

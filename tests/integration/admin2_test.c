@@ -21,6 +21,7 @@
 #include "admin_util.h"
 #include "msgutil.h"
 #include "server/store.h"
+#include "server/tlsgen.h"
 
 #define TEST_CONFIG "admin_login_rate = 100000\n"
 #define CONF_PW     "config-file-pass 9"
@@ -303,6 +304,109 @@ static void test_cconf__libparley_registers_with_api_file(void **state)
     free(base);
 }
 
+/* Make a configuration file through the API and open it. */
+static struct parley_config *api_config(struct world *w, const char *body)
+{
+    char *base = adm_fmt("/api/v1/admin/networks/%s/client-configs", w->net_b), *path;
+    struct parley_config *cfg = NULL;
+    struct sink file;
+    json_t *j = call(w, &w->super, 201, "POST", base, body);
+
+    path = adm_fmt("%s/%lld/file", base, (long long)json_integer_value(json_object_get(j, "id")));
+    json_decref(j);
+    assert_int_equal(get_bytes(w, &w->super, path, &file, NULL), 200);
+    assert_int_equal(parley_config_open_mem(file.data, file.len, CONF_PW, &cfg), 0);
+    free(file.data);
+    free(path);
+    free(base);
+    return cfg;
+}
+
+/* Register `user` with `cfg` in a fresh directory; returns the result. */
+static int try_register(struct world *w, struct parley_config *cfg, const char *user,
+                        struct parley_client **c)
+{
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/client-%s", w->p.dir, user);
+    rm_tree(dir);
+    *c = NULL;
+    return parley_client_register(dir, cfg, user, "Dave-pass-11", NULL, NULL, c);
+}
+
+/* Certificate pinning off: the file holds no certificate and the client
+ * trusts the system store (here SSL_CERT_FILE) for HTTPS and WebSocket
+ * alike. Pinning on: only the pinned certificates, whatever the system
+ * store holds. */
+static void test_cconf__pinning_off_uses_the_system_store(void **state)
+{
+    struct world *w = *state;
+    char *users = adm_fmt("/api/v1/admin/networks/%s/users", w->net_b), *other, *own;
+    char *old = getenv("SSL_CERT_FILE") ? strdup(getenv("SSL_CERT_FILE")) : NULL;
+    struct parley_config *cfg;
+    struct parley_client *c;
+
+    json_decref(call(w, &w->super, 201, "POST", users,
+                     "{\"username\":\"dave\",\"password\":\"Dave-pass-11\"}"));
+    json_decref(call(w, &w->super, 201, "POST", users,
+                     "{\"username\":\"fay\",\"password\":\"Dave-pass-11\"}"));
+    cfg = api_config(w, "{\"name\":\"Unpinned\",\"password\":\"" CONF_PW "\","
+                        "\"service_host\":\"127.0.0.1\",\"certificate_pinning\":false}");
+    assert_int_equal(parley_config_pinned_count(cfg), 0);
+
+    /* The system store does not know this self-signed server: refused. */
+    own = adm_fmt("%s/tls/cert.pem", w->p.dir);
+    other = adm_fmt("%s/other-cert.pem", w->p.dir);
+    {
+        char *key = adm_fmt("%s/other-key.pem", w->p.dir);
+        assert_int_equal(tlsgen_self_signed(other, key, "127.0.0.1", "127.0.0.1"), 0);
+        free(key);
+    }
+    setenv("SSL_CERT_FILE", other, 1);
+    assert_int_not_equal(try_register(w, cfg, "dave", &c), 0);
+    assert_null(c);
+    /* Once the system store holds it, both channels verify it. */
+    setenv("SSL_CERT_FILE", own, 1);
+    assert_int_equal(try_register(w, cfg, "dave", &c), 0);
+    assert_int_equal(parley_client_connect(c), 0);
+    assert_int_equal(parley_client_wait_online(c, 30000), 0);
+    parley_client_free(c);
+    parley_config_free(cfg);
+
+    /* A file pinning another certificate is refused even though the
+     * system store would vouch for this server. */
+    {
+        FILE *f = fopen(other, "r");
+        char pem[8192], *body, *q = pem;
+        size_t n;
+        json_t *arr;
+        assert_non_null(f);
+        n = fread(pem, 1, sizeof(pem) - 1, f);
+        fclose(f);
+        pem[n] = 0;
+        arr = json_pack("[s]", q);
+        char *pins = json_dumps(arr, JSON_COMPACT);
+        body = adm_fmt("{\"name\":\"Pinned elsewhere\",\"password\":\"" CONF_PW
+                       "\",\"service_host\":\"127.0.0.1\",\"pinned_certs\":%s}",
+                       pins);
+        free(pins);
+        json_decref(arr);
+        cfg = api_config(w, body);
+        free(body);
+    }
+    assert_int_equal(parley_config_pinned_count(cfg), 1);
+    assert_int_not_equal(try_register(w, cfg, "fay", &c), 0);
+    parley_config_free(cfg);
+
+    if (old)
+        setenv("SSL_CERT_FILE", old, 1);
+    else
+        unsetenv("SSL_CERT_FILE");
+    free(old);
+    free(own);
+    free(other);
+    free(users);
+}
+
 static void test_cconf__bad_input_changes_nothing(void **state)
 {
     struct world *w = *state;
@@ -330,9 +434,11 @@ static void test_cconf__bad_input_changes_nothing(void **state)
             400, "pinned_certs");
     refused(w, "POST", base, "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"pinned_certs\":[]}",
             400, "pinned_certs");
-    refused(w, "POST", base,
-            "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"certificate_pinning\":false}", 400,
-            "certificate_pinning");
+    refused(
+        w, "POST", base,
+        "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"certificate_pinning\":false,"
+        "\"pinned_certs\":[\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\\n\"]}",
+        400, "pinned_certs");
     refused(w, "POST", base, "{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"suite\":\"rsa\"}", 400,
             "suite");
     b = adm_fmt("{\"name\":\"x\",\"password\":\"" CONF_PW "\",\"security_group_id\":%lld}",
@@ -1001,6 +1107,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cconf__libparley_registers_with_api_file),
+        cmocka_unit_test(test_cconf__pinning_off_uses_the_system_store),
         cmocka_unit_test(test_cconf__bad_input_changes_nothing),
         cmocka_unit_test(test_bulk__template_and_bad_files_change_nothing),
         cmocka_unit_test(test_bulk__suspend_delete_close_sessions),

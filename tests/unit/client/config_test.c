@@ -83,6 +83,13 @@ static void test_config__rejects_invalid_documents(void **state)
         "\"suite\":\"p384\",\"pinned_certs\":[\"x\"]}",
         "{\"version\":1,\"version\":1}",
         "not json",
+        /* Pinning off carries no pins; pinning on needs them. */
+        "{\"version\":1,\"service_host\":\"h\",\"service_port\":1,\"network_id\":\"n\","
+        "\"suite\":\"x25519\",\"certificate_pinning\":false,\"pinned_certs\":[\"" PEM "\"]}",
+        "{\"version\":1,\"service_host\":\"h\",\"service_port\":1,\"network_id\":\"n\","
+        "\"suite\":\"x25519\",\"certificate_pinning\":\"no\"}",
+        "{\"version\":1,\"service_host\":\"h\",\"service_port\":1,\"network_id\":\"n\","
+        "\"suite\":\"x25519\",\"certificate_pinning\":true}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct parley_config *cfg = NULL;
@@ -96,6 +103,19 @@ static void test_config__rejects_invalid_documents(void **state)
     size_t n;
     assert_int_equal(parley_config_seal("{}", "pw", &p, &n), PARLEY_ECONFIG);
     assert_null(p);
+}
+
+static void test_config__pinning_off(void **state)
+{
+    static const char doc[] =
+        "{\"version\":1,\"service_host\":\"chat.example.org\",\"service_port\":443,"
+        "\"network_id\":\"n\",\"suite\":\"x25519\",\"certificate_pinning\":false}";
+    struct parley_config *cfg;
+    char err[256];
+    assert_int_equal(config_parse(doc, strlen(doc), &cfg, err, sizeof(err)), 0);
+    assert_false(cfg->pinning);
+    assert_int_equal(parley_config_pinned_count(cfg), 0);
+    parley_config_free(cfg);
 }
 
 static void test_config__p384_and_defaults(void **state)
@@ -132,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_config__file_holds_no_plaintext),
         cmocka_unit_test(test_config__rejects_invalid_documents),
         cmocka_unit_test(test_config__p384_and_defaults),
+        cmocka_unit_test(test_config__pinning_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
