@@ -40,6 +40,12 @@ int cmd_link(struct cli *cli, int argc, char **argv);
 char *cli_password(struct cli *cli, int which, const char *env, const char *prompt);
 void cli_password_free(char *pw);
 
+/* Open --config: a file without a password at once, else with the
+ * configuration file password (cli_password, which 2). Returns 0 or the
+ * error of parley_config_open. */
+struct parley_config;
+int cli_open_config(struct cli *cli, struct parley_config **cfg);
+
 /* Sign in from local state (or, with --config, as a new device) and
  * optionally connect and wait until online. Exits on failure. */
 struct parley_client *cli_client(struct cli *cli, bool connect);

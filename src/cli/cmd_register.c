@@ -30,9 +30,7 @@ int cmd_register(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "usage: parley --config FILE --username USER register [--new-password]\n");
         return 2;
     }
-    char *cpw = cli_password(cli, 2, "PARLEY_CONFIG_PASSWORD", "configuration file password");
-    rc = parley_config_open(cli->config_path, cpw, &cfg);
-    cli_password_free(cpw);
+    rc = cli_open_config(cli, &cfg);
     if (rc < 0)
         return cli_fail(cli->config_path, rc);
     char *pw = cli_password(cli, 0, "PARLEY_PASSWORD", "initial password");

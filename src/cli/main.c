@@ -95,6 +95,19 @@ char *cli_password(struct cli *cli, int which, const char *env, const char *prom
     return pw;
 }
 
+int cli_open_config(struct cli *cli, struct parley_config **cfg)
+{
+    /* A file made without a password is sealed under the empty one: open
+     * it without asking, and ask only when that fails. */
+    int rc = parley_config_open(cli->config_path, "", cfg);
+    if (rc != PARLEY_EAUTH)
+        return rc;
+    char *cpw = cli_password(cli, 2, "PARLEY_CONFIG_PASSWORD", "configuration file password");
+    rc = parley_config_open(cli->config_path, cpw, cfg);
+    cli_password_free(cpw);
+    return rc;
+}
+
 struct parley_client *cli_client(struct cli *cli, bool connect)
 {
     struct parley_config *cfg = NULL;
@@ -103,13 +116,8 @@ struct parley_client *cli_client(struct cli *cli, bool connect)
 
     if (!cli->username)
         fatalx("which account? give --username or set $PARLEY_USER");
-    if (cli->config_path) {
-        char *cpw = cli_password(cli, 2, "PARLEY_CONFIG_PASSWORD", "configuration file password");
-        rc = parley_config_open(cli->config_path, cpw, &cfg);
-        cli_password_free(cpw);
-        if (rc < 0)
-            exit(cli_fail(cli->config_path, rc));
-    }
+    if (cli->config_path && (rc = cli_open_config(cli, &cfg)) < 0)
+        exit(cli_fail(cli->config_path, rc));
     char *pw = cli_password(cli, 0, "PARLEY_PASSWORD", "password");
     rc = parley_client_login(cli->data_dir, cfg, cli->username, pw, NULL, &c);
     cli_password_free(pw);

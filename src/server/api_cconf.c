@@ -28,7 +28,7 @@ static const char *const suites[] = {"x25519", "p384", NULL};
 
 static const struct admin_field cconf_fields[] = {
     {"name", AF_STRING, true, 1, 100, NULL},
-    {"password", AF_STRING, true, 8, 1024, NULL},
+    {"password", AF_STRING, false, 8, 1024, NULL},
     {"security_group_id", AF_INT, false, 1, INT64_MAX, NULL},
     {"expires_in_days", AF_INT, false, 1, CCONF_MAX_DAYS, NULL},
     {"service_host", AF_STRING, false, 1, CCONF_MAX_HOST, NULL},
@@ -230,6 +230,7 @@ struct cconf_job {
     char host[256];
     int port;
     int64_t group, expires, pins;
+    bool protected; /* sealed under a password the administrator chose */
 };
 
 static void cconf_work(struct admin_job *job)
@@ -299,11 +300,13 @@ static void cconf_done(struct http_req *req, struct admin_ctx *ctx, struct admin
         goto out;
     }
     api_admin_audit(ctx, "client_config.create", cj->name,
-                    json_pack("{s:I,s:I,s:s,s:i,s:I,s:I}", "id", (json_int_t)id,
+                    json_pack("{s:I,s:I,s:s,s:i,s:I,s:I,s:b}", "id", (json_int_t)id,
                               "security_group_id", (json_int_t)cj->group, "service_host", cj->host,
                               "service_port", cj->port, "expires_at", (json_int_t)cj->expires,
-                              "pinned_certs", (json_int_t)cj->pins));
+                              "pinned_certs", (json_int_t)cj->pins, "password_protected",
+                              cj->protected));
     links = cconf_links(cj->host, cj->port, token);
+    json_object_set_new(links, "password_protected", json_boolean(cj->protected));
     reply_one(req, ctx, 201, id, links);
     json_decref(links);
 out:
@@ -362,7 +365,11 @@ void api_admin_cconf_create(struct http_req *req, struct admin_ctx *ctx)
     cj->doc = doc;
     doc = NULL;
     buf_init(&cj->file, CCONF_MAX_JSON + 1024);
+    /* Without a password the file is still a sealed container, under the
+     * empty password: its format and checks stay the same, though anyone
+     * holding the file or its link can open it. */
     strlcpy_p(cj->pw, admin_json_str(body, "password", ""), sizeof(cj->pw));
+    cj->protected = cj->pw[0] != 0;
     strlcpy_p(cj->name, name, sizeof(cj->name));
     strlcpy_p(cj->host, host, sizeof(cj->host));
     cj->port = port;
@@ -651,8 +658,9 @@ void api_cconf_landing(struct http_req *req)
                        "happens, <a class=\"b\" download href=\"");
     html_escape(&b, download);
     buf_append_str(&b, "\">download the configuration file</a> and open it with the app.</li>\n"
-                       "<li>Enter the configuration password your administrator gave you, then "
-                       "your username and password.</li>\n</ol>\n<p>This link works until ");
+                       "<li>Enter the configuration password your administrator gave you, if "
+                       "any, then your username and password.</li>\n</ol>\n<p>This link works "
+                       "until ");
     html_escape(&b, date);
     buf_append_str(&b, ".</p>\n</body></html>\n");
     public_headers(req);

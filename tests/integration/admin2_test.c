@@ -407,6 +407,39 @@ static void test_cconf__pinning_off_uses_the_system_store(void **state)
     free(users);
 }
 
+/* A file made without a password is sealed under the empty one: the client
+ * opens it with "" and registers with it. */
+static void test_cconf__without_a_password(void **state)
+{
+    struct world *w = *state;
+    char *base = adm_fmt("/api/v1/admin/networks/%s/client-configs", w->net_b), *path;
+    char *users = adm_fmt("/api/v1/admin/networks/%s/users", w->net_b);
+    struct parley_config *cfg = NULL;
+    struct parley_client *c;
+    struct sink file;
+    json_t *j;
+
+    json_decref(call(w, &w->super, 201, "POST", users,
+                     "{\"username\":\"gus\",\"password\":\"Dave-pass-11\"}"));
+    j = call(w, &w->super, 201, "POST", base,
+             "{\"name\":\"Open kiosk\",\"service_host\":\"127.0.0.1\"}");
+    assert_false(json_is_true(json_object_get(j, "password_protected")));
+    path = adm_fmt("%s/%lld/file", base, (long long)json_integer_value(json_object_get(j, "id")));
+    json_decref(j);
+    assert_int_equal(get_bytes(w, &w->super, path, &file, NULL), 200);
+    assert_true(file.len > 48 && memcmp(file.data, "PPBE", 4) == 0);
+    assert_null(memmem(file.data, file.len, "127.0.0.1", 9));
+    assert_int_equal(parley_config_open_mem(file.data, file.len, "guess", &cfg), PARLEY_EAUTH);
+    assert_int_equal(parley_config_open_mem(file.data, file.len, "", &cfg), 0);
+    assert_int_equal(try_register(w, cfg, "gus", &c), 0);
+    parley_client_free(c);
+    parley_config_free(cfg);
+    free(file.data);
+    free(path);
+    free(users);
+    free(base);
+}
+
 static void test_cconf__bad_input_changes_nothing(void **state)
 {
     struct world *w = *state;
@@ -1108,6 +1141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cconf__libparley_registers_with_api_file),
         cmocka_unit_test(test_cconf__pinning_off_uses_the_system_store),
+        cmocka_unit_test(test_cconf__without_a_password),
         cmocka_unit_test(test_cconf__bad_input_changes_nothing),
         cmocka_unit_test(test_bulk__template_and_bad_files_change_nothing),
         cmocka_unit_test(test_bulk__suspend_delete_close_sessions),
