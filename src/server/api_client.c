@@ -679,13 +679,53 @@ static const char sql_user_by_id[] =
     "FROM users u LEFT JOIN identities i ON i.user_id = u.id "
     "WHERE u.network_id = $1 AND u.user_id = $2";
 
+/* The security tags of user `user_row`: those of the network that apply to
+ * the user's security group (the default group when none is set), as
+ * [{"name", "color"}] by name. Clients show them beside the username, so
+ * everyone sees how a correspondent is classified (docs/client-protocol.md). */
+static int user_tags(struct store_conn *c, int64_t network_row, int64_t user_row, json_t **out)
+{
+    struct store_val p[] = {STORE_INT(network_row), STORE_INT(user_row)};
+    struct store_rows *r = NULL;
+    int64_t group = 0;
+    int rc = store_query_int(c,
+                             "SELECT COALESCE(u.security_group_id, (SELECT id FROM "
+                             "security_groups WHERE network_id = $1 AND is_default = 1 ORDER BY "
+                             "id LIMIT 1), 0) FROM users u WHERE u.id = $2",
+                             p, 2, &group);
+
+    *out = json_array();
+    if (rc < 0 && rc != PARLEY_ENOTFOUND)
+        return rc;
+    rc = store_query(c,
+                     "SELECT name, color, security_groups FROM security_tags WHERE network_id = "
+                     "$1 ORDER BY name",
+                     p, 1, &r);
+    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        json_t *groups = json_loads(store_rows_text(r, 2), 0, NULL), *g;
+        size_t i;
+        rc = 0;
+        json_array_foreach(groups, i, g)
+        {
+            if (json_integer_value(g) == group) {
+                json_array_append_new(*out, json_pack("{s:s,s:s}", "name", store_rows_text(r, 0),
+                                                      "color", store_rows_text(r, 1)));
+                break;
+            }
+        }
+        json_decref(groups);
+    }
+    store_rows_free(r);
+    return rc < 0 ? rc : 0;
+}
+
 static void reply_user(struct http_req *req, const char *sql, struct store_val key)
 {
     struct client_auth a;
     struct store_val p[] = {STORE_INT(0), key};
     struct store_conn *c = NULL;
     struct store_rows *r = NULL;
-    json_t *u = NULL, *devs;
+    json_t *u = NULL, *devs, *tags;
     const uint8_t *b;
     size_t bl;
     int64_t user_row = 0;
@@ -717,6 +757,10 @@ static void reply_user(struct http_req *req, const char *sql, struct store_val k
     json_object_set_new(u, "identity_key", b ? api_json_b64(b, bl) : json_null());
     store_rows_free(r);
     r = NULL;
+    rc = user_tags(c, a.network_row, user_row, &tags);
+    if (rc < 0)
+        goto fail;
+    json_object_set_new(u, "security_tags", tags);
     devs = json_array();
     json_object_set_new(u, "devices", devs);
     if (active) {

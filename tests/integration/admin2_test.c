@@ -20,6 +20,7 @@
 
 #include "admin_util.h"
 #include "msgutil.h"
+#include "proto/ids.h"
 #include "server/store.h"
 #include "server/tlsgen.h"
 
@@ -1004,6 +1005,59 @@ static void add_guest(struct world *w, const char *username)
     store_close(st);
 }
 
+/* Security tags classify users: a user's client sees, with everyone it
+ * looks up, the tags of that user's security group. */
+static void test_net__security_tags_reach_clients(void **state)
+{
+    struct world *w = *state;
+    char *users = adm_fmt("/api/v1/admin/networks/%s/users", w->net_b);
+    char *tags = adm_fmt("/api/v1/admin/networks/%s/security-tags", w->net_b);
+    char *groups = adm_fmt("/api/v1/admin/networks/%s/security-groups", w->net_b);
+    char secret[IDS_LOGIN_SECRET_B64], token[128], *b;
+    int64_t open_group;
+    json_t *j, *t;
+
+    j = call(w, &w->super, 201, "POST", groups, "{\"name\":\"Unclassified\"}");
+    open_group = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    json_decref(call(w, &w->super, 201, "POST", users,
+                     "{\"username\":\"tagged\",\"password\":\"Dave-pass-11\"}"));
+    b = adm_fmt("{\"username\":\"plain\",\"password\":\"Dave-pass-11\",\"security_group_id\":%lld}",
+                (long long)open_group);
+    json_decref(call(w, &w->super, 201, "POST", users, b));
+    free(b);
+    b = adm_fmt("{\"name\":\"Secret\",\"color\":\"#aa0000\",\"security_groups\":[%lld]}",
+                (long long)w->group_b);
+    json_decref(call(w, &w->super, 201, "POST", tags, b));
+    free(b);
+    json_decref(call(w, &w->super, 201, "POST", tags,
+                     "{\"name\":\"Unused\",\"color\":\"#00aa00\",\"security_groups\":[]}"));
+
+    assert_int_equal(ids_login_secret(w->net_b, "plain", "Dave-pass-11", secret), 0);
+    b = adm_fmt("{\"network_id\":\"%s\",\"username\":\"plain\",\"login_secret\":\"%s\"}", w->net_b,
+                secret);
+    assert_int_equal(tc_http(&w->p, "POST", "/api/v1/client/login", NULL, b, &j), 200);
+    snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
+    json_decref(j);
+    free(b);
+
+    assert_int_equal(tc_http(&w->p, "GET", "/api/v1/client/users?username=tagged", token, NULL, &j),
+                     200);
+    t = json_object_get(j, "security_tags");
+    assert_int_equal(json_array_size(t), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "name")), "Secret");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "color")),
+                        "#aa0000");
+    json_decref(j);
+    assert_int_equal(tc_http(&w->p, "GET", "/api/v1/client/users?username=plain", token, NULL, &j),
+                     200);
+    assert_int_equal(json_array_size(json_object_get(j, "security_tags")), 0);
+    json_decref(j);
+    free(users);
+    free(tags);
+    free(groups);
+}
+
 static void test_net__guest_block_unblock(void **state)
 {
     struct world *w = *state;
@@ -1149,6 +1203,7 @@ int main(void)
         cmocka_unit_test(test_deploy__appearance_and_public_logo),
         cmocka_unit_test(test_deploy__crash_report),
         cmocka_unit_test(test_net__options_tags_rooms),
+        cmocka_unit_test(test_net__security_tags_reach_clients),
         cmocka_unit_test(test_net__guest_block_unblock),
         cmocka_unit_test(test_analytics__figures_from_the_tables),
     };
