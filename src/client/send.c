@@ -989,3 +989,47 @@ int parley_client_presence(struct parley_client *c, const char *status, uint32_t
     return send_control(c, json_pack("{sssssI}", "type", "presence", "status", status, "idle_s",
                                      (json_int_t)idle_s));
 }
+
+int parley_client_user_name(struct parley_client *c, const char *user_id, char **out)
+{
+    struct api_user u;
+    int rc;
+
+    if (!c || !user_id || !out)
+        return PARLEY_EINVAL;
+    *out = NULL;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_pin_username(c->st, user_id, out);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0 && *out)
+        return 0;
+    free(*out);
+    *out = NULL;
+    rc = client_get_user(c, user_id, NULL, &u);
+    if (rc < 0)
+        return rc;
+    *out = strdup(u.username);
+    api_user_release(&u);
+    return *out ? 0 : PARLEY_ENOMEM;
+}
+
+int parley_client_conv_settings(struct parley_client *c, const char *conv_id, uint32_t *expiration,
+                                uint32_t *burn_on_read)
+{
+    struct lstore_conv conv;
+    int rc;
+
+    if (!c || !conv_id)
+        return PARLEY_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_conv_get(c->st, conv_id, &conv);
+    pthread_mutex_unlock(&c->mu);
+    if (rc < 0)
+        return rc;
+    if (expiration)
+        *expiration = conv.expiration;
+    if (burn_on_read)
+        *burn_on_read = conv.burn_on_read;
+    free(conv.title);
+    return 0;
+}
