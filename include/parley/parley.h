@@ -107,6 +107,11 @@ const char *parley_client_user_id(const struct parley_client *c);
 const char *parley_client_device_id(const struct parley_client *c);
 const char *parley_client_username(const struct parley_client *c);
 
+/* This device's public signing key in hex (what an administrator compares
+ * to recognise the device). `len` must hold 2 * key length + 1 (257 is
+ * always enough). Returns 0 or PARLEY_EINVAL. */
+int parley_client_signing_key(const struct parley_client *c, char *out, size_t len);
+
 /* ---- Connection -------------------------------------------------------- */
 
 /* Start the library's connection thread: it connects, authenticates with

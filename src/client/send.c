@@ -186,6 +186,45 @@ static int members_of(struct parley_client *c, const struct lstore_conv *lc,
     return rc;
 }
 
+/* Add the network's compliance bots to the recipients: the server refuses
+ * an envelope whose key is not wrapped for their devices too. */
+static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], size_t *n)
+{
+    json_t *resp = NULL, *arr, *v;
+    size_t i;
+    int rc = call(c, "GET", "/api/v1/client/retention", NULL, &resp);
+
+    arr = json_object_get(resp, "compliance_bots");
+    if (rc == 0 && !json_is_array(arr))
+        rc = PARLEY_EPROTO;
+    json_array_foreach(arr, i, v)
+    {
+        uint8_t id[KEYS_ID_LEN];
+        const char *hex = json_string_value(v);
+        bool present = false;
+        if (rc < 0)
+            break;
+        if (!hex || strlen(hex) != 2 * KEYS_ID_LEN ||
+            hex_decode(hex, 2 * KEYS_ID_LEN, id, KEYS_ID_LEN) < 0) {
+            rc = PARLEY_EPROTO;
+            break;
+        }
+        for (size_t k = 0; k < *n && !present; k++)
+            present = memcmp((*ids)[k], id, KEYS_ID_LEN) == 0;
+        if (present)
+            continue;
+        uint8_t(*grown)[KEYS_ID_LEN] = realloc(*ids, (*n + 1) * KEYS_ID_LEN);
+        if (!grown) {
+            rc = PARLEY_ENOMEM;
+            break;
+        }
+        *ids = grown;
+        memcpy((*ids)[(*n)++], id, KEYS_ID_LEN);
+    }
+    json_decref(resp);
+    return rc;
+}
+
 /* ---- sealing ------------------------------------------------------------ */
 
 /* Everything one seal needs: each recipient device's verified pre-key. */
@@ -411,6 +450,7 @@ static int send_payload(struct parley_client *c, const char *to, json_t *payload
 
         free(members);
         if ((rc = members_of(c, &lc, &members, &n_members)) < 0 ||
+            (rc = add_retention(c, &members, &n_members)) < 0 ||
             (rc = gather(c, members, n_members, &t)) < 0)
             break;
         memcpy(hdr.conversation, conv, KEYS_ID_LEN);
@@ -603,6 +643,18 @@ int parley_conv_create(struct parley_client *c, const char *type, const char *ti
     if (json_array_append_new(mods, json_string(c->user_hex)) < 0) {
         rc = PARLEY_ENOMEM;
         goto out;
+    }
+    /* The creator is a member too: the retention log rebuilds member
+     * lists from these messages. */
+    {
+        bool listed = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(mem, i, v) listed |= strcmp(json_string_value(v), c->user_hex) == 0;
+        if (!listed && json_array_append_new(mem, json_string(c->user_hex)) < 0) {
+            rc = PARLEY_ENOMEM;
+            goto out;
+        }
     }
     payload = json_pack("{si s{sOsOsssisisi}}", "msgtype", MSGTYPE_ROOM_CREATE, "control",
                         "members", mem, "masters", mods, "title", title ? title : "", "ttl",
