@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "common/str.h"
 
@@ -175,11 +176,111 @@ static int copy_content(json_t *line, json_t *payload, int type, const struct rf
     return rc;
 }
 
+/* Reals are written with the fewest digits that read back as the same
+ * double (40.75017899435506 needs 16, -74.99 only 4, where a fixed
+ * precision prints -74.98999999999999). jansson has one precision per
+ * dump, so each real is first replaced by a marker string holding a
+ * per-line random nonce that no payload can guess, and the markers are
+ * then replaced by the numbers' text. */
+struct reals {
+    char nonce[17];
+    char (*text)[40];
+    size_t n, cap;
+};
+
+static void shortest(double d, char out[40])
+{
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, 40, "%.*g", prec, d);
+        if (strtod(out, NULL) == d)
+            break;
+    }
+    /* A JSON number that reads as a real keeps its point or exponent. */
+    if (!strpbrk(out, ".eEn"))
+        strlcpy_p(out + strlen(out), ".0", 40 - strlen(out));
+}
+
+/* The marker for real `x` (recording its text), or NULL on ENOMEM. */
+static json_t *mark(json_t *x, struct reals *r)
+{
+    char m[64];
+
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 8;
+        void *g = realloc(r->text, cap * sizeof(*r->text));
+        if (!g)
+            return NULL;
+        r->text = g;
+        r->cap = cap;
+    }
+    shortest(json_real_value(x), r->text[r->n]);
+    snprintf(m, sizeof(m), "@%s:%zu@", r->nonce, r->n++);
+    return json_string(m);
+}
+
+static int mark_reals(json_t *v, struct reals *r)
+{
+    const char *k;
+    json_t *x;
+    size_t i;
+    void *tmp;
+    int rc = 0;
+
+    if (json_is_object(v)) {
+        json_object_foreach_safe(v, tmp, k, x)
+        {
+            if (json_is_real(x))
+                rc = json_object_set_new(v, k, mark(x, r)) < 0 ? PARLEY_ENOMEM : 0;
+            else
+                rc = mark_reals(x, r);
+            if (rc < 0)
+                return rc;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (json_is_real(x))
+                rc = json_array_set_new(v, i, mark(x, r)) < 0 ? PARLEY_ENOMEM : 0;
+            else
+                rc = mark_reals(x, r);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Append `text` to out with every "\"@nonce:i@\"" replaced by real i. */
+static int unmark_reals(const char *text, const struct reals *r, struct buf *out)
+{
+    char prefix[24];
+    const char *p = text, *q;
+    int rc = 0;
+
+    snprintf(prefix, sizeof(prefix), "\"@%s:", r->nonce);
+    while (rc == 0 && r->n && (q = strstr(p, prefix))) {
+        char *end;
+        unsigned long i = strtoul(q + strlen(prefix), &end, 10);
+        if (end[0] != '@' || end[1] != '"' || i >= r->n) {
+            rc = buf_append(out, p, (size_t)(q - p) + 1);
+            p = q + 1;
+            continue;
+        }
+        rc = buf_append(out, p, (size_t)(q - p));
+        if (rc == 0)
+            rc = buf_append_str(out, r->text[i]);
+        p = end + 2;
+    }
+    return rc == 0 ? buf_append_str(out, p) : rc;
+}
+
 int rformat_line(const struct rformat_msg *m, rformat_name_fn name, void *arg, struct buf *out)
 {
     char when[RFORMAT_TIME_LEN], iso[RFORMAT_TIME_LEN], ts[48];
     json_t *payload, *line = NULL, *mt;
+    struct reals reals = {0};
     char *text = NULL;
+    size_t start = out->len;
     int type, rc;
 
     payload = json_loads(m->payload, JSON_REJECT_DUPLICATES, NULL);
@@ -234,23 +335,37 @@ int rformat_line(const struct rformat_msg *m, rformat_name_fn name, void *arg, s
     if (rc < 0)
         goto out;
     /* JSON_COMPACT leaves no newline inside: one object per line. */
+    {
+        uint8_t rnd[8];
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+            rc = PARLEY_ECRYPTO;
+            goto out;
+        }
+        hex_encode(rnd, sizeof(rnd), reals.nonce);
+    }
+    if ((rc = mark_reals(line, &reals)) < 0)
+        goto out;
     text = json_dumps(line, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text) {
         rc = PARLEY_ENOMEM;
         goto out;
     }
-    if (strlen(text) + 1 > RFORMAT_MAX_LINE) {
+    start = out->len;
+    rc = unmark_reals(text, &reals, out);
+    if (rc == 0 && out->len - start + 1 > RFORMAT_MAX_LINE)
         rc = PARLEY_ETOOBIG;
-        goto out;
-    }
-    rc = buf_append_str(out, text);
     if (rc == 0)
         rc = buf_append_byte(out, '\n');
+    if (rc < 0 && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
 out:
     if (text) {
         OPENSSL_cleanse(text, strlen(text));
         free(text);
     }
+    free(reals.text);
     json_decref(line);
     json_decref(payload);
     return rc;

@@ -275,6 +275,26 @@ static void test_rformat__attachment_names_stay_inside(void **state)
     buf_release(&b);
 }
 
+/* Coordinates as Appendix B prints them, not as a full round trip would. */
+static void test_rformat__numbers_read_naturally(void **state)
+{
+    struct rformat_msg m = {
+        .msg_id = ID,
+        .vgroupid = VGD,
+        .sender = "a",
+        .receiver = "b",
+        .ts_ms = 1588365684583,
+        .payload = "{\"msgtype\":8000,\"location\":{\"latitude\":40.75017899435506,"
+                   "\"longitude\":-74.989999999999995}}",
+    };
+    struct buf b = BUF_INIT(RFORMAT_MAX_LINE);
+    (void)state;
+    assert_int_equal(rformat_line(&m, names, NULL, &b), 0);
+    assert_non_null(strstr((const char *)b.data,
+                           "\"location\":{\"latitude\":40.75017899435506,\"longitude\":-74.99}"));
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_rformat__file_verify_call_location_edit),
         cmocka_unit_test(test_rformat__bad_payloads),
         cmocka_unit_test(test_rformat__times),
+        cmocka_unit_test(test_rformat__numbers_read_naturally),
         cmocka_unit_test(test_rformat__attachment_names_stay_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
