@@ -1020,7 +1020,7 @@ int main(int argc, char **argv)
         /* Options may also follow the command: parse them again. */
         int sub_argc = argc;
         char **sub = argv;
-        optind = 1;
+        optind = 0; /* 0, not 1: glibc then forgets the first parse's state */
         while ((ch = getopt_long(sub_argc, sub, "H:u:c:p:P:i:a:s:yjhV", longopts, NULL)) != -1) {
             if (ch == 'p')
                 o.password_file = optarg;

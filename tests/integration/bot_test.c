@@ -42,6 +42,7 @@ struct world {
     char network_id[64];
     struct parley_config *cfg;
     struct parley_client *u[3];
+    struct adm a;
 };
 
 static const char *names[3] = {"alice", "bob", "carol"};
@@ -262,14 +263,15 @@ static struct parley_config *make_config(struct world *w)
 static int setup(void **state)
 {
     struct world *w = calloc(1, sizeof(*w));
-    struct adm a = {0};
+    struct adm *ap = &w->a, a;
     json_t *out = NULL;
     char *body, *stdout_text = NULL, path[400];
 
     snprintf(w->tmp, sizeof(w->tmp), "/tmp/parley-bot-test-XXXXXX");
     if (!mkdtemp(w->tmp) || harness_init(&w->p, NULL) < 0 || harness_start(&w->p) < 0 ||
-        adm_bootstrap(&w->p, &a) < 0)
+        adm_bootstrap(&w->p, ap) < 0)
         return -1;
+    a = *ap;
     /* The network and its compliance bot, before any user. */
     if (adm_req(&w->p, &a, "POST", "/api/v1/admin/networks",
                 "{\"name\":\"Retention\",\"compliance_bot\":{\"username\":\"compliancebot\","
@@ -587,8 +589,14 @@ static void test_bot__offline_catch_up(void **state)
     for (int i = 0; i < 1000; i++)
         assert_null(find_line(&v, ids[i]));
     logview_free(&v);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
     wait_for(w, ids, 1000, 300, &v);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* For information (not a benchmark): start, sign-in and catch-up. */
+    fprintf(stderr, "# caught up on 1000 messages in %.1f s\n",
+            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     for (int i = 0; i < 1000; i++)
         assert_int_equal(count_id(&v, ids[i]), 1);
     assert_no_duplicates(&v);
@@ -655,6 +663,87 @@ static void test_bot__kill9_mid_stream(void **state)
     free(ids);
 }
 
+/* The console as the specification's session shows it: a second bot added
+ * by answering the questions on standard input, then restart, upgrade and
+ * delete on it. */
+static void test_bot__console_session(void **state)
+{
+    struct world *w = *state;
+    char *p = adm_fmt("/api/v1/admin/networks/%s/bots", w->network_id), *out = NULL;
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"helperbot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    free(p);
+    char script[2048], path[400];
+    snprintf(script, sizeof(script),
+             "add\nhelperbot\n" BOT_PW "\n%s\n" CFG_PW "\nno\nnot-an-integration\ncompliance\n"
+             "yes\n%s/helper\n.bad\nhelper\n99\n20000\n%s/helper-att\n0\nlist\nquit\n",
+             w->cfgfile, w->tmp, w->tmp);
+    snprintf(path, sizeof(path), "%s/script", w->tmp);
+    write_file(path, script);
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "'%s' --home '%s' < '%s' 2>&1", getenv("PARLEY_BOT"), w->home, path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char *text = calloc(1, 1 << 16);
+    size_t n = fread(text, 1, (1 << 16) - 1, f);
+    text[n] = '\0';
+    assert_int_equal(pclose(f), 0);
+    static const char *expect[] = {
+        "Enter command:",
+        "Enter the user name",
+        "Enter config file",
+        "GENERATED PASSWORD",
+        "USER SIGNING KEY",
+        "Do you want to use autologin?",
+        "These integrations are local:",
+        "That is not one of the integrations above.",
+        "Use new file save process [yes/no]",
+        "Please add a prefix for message data files: (receivedMessages)",
+        "'file_prefix': use 1 to",
+        "'max_file_bytes': give a whole number",
+        "[24hrs = 1440]: (1440)",
+        "Successfully added record to the database!",
+        "helperbot",
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+        if (!strstr(text, expect[i]))
+            fail_msg("console output lacks '%s':\n%s", expect[i], text);
+    /* The generated password starts the bot (no autologin chosen). */
+    char *g = strstr(text, "**** \""), pw[64] = "";
+    assert_non_null(g);
+    snprintf(pw, sizeof(pw), "%.24s\n", g + 6);
+    free(text);
+    snprintf(path, sizeof(path), "%s/helperpw", w->tmp);
+    write_file(path, pw);
+    if (bot(w, &out, "start", "helperbot", "--password-file", path, NULL) != 0)
+        fail_msg("start helperbot: %s", out);
+    free(out);
+    assert_int_equal(bot(w, &out, "restart", "helperbot", "--password-file", path, NULL), 0);
+    assert_non_null(strstr(out, "started"));
+    free(out);
+    assert_int_equal(bot(w, &out, "upgrade", "helperbot", "--yes", "--password-file", path, "--set",
+                         "restart_minutes=5", NULL),
+                     0);
+    free(out);
+    snprintf(path, sizeof(path), "%s/clients/helperbot/bot.json", w->home);
+    json_t *rec = json_load_file(path, 0, NULL);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rec, "config"), "restart_minutes")), "5");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rec, "config"), "file_prefix")),
+        "helper");
+    json_decref(rec);
+    assert_int_equal(bot(w, &out, "delete", "helperbot", NULL), 1); /* needs --yes */
+    free(out);
+    assert_int_equal(bot(w, &out, "delete", "helperbot", "--yes", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    assert_null(strstr(out, "helperbot"));
+    assert_non_null(strstr(out, "compliancebot"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -663,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_bot__rotates),
         cmocka_unit_test(test_bot__offline_catch_up),
         cmocka_unit_test(test_bot__kill9_mid_stream),
+        cmocka_unit_test(test_bot__console_session),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
