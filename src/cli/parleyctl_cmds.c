@@ -175,7 +175,9 @@ const struct ctl_cmd ctl_commands[] = {
      "create a network",
      {{"name", CTL_STR, "name", true},
       {"federation-domain", CTL_STR, "federation_domain", false},
-      {"admins", CTL_LIST, "admins", false}},
+      {"admins", CTL_LIST, "admins", false},
+      {"compliance-bot", CTL_STR, "compliance_bot.username", false},
+      {"compliance-bot-password-file", CTL_SECRET, "compliance_bot.password", false}},
      NULL, "network_id,name,federation_domain", NULL},
     {"networks", "show", "GET", ADM "/networks/:network_id",
      "show a network and its settings", {{NULL}}, NULL, NULL, NULL},
@@ -434,9 +436,21 @@ static char *read_file(const char *path, size_t *len)
 static int set_member(const struct ctl_cmd *cmd, const struct ctl_opt *o, const char *v,
                       json_t *body)
 {
+    const char *dot = strchr(o->field, '.');
     char *end;
     long long n;
 
+    /* "parent.member": a member of a nested object. */
+    if (dot) {
+        char *parent = xasprintf("%.*s", (int)(dot - o->field), o->field);
+        json_t *sub = json_object_get(body, parent);
+        struct ctl_opt leaf = *o;
+        if (!sub)
+            json_object_set_new(body, parent, sub = json_object());
+        free(parent);
+        leaf.field = dot + 1;
+        return set_member(cmd, &leaf, v, sub);
+    }
     switch (o->kind) {
     case CTL_STR:
         json_object_set_new(body, o->field, json_string(v));
