@@ -156,12 +156,19 @@ pid_t bot_running(const struct bot *b)
     free(path);
     if (fd < 0)
         return 0;
-    /* The running bot holds an exclusive lock for its whole life. */
+    /* The running bot holds an exclusive lock for its whole life and
+     * writes its pid just after taking it: give it a moment. */
     if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        buf[n > 0 ? n : 0] = '\0';
-        buf[strcspn(buf, "\n")] = '\0';
-        pid = str_to_i64(buf, 1, INT32_MAX, &v) == 0 ? (pid_t)v : -1;
+        pid = -1;
+        for (int i = 0; i < 100 && pid < 0; i++) {
+            ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+            buf[n > 0 ? n : 0] = '\0';
+            buf[strcspn(buf, "\n")] = '\0';
+            if (str_to_i64(buf, 1, INT32_MAX, &v) == 0)
+                pid = (pid_t)v;
+            else
+                usleep(10 * 1000);
+        }
     }
     close(fd);
     return pid;

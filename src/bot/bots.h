@@ -36,7 +36,8 @@ int bot_save(const struct bot *b);
 char *bot_path(const struct bot *b, const char *name);
 /* The integration directory (malloc'd). */
 char *bot_integration_dir(const struct bot *b);
-/* The pid of the running bot, or 0. */
+/* The pid of the running bot, 0 if it is not running, -1 if it runs but
+ * its pid cannot be read. */
 pid_t bot_running(const struct bot *b);
 const char *bot_str(const struct bot *b, const char *key);
 bool bot_bool(const struct bot *b, const char *key);
