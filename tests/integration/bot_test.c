@@ -719,8 +719,13 @@ static void test_bot__console_session(void **state)
     if (bot(w, &out, "start", "helperbot", "--password-file", path, NULL) != 0)
         fail_msg("start helperbot: %s", out);
     free(out);
-    assert_int_equal(bot(w, &out, "restart", "helperbot", "--password-file", path, NULL), 0);
-    assert_non_null(strstr(out, "started"));
+    if (bot(w, &out, "restart", "helperbot", "--password-file", path, NULL) != 0 ||
+        !strstr(out, "started")) {
+        char logp[400];
+        snprintf(logp, sizeof(logp), "%s/clients/helperbot/bot.log", w->home);
+        char *log = read_file(logp);
+        fail_msg("restart helperbot: %s\nbot.log:\n%s", out, log ? log : "");
+    }
     free(out);
     assert_int_equal(bot(w, &out, "upgrade", "helperbot", "--yes", "--password-file", path, "--set",
                          "restart_minutes=5", NULL),
@@ -736,7 +741,8 @@ static void test_bot__console_session(void **state)
     json_decref(rec);
     assert_int_equal(bot(w, &out, "delete", "helperbot", NULL), 1); /* needs --yes */
     free(out);
-    assert_int_equal(bot(w, &out, "delete", "helperbot", "--yes", NULL), 0);
+    if (bot(w, &out, "delete", "helperbot", "--yes", NULL) != 0)
+        fail_msg("delete helperbot: %s", out);
     free(out);
     assert_int_equal(bot(w, &out, "list", NULL), 0);
     assert_null(strstr(out, "helperbot"));
