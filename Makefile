@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:8443
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?=
 
-.PHONY: all deps build run test asan bench bench-crypto bench-store bench-msg fuzz format format-check clean
+.PHONY: all deps build run test asan bench bench-crypto bench-store bench-msg bench-retention fuzz format format-check clean
 
 all: build
 
@@ -40,7 +40,7 @@ asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tools/test-suite $(ASAN_BUILD)
 
-bench: bench-crypto bench-store bench-msg
+bench: bench-crypto bench-store bench-msg bench-retention
 
 bench-crypto: build
 	$(BUILD)/bench/bench_crypto
@@ -49,6 +49,11 @@ bench-crypto: build
 # memory per idle connection, against a parleyd on loopback.
 bench-msg: build
 	PARLEYD=$(BUILD)/src/server/parleyd $(BUILD)/bench/bench_msg
+
+# The compliance bot's retention stage: lines formatted and written with
+# one fdatasync per batch; BENCH_DIR picks the disk (default /tmp).
+bench-retention: build
+	$(BUILD)/bench/bench_retention
 
 # Group commit against one transaction per write, on SQLite and a private
 # PostgreSQL.

@@ -107,6 +107,11 @@ const char *parley_client_user_id(const struct parley_client *c);
 const char *parley_client_device_id(const struct parley_client *c);
 const char *parley_client_username(const struct parley_client *c);
 
+/* This device's public signing key in hex (what an administrator compares
+ * to recognise the device). `len` must hold 2 * key length + 1 (257 is
+ * always enough). Returns 0 or PARLEY_EINVAL. */
+int parley_client_signing_key(const struct parley_client *c, char *out, size_t len);
+
 /* ---- Connection -------------------------------------------------------- */
 
 /* Start the library's connection thread: it connects, authenticates with
@@ -154,6 +159,32 @@ int parley_client_next_event(struct parley_client *c, int timeout_ms, struct par
 void parley_event_free(struct parley_event *ev);
 /* A descriptor that polls readable while events are queued. */
 int parley_client_event_fd(struct parley_client *c);
+
+/* ---- Journal (exactly-once processing) ------------------------------------
+ * For applications that must not lose a message across their own crashes
+ * (the retention bot). Call parley_client_journal() after sign-in and
+ * before parley_client_connect(): from then on every received message is
+ * also recorded in the local state, in the same transaction that stores it
+ * (so before the server is acknowledged), and stays recorded, expiry
+ * notwithstanding, until the application calls parley_client_event_done()
+ * for it. The call first queues a MESSAGE event for every message still
+ * recorded from earlier runs, in arrival order, so after a crash the
+ * application sees again exactly what it had not marked done. */
+int parley_client_journal(struct parley_client *c);
+/* Mark messages handled: forget their journal entries and stored copies
+ * (their ids stay seen, so replays are still refused), in one local
+ * transaction. Returns 0 or PARLEY_ESTORE. */
+int parley_client_event_done(struct parley_client *c, const char *const *msg_ids, size_t n);
+
+/* The username of user `user_id` (32 hex): the one recorded when its
+ * identity was pinned, else asked of the directory. free() *out. Returns
+ * 0, PARLEY_ENOTFOUND, PARLEY_EIO. */
+int parley_client_user_name(struct parley_client *c, const char *user_id, char **out);
+/* A conversation's expiration and burn-on-read seconds as this client
+ * learnt them (room control messages); 0 when unknown. Returns 0 or
+ * PARLEY_ENOTFOUND if the client has never seen the conversation. */
+int parley_client_conv_settings(struct parley_client *c, const char *conv_id, uint32_t *expiration,
+                                uint32_t *burn_on_read);
 
 /* ---- Messages ------------------------------------------------------------
  * `to` names a conversation: a username (the direct conversation with that

@@ -570,3 +570,11 @@ int parley_client_login(const char *data_dir, const struct parley_config *cfg, c
         return rc;
     return login_new_device(data_dir, cfg, username, password, dev, out);
 }
+
+int parley_client_signing_key(const struct parley_client *c, char *out, size_t len)
+{
+    if (!c || !out || !c->has_dev || len < 2 * c->dev.sign.pk_len + 1)
+        return PARLEY_EINVAL;
+    hex_encode(c->dev.sign.pk, c->dev.sign.pk_len, out);
+    return 0;
+}

@@ -332,6 +332,75 @@ int parley_client_mark_read(struct parley_client *c, const char *msg_id)
     return rc;
 }
 
+/* The event for stored message `m`, without its body; NULL on ENOMEM.
+ * Caller holds mu. */
+static struct client_event *message_event(struct parley_client *c, const struct lstore_msg *m)
+{
+    struct client_event *e = client_event_new(PARLEY_EVENT_MESSAGE);
+    char *name = NULL;
+
+    if (!e)
+        return NULL;
+    memcpy(e->ev.msg_id, m->msg_id, PARLEY_ID_HEX);
+    memcpy(e->ev.conv_id, m->conv_id, PARLEY_ID_HEX);
+    memcpy(e->ev.sender, m->sender, PARLEY_ID_HEX);
+    memcpy(e->ev.sender_device, m->sender_device, PARLEY_ID_HEX);
+    if (lstore_pin_username(c->st, m->sender, &name) == 0)
+        e->ev.sender_name = name;
+    e->ev.msgtype = m->msgtype;
+    e->ev.ts_ms = m->ts_ms;
+    e->ev.expires_at = m->expires_at;
+    e->ev.burn_on_read = m->burn_on_read;
+    return e;
+}
+
+static int queue_journaled(void *arg, const struct lstore_msg *m)
+{
+    struct parley_client *c = arg;
+    struct client_event *e = message_event(c, m);
+
+    if (!e || !(e->ev.body = strdup(m->body))) {
+        if (e)
+            parley_event_free(&e->ev);
+        return PARLEY_ENOMEM;
+    }
+    client_push_event(c, e);
+    return 0;
+}
+
+int parley_client_journal(struct parley_client *c)
+{
+    int rc;
+
+    if (!c)
+        return PARLEY_EINVAL;
+    if (c->conn)
+        return PARLEY_EBUSY;
+    pthread_mutex_lock(&c->mu);
+    c->journal = true;
+    rc = lstore_journal_each(c->st, queue_journaled, c);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int parley_client_event_done(struct parley_client *c, const char *const *msg_ids, size_t n)
+{
+    int rc;
+
+    if (!c || (n && !msg_ids))
+        return PARLEY_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_begin(c->st);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = lstore_journal_done(c->st, msg_ids[i]);
+    if (rc == 0)
+        rc = lstore_commit(c->st);
+    else
+        lstore_rollback(c->st);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 /* Store an opened message and forget its one-time pre-key in one
  * transaction; returns the event to publish once acknowledged. */
 static int store_opened(struct parley_client *c, const struct envelope_opened *o, uint64_t ts_ms,
@@ -379,6 +448,8 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
     }
     if (rc == 0)
         rc = lstore_msg_put(c->st, &m);
+    if (rc == 0 && c->journal)
+        rc = lstore_journal_add(c->st, m.msg_id);
     if (rc == 0)
         apply_control(c, m.conv_id, m.sender, payload, msgtype);
     /* Forward secrecy: the one-time pre-key's private half goes now, in
@@ -397,18 +468,7 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
     if (rc < 0)
         goto out;
 
-    if ((e = client_event_new(PARLEY_EVENT_MESSAGE))) {
-        memcpy(e->ev.msg_id, m.msg_id, PARLEY_ID_HEX);
-        memcpy(e->ev.conv_id, m.conv_id, PARLEY_ID_HEX);
-        memcpy(e->ev.sender, m.sender, PARLEY_ID_HEX);
-        memcpy(e->ev.sender_device, m.sender_device, PARLEY_ID_HEX);
-        char *name = NULL;
-        if (lstore_pin_username(c->st, m.sender, &name) == 0)
-            e->ev.sender_name = name;
-        e->ev.msgtype = msgtype;
-        e->ev.ts_ms = m.ts_ms;
-        e->ev.expires_at = m.expires_at;
-        e->ev.burn_on_read = m.burn_on_read;
+    if ((e = message_event(c, &m))) {
         e->ev.body = body;
         body = NULL;
     }

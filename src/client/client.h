@@ -59,6 +59,7 @@ struct parley_client {
     struct client_pending *pending;
     pthread_cond_t ack_cv;
     bool online;
+    bool journal; /* parley_client_journal: keep message events until done */
 
     struct conn *conn;
 

@@ -41,7 +41,11 @@ static const char schema[] =
      * message is still refused (docs/protocol.md, "Replays"). */
     "CREATE TABLE IF NOT EXISTS seen(msg_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS prekeys_used(prekey_id INTEGER PRIMARY KEY,"
-    " used_at INTEGER NOT NULL);";
+    " used_at INTEGER NOT NULL);"
+    /* Received messages the application has not yet marked handled, in
+     * arrival order (parley_client_journal). */
+    "CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " msg_id TEXT NOT NULL UNIQUE);";
 
 static int exec(struct lstore *st, const char *sql)
 {
@@ -725,7 +729,12 @@ int lstore_msg_set_expiry(struct lstore *st, const char *msg_id, uint64_t expire
 int lstore_msg_purge_expired(struct lstore *st, uint64_t now)
 {
     sqlite3_stmt *s;
-    int rc = prepare(st, "DELETE FROM messages WHERE expires_at != 0 AND expires_at <= ?", &s);
+    /* A journaled message stays until the application has handled it: a
+     * retention log must see it even when it expired while offline. */
+    int rc = prepare(st,
+                     "DELETE FROM messages WHERE expires_at != 0 AND expires_at <= ?"
+                     " AND msg_id NOT IN (SELECT msg_id FROM journal)",
+                     &s);
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
@@ -749,4 +758,73 @@ int lstore_msg_meta(struct lstore *st, const char *msg_id, char conv_id[33], int
     }
     sqlite3_finalize(s);
     return rc;
+}
+
+int lstore_journal_add(struct lstore *st, const char *msg_id)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "INSERT INTO journal(msg_id) VALUES(?)", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    return step_done(s);
+}
+
+int lstore_journal_each(struct lstore *st, int (*fn)(void *arg, const struct lstore_msg *m),
+                        void *arg)
+{
+    sqlite3_stmt *s;
+    struct buf body = BUF_INIT(LSTORE_MAX_BODY);
+    int rc, r;
+
+    rc = prepare(st,
+                 "SELECT m.msg_id, m.conv_id, m.sender, m.sender_device, m.msgtype, m.body, m.ts,"
+                 " m.expires_at, m.burn_on_read, m.state FROM journal j JOIN messages m"
+                 " ON m.msg_id = j.msg_id ORDER BY j.seq",
+                 &s);
+    if (rc < 0)
+        return rc;
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        struct lstore_msg m = {0};
+        strlcpy_p(m.msg_id, (const char *)sqlite3_column_text(s, 0), sizeof(m.msg_id));
+        strlcpy_p(m.conv_id, (const char *)sqlite3_column_text(s, 1), sizeof(m.conv_id));
+        strlcpy_p(m.sender, (const char *)sqlite3_column_text(s, 2), sizeof(m.sender));
+        strlcpy_p(m.sender_device, (const char *)sqlite3_column_text(s, 3),
+                  sizeof(m.sender_device));
+        m.msgtype = sqlite3_column_int(s, 4);
+        m.ts_ms = sqlite3_column_int64(s, 6);
+        m.expires_at = (uint64_t)sqlite3_column_int64(s, 7);
+        m.burn_on_read = sqlite3_column_int(s, 8);
+        m.state = sqlite3_column_int(s, 9);
+        buf_reset(&body);
+        rc = unseal(st, "body", m.msg_id, sqlite3_column_blob(s, 5),
+                    (size_t)sqlite3_column_bytes(s, 5), &body);
+        if (rc == 0 && buf_append(&body, "", 1) == 0) {
+            m.body = (const char *)body.data;
+            rc = fn(arg, &m);
+        }
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = PARLEY_ESTORE;
+    sqlite3_finalize(s);
+    buf_release_secure(&body);
+    return rc;
+}
+
+int lstore_journal_done(struct lstore *st, const char *msg_id)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "DELETE FROM journal WHERE msg_id = ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    rc = step_done(s);
+    if (rc < 0)
+        return rc;
+    /* The application keeps its own copy now; the id stays seen. */
+    rc = prepare(st, "DELETE FROM messages WHERE msg_id = ?", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    return step_done(s);
 }

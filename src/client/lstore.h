@@ -121,6 +121,15 @@ int lstore_msg_set_expiry(struct lstore *st, const char *msg_id, uint64_t expire
  * Returns how many were deleted, or a PARLEY_E* code. */
 int lstore_msg_purge_expired(struct lstore *st, uint64_t now);
 
+/* The journal: received messages the application has yet to mark handled.
+ * add records one (in the transaction that stores it); each calls fn for
+ * every journaled message in arrival order, body decrypted; done forgets
+ * the entry and the stored message (the id stays seen). */
+int lstore_journal_add(struct lstore *st, const char *msg_id);
+int lstore_journal_each(struct lstore *st, int (*fn)(void *arg, const struct lstore_msg *m),
+                        void *arg);
+int lstore_journal_done(struct lstore *st, const char *msg_id);
+
 /* Record that one-time pre-key `id` was consumed (audit of forward secrecy). */
 int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now);
 

@@ -186,6 +186,45 @@ static int members_of(struct parley_client *c, const struct lstore_conv *lc,
     return rc;
 }
 
+/* Add the network's compliance bots to the recipients: the server refuses
+ * an envelope whose key is not wrapped for their devices too. */
+static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], size_t *n)
+{
+    json_t *resp = NULL, *arr, *v;
+    size_t i;
+    int rc = call(c, "GET", "/api/v1/client/retention", NULL, &resp);
+
+    arr = json_object_get(resp, "compliance_bots");
+    if (rc == 0 && !json_is_array(arr))
+        rc = PARLEY_EPROTO;
+    json_array_foreach(arr, i, v)
+    {
+        uint8_t id[KEYS_ID_LEN];
+        const char *hex = json_string_value(v);
+        bool present = false;
+        if (rc < 0)
+            break;
+        if (!hex || strlen(hex) != 2 * KEYS_ID_LEN ||
+            hex_decode(hex, 2 * KEYS_ID_LEN, id, KEYS_ID_LEN) < 0) {
+            rc = PARLEY_EPROTO;
+            break;
+        }
+        for (size_t k = 0; k < *n && !present; k++)
+            present = memcmp((*ids)[k], id, KEYS_ID_LEN) == 0;
+        if (present)
+            continue;
+        uint8_t(*grown)[KEYS_ID_LEN] = realloc(*ids, (*n + 1) * KEYS_ID_LEN);
+        if (!grown) {
+            rc = PARLEY_ENOMEM;
+            break;
+        }
+        *ids = grown;
+        memcpy((*ids)[(*n)++], id, KEYS_ID_LEN);
+    }
+    json_decref(resp);
+    return rc;
+}
+
 /* ---- sealing ------------------------------------------------------------ */
 
 /* Everything one seal needs: each recipient device's verified pre-key. */
@@ -411,6 +450,7 @@ static int send_payload(struct parley_client *c, const char *to, json_t *payload
 
         free(members);
         if ((rc = members_of(c, &lc, &members, &n_members)) < 0 ||
+            (rc = add_retention(c, &members, &n_members)) < 0 ||
             (rc = gather(c, members, n_members, &t)) < 0)
             break;
         memcpy(hdr.conversation, conv, KEYS_ID_LEN);
@@ -603,6 +643,18 @@ int parley_conv_create(struct parley_client *c, const char *type, const char *ti
     if (json_array_append_new(mods, json_string(c->user_hex)) < 0) {
         rc = PARLEY_ENOMEM;
         goto out;
+    }
+    /* The creator is a member too: the retention log rebuilds member
+     * lists from these messages. */
+    {
+        bool listed = false;
+        size_t i;
+        json_t *v;
+        json_array_foreach(mem, i, v) listed |= strcmp(json_string_value(v), c->user_hex) == 0;
+        if (!listed && json_array_append_new(mem, json_string(c->user_hex)) < 0) {
+            rc = PARLEY_ENOMEM;
+            goto out;
+        }
     }
     payload = json_pack("{si s{sOsOsssisisi}}", "msgtype", MSGTYPE_ROOM_CREATE, "control",
                         "members", mem, "masters", mods, "title", title ? title : "", "ttl",
@@ -988,4 +1040,48 @@ int parley_client_presence(struct parley_client *c, const char *status, uint32_t
         return PARLEY_ECLOSED;
     return send_control(c, json_pack("{sssssI}", "type", "presence", "status", status, "idle_s",
                                      (json_int_t)idle_s));
+}
+
+int parley_client_user_name(struct parley_client *c, const char *user_id, char **out)
+{
+    struct api_user u;
+    int rc;
+
+    if (!c || !user_id || !out)
+        return PARLEY_EINVAL;
+    *out = NULL;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_pin_username(c->st, user_id, out);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0 && *out)
+        return 0;
+    free(*out);
+    *out = NULL;
+    rc = client_get_user(c, user_id, NULL, &u);
+    if (rc < 0)
+        return rc;
+    *out = strdup(u.username);
+    api_user_release(&u);
+    return *out ? 0 : PARLEY_ENOMEM;
+}
+
+int parley_client_conv_settings(struct parley_client *c, const char *conv_id, uint32_t *expiration,
+                                uint32_t *burn_on_read)
+{
+    struct lstore_conv conv;
+    int rc;
+
+    if (!c || !conv_id)
+        return PARLEY_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_conv_get(c->st, conv_id, &conv);
+    pthread_mutex_unlock(&c->mu);
+    if (rc < 0)
+        return rc;
+    if (expiration)
+        *expiration = conv.expiration;
+    if (burn_on_read)
+        *burn_on_read = conv.burn_on_read;
+    free(conv.title);
+    return 0;
 }

@@ -38,6 +38,8 @@ const char *parley_strerror(int err)
         return "conflicting change";
     case PARLEY_ECLOSED:
         return "shut down";
+    case PARLEY_ENOTSUP:
+        return "not supported";
     }
     return "unknown error";
 }

@@ -112,14 +112,53 @@ static const struct admin_field network_create_fields[] = {
     {"name", AF_STRING, true, 1, 128, NULL},
     {"federation_domain", AF_STRING, false, 0, 253, NULL},
     {"admins", AF_ARRAY, false, 0, 100, NULL},
+    {"compliance_bot", AF_OBJECT, false, 0, 0, NULL},
+};
+static const struct admin_field compliance_bot_fields[] = {
+    {"username", AF_NAME, true, 4, 64, NULL},
+    {"password", AF_STRING, true, 1, 1024, NULL},
 };
 
-/* Create the network, its default security group and its memberships. */
+/* The network's compliance bot, a pending bot user of the default
+ * security group created with the network and so before any user: every
+ * envelope of the network is then wrapped for its devices (msgstore.c). */
+static int insert_compliance_bot(struct store_conn *c, int64_t net, const char *network_id,
+                                 const json_t *bot, int64_t now)
+{
+    const char *username = admin_json_str(bot, "username", "");
+    char secret[IDS_LOGIN_SECRET_B64], hash[PASSWORD_ENCODED_MAX];
+    uint8_t uid[16];
+    int rc;
+
+    if (RAND_bytes(uid, sizeof(uid)) != 1)
+        return PARLEY_ECRYPTO;
+    rc = ids_login_secret(network_id, username, admin_json_str(bot, "password", ""), secret);
+    if (rc == 0)
+        rc = password_hash(secret, hash);
+    if (rc == 0) {
+        struct store_val p[] = {STORE_INT(net), STORE_BLOB(uid, sizeof(uid)), STORE_TEXT(username),
+                                STORE_TEXT(hash), STORE_INT(now)};
+        rc = store_exec(c,
+                        "INSERT INTO users (network_id, user_id, username, first_name, last_name, "
+                        "password_hash, status, user_type, is_compliance, security_group_id, "
+                        "created_at, updated_at) SELECT $1, $2, $3, 'Compliance', 'Bot', $4, "
+                        "'pending', 'bot', 1, g.id, $5, $5 FROM security_groups g WHERE "
+                        "g.network_id = $1 AND g.is_default = 1",
+                        p, ARRAY_SIZE(p), NULL);
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(hash, sizeof(hash));
+    return rc;
+}
+
+/* Create the network, its default security group, its compliance bot and
+ * its memberships. */
 static int insert_network(struct store_conn *c, const json_t *body, const int64_t *admins,
                           size_t na, char network_id[17], int64_t *net)
 {
     int64_t now = (int64_t)time(NULL);
     const char *fd = admin_json_str(body, "federation_domain", NULL);
+    json_t *bot = json_object_get(body, "compliance_bot");
     uint8_t rnd[8];
     int rc;
 
@@ -148,6 +187,8 @@ static int insert_network(struct store_conn *c, const json_t *body, const int64_
                         "updated_at) VALUES ($1, $2, 1, $3, $3)",
                         p, 3, NULL);
     }
+    if (rc == 0 && bot)
+        rc = insert_compliance_bot(c, *net, network_id, bot, now);
     for (size_t i = 0; i < na && rc == 0; i++) {
         struct store_val p[] = {STORE_INT(*net), STORE_INT(admins[i]), STORE_INT(now)};
         rc = store_exec(c,
@@ -172,6 +213,28 @@ void api_admin_networks_create(struct http_req *req, struct admin_ctx *ctx)
 
     if (!body)
         return;
+    if ((v = json_object_get(body, "compliance_bot"))) {
+        char err[512], *text = json_dumps(v, JSON_COMPACT);
+        json_t *checked = NULL;
+        rc = text ? admin_json_parse(text, strlen(text), compliance_bot_fields,
+                                     ARRAY_SIZE(compliance_bot_fields), &checked, err, sizeof(err))
+                  : PARLEY_ENOMEM;
+        if (text) {
+            OPENSSL_cleanse(text, strlen(text));
+            free(text);
+        }
+        json_decref(checked);
+        if (rc < 0) {
+            http_reply_error(req, 400, "bad_request", "field 'compliance_bot': %s", err);
+            goto out;
+        }
+        const char *u = json_string_value(json_object_get(v, "username"));
+        if (strlen(u) < 3 || strcmp(u + strlen(u) - 3, "bot") != 0) {
+            http_reply_error(req, 400, "bad_request",
+                             "field 'compliance_bot.username' must end with \"bot\"");
+            goto out;
+        }
+    }
     admins = json_object_get(body, "admins");
     json_array_foreach(admins, i, v)
     {
@@ -205,6 +268,7 @@ fail:
     api_admin_store_error(req, ctx, rc);
 out:
     json_decref(body);
+    OPENSSL_cleanse(req->body.data, req->body.len); /* the bot's password */
 }
 
 void api_admin_networks_get(struct http_req *req, struct admin_ctx *ctx)

@@ -817,6 +817,50 @@ void api_client_user_by_id(struct http_req *req)
     reply_user(req, sql_user_by_id, STORE_BLOB(id, KEYS_ID_LEN));
 }
 
+/* GET /api/v1/client/retention: the user ids of the network's active
+ * compliance bots. A sender wraps every message key for their devices too,
+ * or msgstore refuses the envelope (docs/client-protocol.md). */
+void api_client_retention(struct http_req *req)
+{
+    struct client_auth a;
+    struct store_conn *c = NULL;
+    struct store_rows *r = NULL;
+    json_t *arr = json_array();
+    int rc;
+
+    if (api_auth(req, API_AUTH_ANY, &a) < 0) {
+        json_decref(arr);
+        return;
+    }
+    rc = store_conn_get(req->srv->store, &c);
+    if (rc == 0) {
+        struct store_val p[] = {STORE_INT(a.network_row)};
+        rc = store_query(c,
+                         "SELECT user_id FROM users WHERE network_id = $1 AND is_compliance = 1 "
+                         "AND status = 'active' ORDER BY user_id",
+                         p, 1, &r);
+    }
+    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        size_t len = 0;
+        const uint8_t *id = store_rows_blob(r, 0, &len);
+        char hex[2 * KEYS_ID_LEN + 1];
+        rc = 0;
+        if (id && len == KEYS_ID_LEN) {
+            hex_encode(id, KEYS_ID_LEN, hex);
+            json_array_append_new(arr, json_string(hex));
+        }
+    }
+    store_rows_free(r);
+    if (c)
+        store_conn_put(req->srv->store, c);
+    if (rc < 0) {
+        json_decref(arr);
+        api_reply_store_error(req, rc);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "compliance_bots", arr));
+}
+
 /* ---- pre-key claims ---------------------------------------------------- */
 
 struct claim_job {

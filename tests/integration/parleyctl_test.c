@@ -294,6 +294,22 @@ static void test_parleyctl__networks_users_tokens_audit(void **state)
                         "pending");
     json_decref(j);
 
+    /* A network created with its compliance bot: the bot is there before
+     * any user, a pending bot; a name not ending in "bot" is refused. */
+    j = CTL_JSON(w, 0, "networks", "create", "--name", "Retained", "--compliance-bot", "archivebot",
+                 "--compliance-bot-password-file", w->userpw, "--json");
+    char rid[64];
+    snprintf(rid, sizeof(rid), "%s", json_string_value(json_object_get(j, "network_id")));
+    json_decref(j);
+    j = CTL_JSON(w, 0, "bots", "list", rid, "--json");
+    assert_int_equal(json_array_size(json_object_get(j, "bots")), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(find_user(j, "bots", "archivebot"), "status")),
+        "pending");
+    json_decref(j);
+    json_decref(CTL_JSON(w, 1, "networks", "create", "--name", "Bad", "--compliance-bot", "archive",
+                         "--compliance-bot-password-file", w->userpw));
+
     /* $PARLEYCTL_NETWORK fills a missing NETWORK_ID, and only then. */
     network_env = nid;
     j = CTL_JSON(w, 0, "users", "list", "--json");

@@ -259,6 +259,52 @@ static void test_lstore__pins_and_conversations(void **state)
     lstore_close(st);
 }
 
+static int collect_ids(void *arg, const struct lstore_msg *m)
+{
+    char *ids = arg;
+    size_t n = strlen(ids);
+    snprintf(ids + n, 512 - n, "%s%s;", m->msg_id, m->body);
+    return 0;
+}
+
+/* The journal keeps received messages in arrival order, through expiry,
+ * until marked done; done forgets the copy but not the id. */
+static void test_lstore__journal(void **state)
+{
+    struct fixture *f = *state;
+    struct lstore *st;
+    char ids[512] = "";
+    static const char *mid[] = {"bbbb0000000000000000000000000000",
+                                "aaaa0000000000000000000000000000",
+                                "cccc0000000000000000000000000000"};
+
+    assert_int_equal(lstore_create(f->path, "pw", "net", "bot", &st), 0);
+    for (int i = 0; i < 3; i++) {
+        struct lstore_msg m = {.msgtype = 1000,
+                               .body = i == 1 ? "B" : "x",
+                               .expires_at = 10,
+                               .state = LSTORE_MSG_RECEIVED};
+        snprintf(m.msg_id, sizeof(m.msg_id), "%s", mid[i]);
+        snprintf(m.conv_id, sizeof(m.conv_id), "c%031d", 0);
+        snprintf(m.sender, sizeof(m.sender), "s%031d", 0);
+        snprintf(m.sender_device, sizeof(m.sender_device), "d%031d", 0);
+        assert_int_equal(lstore_msg_put(st, &m), 0);
+        if (i < 2)
+            assert_int_equal(lstore_journal_add(st, mid[i]), 0);
+    }
+    /* Expired, but journaled ones stay. */
+    assert_int_equal(lstore_msg_purge_expired(st, 100), 1);
+    assert_int_equal(lstore_journal_each(st, collect_ids, ids), 0);
+    assert_string_equal(ids, "bbbb0000000000000000000000000000x;"
+                             "aaaa0000000000000000000000000000B;");
+    assert_int_equal(lstore_journal_done(st, mid[0]), 0);
+    ids[0] = '\0';
+    assert_int_equal(lstore_journal_each(st, collect_ids, ids), 0);
+    assert_string_equal(ids, "aaaa0000000000000000000000000000B;");
+    assert_int_equal(lstore_msg_seen(st, mid[0]), PARLEY_EREPLAY);
+    lstore_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lstore__secret_bound_to_its_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lstore__messages_dedup_and_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lstore__pins_and_conversations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lstore__journal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

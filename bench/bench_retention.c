@@ -1,0 +1,210 @@
+/* bench_retention.c - how fast the compliance bot's retention stage
+ * writes: messages formatted into retention lines (rformat) and appended
+ * to a rotating log (rlog) with one fdatasync per batch of 256 lines,
+ * which is the policy the bot runs with (docs/retention.md). The payloads
+ * cycle through the message types of Appendix A.
+ *
+ * In the same run, two baselines over the same bytes: formatting alone
+ * (no I/O), and writing the already formatted lines with write(2) and the
+ * same fdatasync per batch (no formatting): the ratios show where the time
+ * goes. Each figure is the median of 5 runs of 50,000 messages; the machine
+ * is shared, so the medians are what to compare. The log directory is
+ * $BENCH_DIR (default /tmp): put it on the disk the bot would use.
+ * The last line is machine-readable: retention_msgs_per_s=<median>. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bot/rformat.h"
+#include "bot/rlog.h"
+
+#define N    50000
+#define RUNS 5
+
+static const char *payloads[] = {
+    "{\"msgtype\":1000,\"message\":\"lunch at noon? the usual place, bring the quarterly "
+    "numbers\"}",
+    "{\"msgtype\":1000,\"message\":\"see https://weather.example/today\","
+    "\"links\":[{\"url\":\"https://weather.example/today\"}]}",
+    "{\"msgtype\":6000,\"file\":{\"filename\":\"claymation.gif\","
+    "\"guid\":\"b3078e72-c983-44c4-9097-8b884782b328\",\"isscreenshot\":false}}",
+    "{\"msgtype\":4001,\"control\":{\"bor\":0,\"changemask\":47,\"description\":\"\","
+    "\"masters\":[\"00000000000000000000000000000001\"],\"members\":["
+    "\"00000000000000000000000000000001\",\"00000000000000000000000000000002\"],"
+    "\"title\":\"Creating a room\",\"ttl\":2592000}}",
+    "{\"msgtype\":8000,\"location\":{\"latitude\":40.75017899435506,"
+    "\"longitude\":-74.99449803034105}}",
+    "{\"msgtype\":4011,\"control\":{\"isrecall\":false,\"msgid\":"
+    "\"4ab537d0f85d11e88c2225680208f9ff\"}}",
+    "{\"msgtype\":7000,\"call\":{\"duration\":38,\"meetingid\":1,\"status\":1,"
+    "\"startmsgid\":\"72c9a3b08bea11ea89078f7ca8a1b909\"}}",
+    "{\"msgtype\":9000,\"edit\":{\"originalmessageid\":\"11457fa08da211ea881baffab0b42745\","
+    "\"text\":\"https://howdoyoudo.example\",\"type\":\"text\"}}",
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_d);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int names(void *arg, const char *id, char **out)
+{
+    (void)arg;
+    *out = strdup(id[31] == '1' ? "user001" : "user002");
+    return 0;
+}
+
+static void fail(const char *what, int rc)
+{
+    fprintf(stderr, "bench_retention: %s: %s\n", what, parley_strerror(rc));
+    exit(1);
+}
+
+static void msg_of(int i, struct rformat_msg *m, char id[33])
+{
+    snprintf(id, 33, "%032x", i);
+    *m = (struct rformat_msg){
+        .msg_id = id,
+        .vgroupid = i % 3 ? "7ad65d17b945d7672190ecab6902fdd06eff162b91adfcda23df3b2ff95875e8"
+                          : "S19a8782d9a0441d5e13f15b6789f00bc2f9b8231aa364a2eb3a8269dce2ac21",
+        .sender = "dr002@ent-beta.example",
+        .receiver = i % 3 ? "dr001@ent-beta.example" : NULL,
+        .ts_ms = 1691176258901 + i,
+        .expires_at = 1693768258,
+        .payload = payloads[i % (sizeof(payloads) / sizeof(payloads[0]))],
+    };
+}
+
+static void clean(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_retention: cannot remove %s\n", dir);
+}
+
+/* The bot's stage: format, append, sync every batch. Messages per second. */
+static double run_full(const char *dir, bool sync, uint64_t *bytes)
+{
+    struct rlog_config cfg = {dir, "bench", 1073741824, !sync};
+    struct buf line = BUF_INIT(RFORMAT_MAX_LINE);
+    struct rlog *r;
+    char id[33];
+    int rc;
+    double t0;
+
+    clean(dir);
+    if ((rc = rlog_open(&cfg, &r)) < 0)
+        fail("rlog_open", rc);
+    t0 = now_s();
+    for (int i = 0; i < N; i++) {
+        struct rformat_msg m;
+        msg_of(i, &m, id);
+        buf_reset(&line);
+        if ((rc = rformat_line(&m, names, NULL, &line)) < 0 ||
+            (rc = rlog_append(r, (const char *)line.data, line.len)) < 0)
+            fail("append", rc);
+        if (rlog_batch_full(r) && (rc = rlog_commit(r)) < 0)
+            fail("commit", rc);
+    }
+    if ((rc = rlog_commit(r)) < 0)
+        fail("commit", rc);
+    double t = now_s() - t0;
+    *bytes = rlog_size(r);
+    rlog_close(r);
+    buf_release(&line);
+    return N / t;
+}
+
+static double run_format_only(struct buf *all)
+{
+    char id[33];
+    double t0 = now_s();
+    buf_reset(all);
+    for (int i = 0; i < N; i++) {
+        struct rformat_msg m;
+        msg_of(i, &m, id);
+        int rc = rformat_line(&m, names, NULL, all);
+        if (rc < 0)
+            fail("format", rc);
+    }
+    return N / (now_s() - t0);
+}
+
+/* write(2) of the formatted lines, 256 lines per write and fdatasync. */
+static double run_write_only(const char *dir, const struct buf *all)
+{
+    char path[600];
+    size_t off = 0;
+    int fd;
+    double t0;
+
+    clean(dir);
+    if (mkdir(dir, 0700) < 0)
+        fail("mkdir", PARLEY_EIO);
+    snprintf(path, sizeof(path), "%s/raw.log", dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    t0 = now_s();
+    for (int i = 0; i < N; i += RLOG_BATCH_LINES) {
+        size_t end = off;
+        for (int k = 0; k < RLOG_BATCH_LINES && end < all->len; k++)
+            end = (size_t)((const uint8_t *)memchr(all->data + end, '\n', all->len - end) -
+                           all->data) +
+                  1;
+        if (write(fd, all->data + off, end - off) != (ssize_t)(end - off) || fdatasync(fd) < 0)
+            fail("write", PARLEY_EIO);
+        off = end;
+    }
+    double t = now_s() - t0;
+    close(fd);
+    return N / t;
+}
+
+int main(void)
+{
+    const char *base = getenv("BENCH_DIR") ? getenv("BENCH_DIR") : "/tmp";
+    char dir[512];
+    double full[RUNS], nosync[RUNS], fmt[RUNS], raw[RUNS];
+    struct buf all = BUF_INIT((size_t)N * 512);
+    uint64_t bytes = 0;
+
+    snprintf(dir, sizeof(dir), "%s/parley-bench-retention-%d", base, (int)getpid());
+    for (int r = 0; r < RUNS; r++) {
+        full[r] = run_full(dir, true, &bytes);
+        nosync[r] = run_full(dir, false, &bytes);
+        fmt[r] = run_format_only(&all);
+        raw[r] = run_write_only(dir, &all);
+    }
+    clean(dir);
+    double f = median(full, RUNS), ns = median(nosync, RUNS), fo = median(fmt, RUNS),
+           wo = median(raw, RUNS);
+    printf("retention log: %d messages per run, median of %d runs, %.0f bytes per line, "
+           "log in %s\n\n",
+           N, RUNS, (double)bytes / N, base);
+    printf("%-52s %12s %8s\n", "stage", "msgs/s", "ratio");
+    printf("%-52s %12.0f %8.2f\n", "format + append + fdatasync per 256 lines (the bot)", f, 1.0);
+    printf("%-52s %12.0f %8.2f\n", "format + append, no sync", ns, ns / f);
+    printf("%-52s %12.0f %8.2f\n", "baseline: format only", fo, fo / f);
+    printf("%-52s %12.0f %8.2f\n", "baseline: write + fdatasync per 256 lines only", wo, wo / f);
+    printf("\nretention_msgs_per_s=%.0f\n", f);
+    buf_release(&all);
+    return 0;
+}

@@ -1,0 +1,54 @@
+/* fuzz_rformat.c - a payload a sender chose, through the retention line
+ * formatter: no crash, and a line that comes out is one JSON object on
+ * one line. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bot/rformat.h"
+
+static int name(void *arg, const char *id, char **out)
+{
+    (void)arg;
+    *out = strdup(id[0] == '0' ? "user" : id);
+    return *out ? 0 : PARLEY_ENOMEM;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *payload = malloc(size + 1);
+    struct buf out = BUF_INIT(RFORMAT_MAX_LINE);
+    struct rformat_msg m = {
+        .msg_id = "0123456789abcdef0123456789abcdef",
+        .vgroupid = "S19a8782d9a0441d5e13f15b6789f00bc2f9b8231aa364a2eb3a8269dce2ac21",
+        .sender = "alice",
+        .ts_ms = 1691176258901,
+        .expires_at = 1693768258,
+        .burn_on_read = size & 1,
+        .bor_s = 60,
+        .localfilename = "/srv/att/attachment_x",
+    };
+
+    if (!payload)
+        return 0;
+    memcpy(payload, data, size);
+    payload[size] = '\0';
+    m.payload = payload;
+    if (rformat_line(&m, name, NULL, &out) == 0) {
+        json_t *o;
+        if (out.len < 3 || out.data[out.len - 1] != '\n' || memchr(out.data, '\n', out.len - 1))
+            __builtin_trap();
+        o = json_loadb((const char *)out.data, out.len - 1, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o))
+            __builtin_trap();
+        json_decref(o);
+    }
+    buf_release(&out);
+    free(payload);
+    return 0;
+}

@@ -1,0 +1,764 @@
+/* bot_test.c - parley-bot and the compliance integration end to end: a
+ * network created with its compliance bot through the admin API, the real
+ * parley-bot binary (add, start, list, pause, run) and real libparley
+ * clients sending every message type through a real parleyd. Every line
+ * of the retention log is held against Appendix A/B (retention_check.c);
+ * the log rotates; an offline bot catches up on 1,000 messages; a bot
+ * killed with SIGKILL mid-stream loses and repeats nothing. Runs once per
+ * store backend. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <parley/parley.h>
+
+#include "admin_util.h"
+#include "harness.h"
+#include "retention_check.h"
+
+#define USER_PW  "User-Initial-Pw-1!"
+#define BOT_PW   "Bot-Initial-Pw-1!"
+#define CFG_PW   "config pass"
+#define MAX_FILE 20000
+
+struct world {
+    struct parleyd p;
+    char tmp[128];
+    char home[256], msgdir[300], cfgfile[300];
+    char network_id[64];
+    struct parley_config *cfg;
+    struct parley_client *u[3];
+    struct adm a;
+};
+
+static const char *names[3] = {"alice", "bob", "carol"};
+
+/* ---- running parley-bot ---- */
+
+static int bot(struct world *w, char **out, const char *arg, ...)
+{
+    char *args[32], tout[] = "/tmp/parley-bot-out.XXXXXX";
+    int fo = mkstemp(tout), n = 0, status;
+    va_list ap;
+
+    args[n++] = getenv("PARLEY_BOT");
+    args[n++] = "--home";
+    args[n++] = w->home;
+    va_start(ap, arg);
+    for (const char *a = arg; a && n < 31; a = va_arg(ap, const char *))
+        args[n++] = (char *)a;
+    va_end(ap);
+    args[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fo, 1);
+        dup2(fo, 2);
+        execv(args[0], args);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    if (out) {
+        struct stat sb;
+        fstat(fo, &sb);
+        *out = calloc(1, (size_t)sb.st_size + 1);
+        if (pread(fo, *out, (size_t)sb.st_size, 0) < 0)
+            (*out)[0] = '\0';
+    }
+    close(fo);
+    unlink(tout);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = calloc(1, (size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n)
+        s[0] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* ---- the retention log as a whole ---- */
+
+struct line {
+    char id[33];
+    int msgtype;
+    json_t *o;
+};
+
+struct logview {
+    struct line *l;
+    size_t n, cap;
+    size_t files, rotated;
+    size_t max_file;
+};
+
+static void logview_free(struct logview *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        json_decref(v->l[i].o);
+    free(v->l);
+    memset(v, 0, sizeof(*v));
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Read every file, rotated ones first in number order, then the current
+ * one; check every line. */
+static void read_log(struct world *w, struct logview *v)
+{
+    DIR *d = opendir(w->msgdir);
+    struct dirent *e;
+    char *files[512];
+    size_t nf = 0;
+
+    memset(v, 0, sizeof(*v));
+    assert_non_null(d);
+    while ((e = readdir(d)) && nf < 511)
+        if (strncmp(e->d_name, "msgs.", 5) == 0 && strcmp(e->d_name, "msgs.log") != 0)
+            files[nf++] = strdup(e->d_name);
+    closedir(d);
+    qsort(files, nf, sizeof(files[0]), cmp_name);
+    v->rotated = nf;
+    files[nf++] = strdup("msgs.log");
+    for (size_t f = 0; f < nf; f++) {
+        char path[600], err[256];
+        snprintf(path, sizeof(path), "%s/%s", w->msgdir, files[f]);
+        char *s = read_file(path);
+        free(files[f]);
+        if (!s)
+            continue;
+        v->files++;
+        if (strlen(s) > v->max_file)
+            v->max_file = strlen(s);
+        if (*s)
+            assert_int_equal(s[strlen(s) - 1], '\n'); /* whole lines only */
+        for (char *p = s, *nl; *p; p = nl + 1) {
+            nl = strchr(p, '\n');
+            assert_non_null(nl);
+            *nl = '\0';
+            if (retention_check_line(p, err, sizeof(err)) != 0)
+                fail_msg("%s: %s", err, p);
+            if (v->n == v->cap) {
+                v->cap = v->cap ? 2 * v->cap : 256;
+                v->l = realloc(v->l, v->cap * sizeof(*v->l));
+            }
+            struct line *l = &v->l[v->n++];
+            l->o = json_loads(p, 0, NULL);
+            snprintf(l->id, sizeof(l->id), "%s",
+                     json_string_value(json_object_get(l->o, "message_id")));
+            l->msgtype = (int)json_integer_value(json_object_get(l->o, "msgtype"));
+        }
+        free(s);
+    }
+}
+
+static json_t *find_line(struct logview *v, const char *id)
+{
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->l[i].id, id) == 0)
+            return v->l[i].o;
+    return NULL;
+}
+
+static size_t count_id(struct logview *v, const char *id)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v->n; i++)
+        n += strcmp(v->l[i].id, id) == 0;
+    return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* No message id appears twice in the whole log. */
+static void assert_no_duplicates(struct logview *v)
+{
+    char(*ids)[33] = calloc(v->n + 1, 33);
+    for (size_t i = 0; i < v->n; i++)
+        memcpy(ids[i], v->l[i].id, 33);
+    qsort(ids, v->n, 33, cmp_str);
+    for (size_t i = 1; i < v->n; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0)
+            fail_msg("message %s is in the log twice", ids[i]);
+    free(ids);
+}
+
+/* Wait until every id in `ids` is in the log (up to `timeout_s`). */
+static void wait_for(struct world *w, char (*ids)[PARLEY_ID_HEX], size_t n, int timeout_s,
+                     struct logview *v)
+{
+    for (int t = 0; t < timeout_s * 4; t++) {
+        size_t found = 0;
+        read_log(w, v);
+        for (size_t i = 0; i < n; i++)
+            found += find_line(v, ids[i]) != NULL;
+        if (found == n)
+            return;
+        logview_free(v);
+        usleep(250 * 1000);
+    }
+    read_log(w, v);
+    for (size_t i = 0; i < n; i++)
+        if (!find_line(v, ids[i]))
+            fail_msg("message %s never reached the retention log", ids[i]);
+}
+
+/* ---- set-up ---- */
+
+static struct parley_config *make_config(struct world *w)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/tls/cert.pem", w->p.dir);
+    char *pem = read_file(path);
+    assert_non_null(pem);
+    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
+                            "service_port", w->p.port, "network_id", w->network_id, "network_name",
+                            "Retention", "suite", "x25519", "pinned_certs", pem, "policy");
+    char *json = json_dumps(doc, JSON_COMPACT);
+    snprintf(w->cfgfile, sizeof(w->cfgfile), "%s/bot.parley", w->tmp);
+    assert_int_equal(parley_config_create(w->cfgfile, json, CFG_PW), 0);
+    struct parley_config *cfg = NULL;
+    assert_int_equal(parley_config_open(w->cfgfile, CFG_PW, &cfg), 0);
+    free(json);
+    json_decref(doc);
+    free(pem);
+    return cfg;
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    struct adm *ap = &w->a, a;
+    json_t *out = NULL;
+    char *body, *stdout_text = NULL, path[400];
+
+    snprintf(w->tmp, sizeof(w->tmp), "/tmp/parley-bot-test-XXXXXX");
+    if (!mkdtemp(w->tmp) || harness_init(&w->p, NULL) < 0 || harness_start(&w->p) < 0 ||
+        adm_bootstrap(&w->p, ap) < 0)
+        return -1;
+    a = *ap;
+    /* The network and its compliance bot, before any user. */
+    if (adm_req(&w->p, &a, "POST", "/api/v1/admin/networks",
+                "{\"name\":\"Retention\",\"compliance_bot\":{\"username\":\"compliancebot\","
+                "\"password\":\"" BOT_PW "\"}}",
+                &out) != 201)
+        return -1;
+    snprintf(w->network_id, sizeof(w->network_id), "%s",
+             json_string_value(json_object_get(out, "network_id")));
+    json_decref(out);
+    for (int i = 0; i < 3; i++) {
+        char *p = adm_fmt("/api/v1/admin/networks/%s/users", w->network_id);
+        body = adm_fmt("{\"username\":\"%s\",\"password\":\"" USER_PW "\"}", names[i]);
+        long st = adm_req(&w->p, &a, "POST", p, body, NULL);
+        free(p);
+        free(body);
+        if (st != 201)
+            return -1;
+    }
+    w->cfg = make_config(w);
+    snprintf(w->home, sizeof(w->home), "%s/home", w->tmp);
+    snprintf(w->msgdir, sizeof(w->msgdir), "%s/msgs", w->tmp);
+    snprintf(path, sizeof(path), "%s/botpw", w->tmp);
+    write_file(path, BOT_PW "\n");
+    char cpath[400], mset[400], aset[400];
+    snprintf(cpath, sizeof(cpath), "%s/cfgpw", w->tmp);
+    write_file(cpath, CFG_PW "\n");
+    snprintf(mset, sizeof(mset), "message_dir=%s", w->msgdir);
+    snprintf(aset, sizeof(aset), "attachment_dir=%s/att", w->tmp);
+    int rc = bot(w, &stdout_text, "add", "--username", "compliancebot", "--config", w->cfgfile,
+                 "--password-file", path, "--config-password-file", cpath, "--integration",
+                 "compliance", "--autologin", "yes", "--set", "new_file_save=yes", "--set", mset,
+                 "--set", "file_prefix=msgs", "--set", "max_file_bytes=20000", "--set", aset,
+                 "--set", "restart_minutes=0", NULL);
+    if (rc != 0 || !strstr(stdout_text, "GENERATED PASSWORD") ||
+        !strstr(stdout_text, "USER SIGNING KEY")) {
+        fprintf(stderr, "# parley-bot add: %d\n%s", rc, stdout_text ? stdout_text : "");
+        return -1;
+    }
+    free(stdout_text);
+    if (bot(w, NULL, "start", "compliancebot", "--yes", NULL) != 0)
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        char dir[300];
+        snprintf(dir, sizeof(dir), "%s/%s", w->tmp, names[i]);
+        if (parley_client_register(dir, w->cfg, names[i], USER_PW, NULL, NULL, &w->u[i]) < 0 ||
+            parley_client_connect(w->u[i]) < 0 || parley_client_wait_online(w->u[i], 20000) < 0)
+            return -1;
+    }
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    char cmd[300];
+    if (!w)
+        return 0;
+    bot(w, NULL, "pause", "compliancebot", NULL);
+    if (getenv("PARLEY_TEST_SHOW_LOG")) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/clients/compliancebot/bot.log", w->home);
+        char *s = read_file(path);
+        fprintf(stderr, "%s", s ? s : "(no bot log)\n");
+        free(s);
+        snprintf(path, sizeof(path), "%s/msgs.000001.log", w->msgdir);
+        s = read_file(path);
+        fprintf(stderr, "%s", s ? s : "(no retention log)\n");
+        free(s);
+    }
+    for (int i = 0; i < 3; i++)
+        parley_client_free(w->u[i]);
+    parley_config_free(w->cfg);
+    harness_cleanup(&w->p);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->tmp);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# cannot remove %s\n", w->tmp);
+    free(w);
+    return 0;
+}
+
+/* ---- sending ---- */
+
+static void send_ok(struct parley_client *c, const char *to, const char *payload,
+                    char id[PARLEY_ID_HEX])
+{
+    int rc = parley_client_send(c, to, payload, id);
+    if (rc < 0)
+        fail_msg("send %s to %s: %s", payload, to, parley_strerror(rc));
+}
+
+/* The payload of the k-th message of a cycle through every type that a
+ * direct conversation carries (control messages need a room: see below). */
+static char *payload_of(int k, const char *ref_id)
+{
+    switch (k % 10) {
+    case 0:
+        return adm_fmt("{\"msgtype\":1000,\"message\":\"message %d\"}", k);
+    case 1:
+        return adm_fmt("{\"msgtype\":1000,\"message\":\"see https://x.example/%d\","
+                       "\"links\":[{\"url\":\"https://x.example/%d\"}]}",
+                       k, k);
+    case 2:
+        return adm_fmt("{\"msgtype\":3000,\"keyverify\":{\"msgtype\":%d,\"verifiedkey\":\"00ab\"}}",
+                       1 + k % 5);
+    case 3:
+        return adm_fmt("{\"msgtype\":6000,\"file\":{\"filename\":\"f%d.gif\",\"guid\":\"g-%d\","
+                       "\"isscreenshot\":false}}",
+                       k, k);
+    case 4:
+        return adm_fmt("{\"msgtype\":7000,\"call\":{\"status\":%d,\"participants\":[]}}", k % 4);
+    case 5:
+        return adm_fmt("{\"msgtype\":8000,\"location\":{\"latitude\":40.75,\"longitude\":-74.99}}");
+    case 6:
+        return adm_fmt("{\"msgtype\":9000,\"edit\":{\"type\":\"location\",\"latitude\":1.5,"
+                       "\"longitude\":2.5,\"shareexpiration\":\"\"}}");
+    case 7:
+        return adm_fmt("{\"msgtype\":9000,\"edit\":{\"type\":\"text\",\"originalmessageid\":\"%s\","
+                       "\"text\":\"https://howdoyoudo.example\"}}",
+                       ref_id);
+    case 8:
+        return adm_fmt("{\"msgtype\":4012,\"control\":{\"attributes\":[{\"isstarred\":true,"
+                       "\"msgid\":\"%s\"}]}}",
+                       ref_id);
+    default:
+        return adm_fmt("{\"msgtype\":4011,\"control\":{\"isrecall\":%s,\"msgid\":\"%s\"}}",
+                       k % 2 ? "true" : "false", ref_id);
+    }
+}
+
+/* ---- tests ---- */
+
+static void test_bot__lists_the_running_bot(void **state)
+{
+    struct world *w = *state;
+    char *out = NULL;
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    assert_non_null(strstr(out, "compliancebot"));
+    assert_non_null(strstr(out, "Running"));
+    assert_non_null(strstr(out, "compliance"));
+    free(out);
+    assert_int_equal(bot(w, &out, "list", "--json", NULL), 0);
+    json_t *arr = json_loads(out, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "status")),
+                        "Running");
+    json_decref(arr);
+    free(out);
+    /* Bad input gets a clear error, not a crash. */
+    assert_int_equal(bot(w, &out, "start", "nobody", "--yes", NULL), 1);
+    assert_non_null(strstr(out, "no such bot"));
+    free(out);
+    assert_int_equal(bot(w, &out, "frobnicate", NULL), 2);
+    free(out);
+}
+
+/* Every message type, through real clients, in a direct conversation, a
+ * group and a room; every line checked against Appendix A/B. */
+static void test_bot__every_message_type(void **state)
+{
+    struct world *w = *state;
+    char ids[64][PARLEY_ID_HEX], room[PARLEY_ID_HEX], group[PARLEY_ID_HEX];
+    size_t n = 0;
+    struct logview v;
+
+    for (int k = 0; k < 10; k++) {
+        char *p = payload_of(k, n ? ids[0] : "0123456789abcdef0123456789abcdef");
+        send_ok(w->u[0], "bob", p, ids[n++]);
+        free(p);
+    }
+    send_ok(w->u[1], "alice", "{\"msgtype\":4014,\"control\":{\"pinned\":true}}", ids[n++]);
+    const char *members[] = {"bob", "carol"}, *mods[] = {"bob"};
+    assert_int_equal(parley_conv_create(w->u[0], "room", "Creating a room", members, 2, mods, 1,
+                                        2592000, 60, room),
+                     0);
+    send_ok(w->u[1], room, "{\"msgtype\":1000,\"message\":\"in a secure room\"}", ids[n++]);
+    send_ok(w->u[0], room,
+            "{\"msgtype\":4004,\"control\":{\"changemask\":12,\"title\":\"t\","
+            "\"description\":\"d\"}}",
+            ids[n++]);
+    const char *rm[] = {"carol"};
+    assert_int_equal(parley_conv_modify(w->u[0], room, NULL, 0, rm, 1, NULL, 0), 0);
+    assert_int_equal(parley_conv_leave(w->u[1], room), 0);
+    assert_int_equal(parley_conv_delete(w->u[0], room), 0);
+    assert_int_equal(parley_conv_create(w->u[2], "group", NULL, members, 1, NULL, 0, 0, 0, group),
+                     0);
+    send_ok(w->u[2], group, "{\"msgtype\":1000,\"message\":\"in a group\"}", ids[n++]);
+
+    wait_for(w, ids, n, 60, &v);
+    /* The control messages without a returned id are there too. */
+    bool seen[10000] = {0};
+    for (size_t i = 0; i < v.n; i++)
+        seen[v.l[i].msgtype] = true;
+    static const int types[] = {1000, 3000, 4001, 4002, 4003, 4004, 4005,
+                                4011, 4012, 4014, 6000, 7000, 8000, 9000};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (!seen[types[i]])
+            fail_msg("no line of msgtype %d", types[i]);
+
+    json_t *dm = find_line(&v, ids[0]);
+    assert_string_equal(json_string_value(json_object_get(dm, "sender")), "alice");
+    assert_string_equal(json_string_value(json_object_get(dm, "receiver")), "bob");
+    assert_string_equal(json_string_value(json_object_get(dm, "sender_type")), "normal");
+    assert_int_equal(strlen(json_string_value(json_object_get(dm, "vgroupid"))), 64);
+    json_t *pin = find_line(&v, ids[10]);
+    assert_string_equal(json_string_value(json_object_get(pin, "receiver")), "alice");
+    json_t *rl = find_line(&v, ids[11]);
+    assert_int_equal(json_string_value(json_object_get(rl, "vgroupid"))[0], 'S');
+    assert_null(json_object_get(rl, "receiver"));
+    assert_non_null(json_object_get(rl, "bor"));
+    assert_non_null(json_object_get(rl, "ttl"));
+    json_t *gl = find_line(&v, ids[13]);
+    assert_int_equal(json_string_value(json_object_get(gl, "vgroupid"))[0], 'G');
+    for (size_t i = 0; i < v.n; i++) {
+        if (v.l[i].msgtype != 4001)
+            continue;
+        json_t *c = json_object_get(v.l[i].o, "control");
+        char *m = json_dumps(json_object_get(c, "members"), JSON_COMPACT);
+        assert_non_null(strstr(m, "\"bob\""));
+        free(m);
+        assert_int_equal(json_integer_value(json_object_get(c, "msgtype")), 4001);
+    }
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+/* Enough text to pass the 20,000-byte limit several times. */
+static void test_bot__rotates(void **state)
+{
+    struct world *w = *state;
+    char ids[60][PARLEY_ID_HEX], big[900];
+    struct logview v;
+
+    memset(big, 'r', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    for (int i = 0; i < 60; i++) {
+        char *p = adm_fmt("{\"msgtype\":1000,\"message\":\"%d %s\"}", i, big);
+        send_ok(w->u[i % 3], names[(i + 1) % 3], p, ids[i]);
+        free(p);
+    }
+    wait_for(w, ids, 60, 60, &v);
+    assert_true(v.rotated >= 2);
+    assert_true(v.max_file <= MAX_FILE);
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+struct sender {
+    struct world *w;
+    int who, count, first;
+    char (*ids)[PARLEY_ID_HEX];
+    const char *room;
+};
+
+static void *send_many(void *arg)
+{
+    struct sender *s = arg;
+    for (int k = 0; k < s->count; k++) {
+        int i = s->first + k;
+        char *p;
+        const char *to;
+        if (k % 7 == 6) {
+            /* Room control messages, by the room's moderator. */
+            p = adm_fmt("{\"msgtype\":4004,\"control\":{\"changemask\":4,\"title\":\"t%d\"}}", i);
+            to = s->room;
+        } else {
+            p = payload_of(i, s->ids[s->first]);
+            to = names[(s->who + 1) % 3];
+        }
+        int rc = parley_client_send(s->w->u[s->who], to, p, s->ids[i]);
+        free(p);
+        if (rc < 0) {
+            fprintf(stderr, "# send %d: %s\n", i, parley_strerror(rc));
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+/* Send `total` messages of every type from the three users at once. */
+static void send_burst(struct world *w, char (*ids)[PARLEY_ID_HEX], int total)
+{
+    char room[PARLEY_ID_HEX];
+    const char *members[] = {"bob", "carol"}, *mods[] = {"bob", "carol"};
+    pthread_t th[3];
+    struct sender s[3];
+    int per = total / 3;
+
+    assert_int_equal(parley_conv_create(w->u[0], "room", "burst", members, 2, mods, 2, 0, 0, room),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        s[i] = (struct sender){w, i, i == 2 ? total - 2 * per : per, i * per, ids, room};
+        pthread_create(&th[i], NULL, send_many, &s[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        assert_null(r);
+    }
+}
+
+static void test_bot__offline_catch_up(void **state)
+{
+    struct world *w = *state;
+    char(*ids)[PARLEY_ID_HEX] = calloc(1000, PARLEY_ID_HEX), *out = NULL;
+    struct logview v;
+
+    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    assert_non_null(strstr(out, "Paused"));
+    free(out);
+    send_burst(w, ids, 1000);
+    /* Nothing reaches the log while the bot is away. */
+    read_log(w, &v);
+    for (int i = 0; i < 1000; i++)
+        assert_null(find_line(&v, ids[i]));
+    logview_free(&v);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    wait_for(w, ids, 1000, 300, &v);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* For information (not a benchmark): start, sign-in and catch-up. */
+    fprintf(stderr, "# caught up on 1000 messages in %.1f s\n",
+            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(count_id(&v, ids[i]), 1);
+    assert_no_duplicates(&v);
+    logview_free(&v);
+    free(ids);
+}
+
+static pid_t running_pid(struct world *w)
+{
+    char *out = NULL;
+    pid_t pid = 0;
+    if (bot(w, &out, "list", "--json", NULL) == 0) {
+        json_t *arr = json_loads(out, 0, NULL);
+        pid = (pid_t)json_integer_value(json_object_get(json_array_get(arr, 0), "pid"));
+        json_decref(arr);
+    }
+    free(out);
+    return pid;
+}
+
+/* SIGKILL while the bot writes: after a restart nothing is missing and
+ * nothing is there twice, and the files are still whole lines. */
+static void test_bot__kill9_mid_stream(void **state)
+{
+    struct world *w = *state;
+    char(*ids)[PARLEY_ID_HEX] = calloc(600, PARLEY_ID_HEX), *out = NULL;
+    struct logview v;
+    size_t before = 0, at_kill = 0;
+
+    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
+    free(out);
+    read_log(w, &v);
+    before = v.n;
+    logview_free(&v);
+    send_burst(w, ids, 600);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    pid_t pid = running_pid(w);
+    assert_true(pid > 0);
+    /* Kill as soon as the first new lines are there. */
+    for (int t = 0; t < 20000 && at_kill == 0; t++) {
+        struct stat sb;
+        char path[400];
+        snprintf(path, sizeof(path), "%s/msgs.log", w->msgdir);
+        if (stat(path, &sb) == 0 && sb.st_size > 0) {
+            read_log(w, &v);
+            if (v.n > before)
+                at_kill = v.n - before;
+            logview_free(&v);
+        }
+        if (!at_kill)
+            usleep(2000);
+    }
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    for (int t = 0; t < 100 && running_pid(w) != 0; t++)
+        usleep(100 * 1000);
+    fprintf(stderr, "# killed after %zu of 600 lines\n", at_kill);
+    assert_true(at_kill > 0);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    wait_for(w, ids, 600, 300, &v);
+    for (int i = 0; i < 600; i++)
+        assert_int_equal(count_id(&v, ids[i]), 1);
+    assert_no_duplicates(&v);
+    logview_free(&v);
+    free(ids);
+}
+
+/* The console as the specification's session shows it: a second bot added
+ * by answering the questions on standard input, then restart, upgrade and
+ * delete on it. */
+static void test_bot__console_session(void **state)
+{
+    struct world *w = *state;
+    char *p = adm_fmt("/api/v1/admin/networks/%s/bots", w->network_id), *out = NULL;
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"helperbot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    free(p);
+    char script[2048], path[400];
+    snprintf(script, sizeof(script),
+             "add\nhelperbot\n" BOT_PW "\n%s\n" CFG_PW "\nno\nnot-an-integration\ncompliance\n"
+             "yes\n%s/helper\n.bad\nhelper\n99\n20000\n%s/helper-att\n0\nlist\nquit\n",
+             w->cfgfile, w->tmp, w->tmp);
+    snprintf(path, sizeof(path), "%s/script", w->tmp);
+    write_file(path, script);
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "'%s' --home '%s' < '%s' 2>&1", getenv("PARLEY_BOT"), w->home, path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char *text = calloc(1, 1 << 16);
+    size_t n = fread(text, 1, (1 << 16) - 1, f);
+    text[n] = '\0';
+    assert_int_equal(pclose(f), 0);
+    static const char *expect[] = {
+        "Enter command:",
+        "Enter the user name",
+        "Enter config file",
+        "GENERATED PASSWORD",
+        "USER SIGNING KEY",
+        "Do you want to use autologin?",
+        "These integrations are local:",
+        "That is not one of the integrations above.",
+        "Use new file save process [yes/no]",
+        "Please add a prefix for message data files: (receivedMessages)",
+        "'file_prefix': use 1 to",
+        "'max_file_bytes': give a whole number",
+        "[24hrs = 1440]: (1440)",
+        "Successfully added record to the database!",
+        "helperbot",
+    };
+    for (size_t i = 0; i < sizeof(expect) / sizeof(expect[0]); i++)
+        if (!strstr(text, expect[i]))
+            fail_msg("console output lacks '%s':\n%s", expect[i], text);
+    /* The generated password starts the bot (no autologin chosen). */
+    char *g = strstr(text, "**** \""), pw[64] = "";
+    assert_non_null(g);
+    snprintf(pw, sizeof(pw), "%.24s\n", g + 6);
+    free(text);
+    snprintf(path, sizeof(path), "%s/helperpw", w->tmp);
+    write_file(path, pw);
+    if (bot(w, &out, "start", "helperbot", "--password-file", path, NULL) != 0)
+        fail_msg("start helperbot: %s", out);
+    free(out);
+    if (bot(w, &out, "restart", "helperbot", "--password-file", path, NULL) != 0 ||
+        !strstr(out, "started")) {
+        char logp[400];
+        snprintf(logp, sizeof(logp), "%s/clients/helperbot/bot.log", w->home);
+        char *log = read_file(logp);
+        fail_msg("restart helperbot: %s\nbot.log:\n%s", out, log ? log : "");
+    }
+    free(out);
+    assert_int_equal(bot(w, &out, "upgrade", "helperbot", "--yes", "--password-file", path, "--set",
+                         "restart_minutes=5", NULL),
+                     0);
+    free(out);
+    snprintf(path, sizeof(path), "%s/clients/helperbot/bot.json", w->home);
+    json_t *rec = json_load_file(path, 0, NULL);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rec, "config"), "restart_minutes")), "5");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rec, "config"), "file_prefix")),
+        "helper");
+    json_decref(rec);
+    assert_int_equal(bot(w, &out, "delete", "helperbot", NULL), 1); /* needs --yes */
+    free(out);
+    if (bot(w, &out, "delete", "helperbot", "--yes", NULL) != 0)
+        fail_msg("delete helperbot: %s", out);
+    free(out);
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    assert_null(strstr(out, "helperbot"));
+    assert_non_null(strstr(out, "compliancebot"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bot__lists_the_running_bot),
+        cmocka_unit_test(test_bot__every_message_type),
+        cmocka_unit_test(test_bot__rotates),
+        cmocka_unit_test(test_bot__offline_catch_up),
+        cmocka_unit_test(test_bot__kill9_mid_stream),
+        cmocka_unit_test(test_bot__console_session),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
