@@ -1,0 +1,384 @@
+/* botapi_test.c - the ZeroMQ bot API end to end: a bot written against the
+ * npm package wickrio-bot-api 7.1.x (tests/botapi/hello, installed from
+ * npm at test time) runs unmodified against parley-botengine, which is a
+ * real libparley client of a real parleyd; a real client talks to it.
+ *
+ * The npm package connects to ipc sockets under /opt/WickrIO/clients (the
+ * path is fixed in the package), so the test needs that directory to be
+ * writable (CI runs as root); each run uses its own bot name below it and
+ * removes it afterwards. Once per store backend. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <parley/parley.h>
+
+#include "harness.h"
+#include "provision.h"
+
+#define NET     "net-botapi"
+#define IPC_DIR "/opt/WickrIO/clients"
+#define BOT     "hellobot"
+
+struct world {
+    struct parleyd p;
+    struct parley_config *cfg;
+    char tmp[128]; /* everything of this test: client dirs, bot dir */
+    char name[64]; /* the bot's ipc name */
+    char botdir[256];
+    pid_t engine, node;
+};
+
+static void rm_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# cannot remove %s\n", dir);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *s = calloc(1, 256 * 1024);
+    size_t n = fread(s, 1, 256 * 1024 - 1, f);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char *s = slurp(from);
+    assert_non_null(s);
+    write_text(to, s);
+    free(s);
+}
+
+static struct parley_config *make_config(struct world *w)
+{
+    char path[400], file[400];
+    snprintf(path, sizeof(path), "%s/tls/cert.pem", w->p.dir);
+    char *pem = slurp(path);
+    assert_non_null(pem);
+    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
+                            "service_port", w->p.port, "network_id", NET, "network_name",
+                            "Bot API tests", "suite", "x25519", "pinned_certs", pem, "policy");
+    char *json = json_dumps(doc, JSON_COMPACT);
+    snprintf(file, sizeof(file), "%s/bot.parley", w->tmp);
+    assert_int_equal(parley_config_create(file, json, "config pass"), 0);
+    struct parley_config *cfg = NULL;
+    assert_int_equal(parley_config_open(file, "config pass", &cfg), 0);
+    free(json);
+    json_decref(doc);
+    free(pem);
+    return cfg;
+}
+
+/* Start `argv` in `dir` with output to `log` (appended). */
+static pid_t spawn(char *const argv[], const char *dir, const char *log)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || (dir && chdir(dir) < 0))
+            _exit(127);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM, then SIGKILL after 10 s. Returns the exit status. */
+static int stop_child(pid_t *pid)
+{
+    int status = -1;
+    if (*pid <= 0)
+        return 0;
+    kill(*pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(*pid, &status, WNOHANG) == *pid) {
+            *pid = 0;
+            return status;
+        }
+        usleep(100 * 1000);
+    }
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &status, 0);
+    *pid = 0;
+    return status;
+}
+
+static void start_engine(struct world *w)
+{
+    char data[300], pwfile[300], cfgfile[300], log[300];
+    snprintf(data, sizeof(data), "%s/engine", w->tmp);
+    snprintf(pwfile, sizeof(pwfile), "%s/engine.pw", w->tmp);
+    snprintf(cfgfile, sizeof(cfgfile), "%s/bot.parley", w->tmp);
+    snprintf(log, sizeof(log), "%s/engine.log", w->tmp);
+    char *argv[] = {getenv("PARLEY_BOTENGINE"),
+                    "--data-dir",
+                    data,
+                    "--username",
+                    BOT,
+                    "--config",
+                    cfgfile,
+                    "--password-file",
+                    pwfile,
+                    "--name",
+                    w->name,
+                    "--log-level",
+                    "debug",
+                    NULL};
+    w->engine = spawn(argv, NULL, log);
+}
+
+static void start_bot(struct world *w)
+{
+    char log[300];
+    snprintf(log, sizeof(log), "%s/bot.log", w->tmp);
+    char *argv[] = {"node", "bot.js", NULL};
+    w->node = spawn(argv, w->botdir, log);
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    uint8_t id[16];
+    char cmd[1200], path[400], src[400];
+    const char *root = getenv("PARLEY_SOURCE_ROOT"), *cache = getenv("PARLEY_NPM_CACHE");
+
+    if (!w || !root || !cache || !getenv("PARLEY_BOTENGINE"))
+        return -1;
+    snprintf(w->tmp, sizeof(w->tmp), "/tmp/parley-botapi-XXXXXX");
+    if (!mkdtemp(w->tmp))
+        return -1;
+    /* The npm packages of the bot, from the registry on the first run and
+     * from the build directory's cache after. */
+    snprintf(cmd, sizeof(cmd), "'%s/tests/botapi/npm-install.sh' '%s/tests/botapi/hello' '%s'",
+             root, root, cache);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "# npm install of the test bot failed\n");
+        return -1;
+    }
+    /* The bot's integration directory, as the runtime lays it out. */
+    snprintf(w->botdir, sizeof(w->botdir), "%s/bot", w->tmp);
+    if (mkdir(w->botdir, 0700) < 0)
+        return -1;
+    static const char *files[] = {"bot.js", "package.json"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(src, sizeof(src), "%s/tests/botapi/hello/%s", root, files[i]);
+        snprintf(path, sizeof(path), "%s/%s", w->botdir, files[i]);
+        copy_file(src, path);
+    }
+    snprintf(src, sizeof(src), "%s/node_modules", cache);
+    snprintf(path, sizeof(path), "%s/node_modules", w->botdir);
+    if (symlink(src, path) < 0)
+        return -1;
+    snprintf(w->name, sizeof(w->name), "parley-test-%ld", (long)getpid());
+    json_t *proc = json_pack("{s[{sss{s{s{sssb}}}}]}", "apps", "name", "hello", "env", "tokens",
+                             "WICKRIO_BOT_NAME", "value", w->name, "encrypted", 0);
+    char *pj = json_dumps(proc, JSON_INDENT(2));
+    snprintf(path, sizeof(path), "%s/processes.json", w->botdir);
+    write_text(path, pj);
+    free(pj);
+    json_decref(proc);
+    /* Line 1: the bot's password; line 3: the configuration file's. */
+    snprintf(path, sizeof(path), "%s/engine.pw", w->tmp);
+    write_text(path, "bot initial pw\n\nconfig pass\n");
+
+    if (mkdir("/opt/WickrIO", 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "# cannot create /opt/WickrIO (the npm package's fixed path): run as "
+                        "root\n");
+        return -1;
+    }
+    if (harness_init(&w->p, NULL) < 0 ||
+        harness_provision_user(&w->p, NET, "alice", "initial pw", id) < 0 ||
+        harness_provision_user(&w->p, NET, BOT, "bot initial pw", id) < 0 ||
+        harness_start(&w->p) < 0)
+        return -1;
+    w->cfg = make_config(w);
+    *state = w;
+    return 0;
+}
+
+static void show(struct world *w, const char *file)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s", w->tmp, file);
+    char *s = slurp(path);
+    fprintf(stderr, "# ---- %s ----\n%s\n", file, s ? s : "(none)");
+    free(s);
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    char dir[300];
+    if (!w)
+        return 0;
+    stop_child(&w->node);
+    stop_child(&w->engine);
+    if (getenv("PARLEY_TEST_SHOW_LOG")) {
+        show(w, "engine.log");
+        show(w, "bot.log");
+    }
+    parley_config_free(w->cfg);
+    harness_cleanup(&w->p);
+    snprintf(dir, sizeof(dir), "%s/%s", IPC_DIR, w->name);
+    rm_tree(dir);
+    rm_tree(w->tmp);
+    free(w);
+    return 0;
+}
+
+/* The next text message in `conv` (NULL: any) within `secs`; its text. */
+static char *next_text(struct world *w, struct parley_client *c, const char *from_user,
+                       char conv_out[PARLEY_ID_HEX], int secs)
+{
+    for (int i = 0; i < secs * 5; i++) {
+        struct parley_event *ev;
+        if (parley_client_next_event(c, 200, &ev) < 0)
+            continue;
+        if (ev->type == PARLEY_EVENT_MESSAGE && ev->msgtype == 1000 &&
+            strcmp(ev->sender, from_user) == 0) {
+            json_t *body = json_loads(ev->body, 0, NULL);
+            char *text = strdup(json_string_value(json_object_get(body, "message")));
+            if (conv_out)
+                memcpy(conv_out, ev->conv_id, PARLEY_ID_HEX);
+            json_decref(body);
+            parley_event_free(ev);
+            return text;
+        }
+        parley_event_free(ev);
+    }
+    show(w, "engine.log");
+    show(w, "bot.log");
+    fail_msg("no answer from the bot in %d s", secs);
+    return NULL;
+}
+
+static void expect_answer(struct world *w, struct parley_client *a, const char *bot_id,
+                          const char *to, const char *say, const char *want, int secs)
+{
+    char conv[PARLEY_ID_HEX];
+    assert_int_equal(parley_client_send_text(a, to, say, NULL), 0);
+    char *got = next_text(w, a, bot_id, conv, secs);
+    if (strcmp(got, want) != 0)
+        fail_msg("bot answered \"%s\", expected \"%s\"", got, want);
+    if (strlen(to) == 32)
+        assert_string_equal(conv, to);
+    free(got);
+}
+
+/* The engine's user id: the bot's account signs in as BOT. */
+static void bot_user_id(struct world *w, struct parley_client *a, char out[PARLEY_ID_HEX])
+{
+    char number[PARLEY_SAFETY_NUMBER_LEN], qr[PARLEY_QR_CODE_LEN], *mj = NULL;
+    const char *members[] = {BOT};
+    char room[PARLEY_ID_HEX];
+    (void)number;
+    (void)qr;
+    /* A throwaway group tells alice the bot's user id. */
+    assert_int_equal(parley_conv_create(a, "group", "id", members, 1, NULL, 0, 0, 0, room), 0);
+    assert_int_equal(parley_conv_members(a, room, &mj), 0);
+    json_t *arr = json_loads(mj, 0, NULL), *m;
+    size_t i;
+    out[0] = '\0';
+    json_array_foreach(arr, i, m)
+    {
+        if (strcmp(json_string_value(json_object_get(m, "username")), BOT) == 0)
+            snprintf(out, PARLEY_ID_HEX, "%s", json_string_value(json_object_get(m, "user_id")));
+    }
+    json_decref(arr);
+    free(mj);
+    assert_int_equal(strlen(out), 32);
+    assert_int_equal(parley_conv_leave(a, room), 0);
+}
+
+static void test_botapi__npm_bot_answers(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = NULL;
+    char dir[300], path[400], bot[PARLEY_ID_HEX], room[PARLEY_ID_HEX];
+
+    start_engine(w);
+    start_bot(w);
+    snprintf(dir, sizeof(dir), "%s/alice", w->tmp);
+    assert_int_equal(parley_client_register(dir, w->cfg, "alice", "initial pw", NULL, NULL, &a), 0);
+    assert_int_equal(parley_client_connect(a), 0);
+    assert_int_equal(parley_client_wait_online(a, 15000), 0);
+
+    /* The engine registers the bot account on its first start. */
+    for (int i = 0; i < 600; i++) {
+        snprintf(path, sizeof(path), "%s/engine/botapi.key", w->tmp);
+        if (access(path, F_OK) == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    bot_user_id(w, a, bot);
+
+    /* A direct message: the bot parses the command and answers with
+     * cmdSend1to1Message. The first start of node, the bot and the engine
+     * may take a while on a loaded machine. */
+    expect_answer(w, a, bot, BOT, "/echo hi there", "Hello alice, you said: hi there", 90);
+    expect_answer(w, a, bot, BOT, "/secret s3cr3t words", "secret ok: true", 30);
+    expect_answer(w, a, bot, BOT, "/unsupported", "unsupported: Failure", 30);
+
+    /* A room: the bot sees a room vgroupid ("S...") and answers in the room
+     * with cmdSendRoomMessage. */
+    const char *members[] = {BOT};
+    assert_int_equal(parley_conv_create(a, "room", "Bots", members, 1, NULL, 0, 0, 0, room), 0);
+    expect_answer(w, a, bot, room, "hello room", "Welcome back alice (room)", 30);
+    expect_answer(w, a, bot, BOT, "/rooms", "rooms: 1", 30);
+
+    /* The bot keeps its user list sealed by the engine (encrypt_string). */
+    snprintf(path, sizeof(path), "%s/users.txt", w->botdir);
+    char *users = slurp(path);
+    assert_non_null(users);
+    assert_int_equal(strncmp(users, "pbs1.", 5), 0);
+    assert_null(strstr(users, "alice"));
+    free(users);
+
+    /* Both restart: the per-bot secret survives, so the bot decrypts its
+     * user list and knows alice. */
+    assert_int_equal(stop_child(&w->node) >= 0, 1);
+    int st = stop_child(&w->engine);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    start_engine(w);
+    start_bot(w);
+    expect_answer(w, a, bot, BOT, "/echo again", "Welcome back alice, you said: again", 90);
+    parley_client_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_botapi__npm_bot_answers, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
