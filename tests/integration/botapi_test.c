@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 #include <parley/parley.h>
+#include <zmq.h>
 
 #include "harness.h"
 #include "provision.h"
@@ -375,10 +376,140 @@ static void test_botapi__npm_bot_answers(void **state)
     parley_client_free(a);
 }
 
+/* A room message request for vgroupid `vg` (free() it). */
+static char *room_send_req(const char *vg)
+{
+    char *s = malloc(256);
+    snprintf(s, 256, "{\"action\":\"send_message\",\"vgroupid\":\"%s\",\"message\":\"hi\"}", vg);
+    return s;
+}
+
+/* One request on the command channel; the reply (free() it). */
+static char *ask(void *sock, const char *req)
+{
+    char buf[65536];
+    assert_int_equal(zmq_send(sock, req, strlen(req), 0), (int)strlen(req));
+    int n = zmq_recv(sock, buf, sizeof(buf) - 1, 0);
+    if (n < 0)
+        fail_msg("no answer to %s: %s", req, zmq_strerror(zmq_errno()));
+    assert_true(n < (int)sizeof(buf));
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static void expect(void *sock, const char *req, const char *prefix)
+{
+    char *got = ask(sock, req);
+    if (strncmp(got, prefix, strlen(prefix)) != 0)
+        fail_msg("%s answered \"%s\", expected \"%s...\"", req, got, prefix);
+    free(got);
+}
+
+/* The command channel spoken directly: every kind of answer, and bad
+ * frames answered with a reason rather than a crash. */
+static void test_botapi__command_channel(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = NULL;
+    char dir[300], ep[300], *got;
+
+    start_engine(w);
+    snprintf(dir, sizeof(dir), "%s/alice", w->tmp);
+    assert_int_equal(parley_client_register(dir, w->cfg, "alice", "initial pw", NULL, NULL, &a), 0);
+    assert_int_equal(parley_client_connect(a), 0);
+    assert_int_equal(parley_client_wait_online(a, 15000), 0);
+
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_REQ);
+    int timeout = 60000, zero = 0;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    snprintf(ep, sizeof(ep), "ipc://%s/%s/tmp/0", IPC_DIR, w->name);
+    assert_int_equal(zmq_connect(sock, ep), 0);
+
+    expect(sock, "{\"action\":\"ping\"}", "0:pong");
+    for (int i = 0; i < 300; i++) {
+        got = ask(sock, "{\"action\":\"get_state\"}");
+        bool running = strcmp(got, "0:RUNNING") == 0;
+        free(got);
+        if (running)
+            break;
+        usleep(100 * 1000);
+    }
+    expect(sock, "{\"action\":\"get_state\"}", "0:RUNNING");
+
+    /* Bad frames. */
+    expect(sock, "", "400:request is not valid JSON");
+    expect(sock, "\xff\xfe{", "400:request is not valid JSON");
+    expect(sock, "{\"action\":\"launch\"}", "400:unknown action \"launch\"");
+    expect(sock, "{\"action\":\"get_room\"}", "400:get_room: field \"vgroupid\" is required");
+    expect(sock, "{\"action\":\"send_message\",\"vgroupid\":\"Sfeed\"}",
+           "400:send_message: field \"message\" is required");
+    expect(sock, "{\"action\":\"send_message\",\"message\":\"m\"}", "400:send_message: give");
+    expect(sock, "{\"action\":\"send_message\",\"vgroupid\":\"Sfeed\",\"message\":\"m\"}",
+           "404:send_message: no such conversation");
+    expect(sock,
+           "{\"action\":\"send_message\",\"users\":[{\"name\":\"nobody\"}],"
+           "\"message\":\"m\"}",
+           "404:send_message: 1 of 1 not sent (nobody:");
+    expect(sock, "{\"action\":\"decrypt_string\",\"string\":\"plain\"}", "400:decrypt_string");
+
+    /* What Parley has no counterpart for fails clearly. */
+    expect(sock, "{\"action\":\"get_security_groups\"}", "501:security groups");
+    expect(sock, "{\"action\":\"set_urlcallback\",\"callback\":\"http://x\"}", "501:URL");
+    expect(sock,
+           "{ \"action\" : \"set_streaming\", \"type\" : \"file\", \"destination\" : "
+           "\"/d\", \"base_name\" : \"b\", \"max_file_size\" : 10000, \"attachments\" : "
+           "\"/a\" }",
+           "501:set_streaming");
+    expect(sock, "{ \"action\" : \"set_streaming\", \"type\" : \"off\" }", "0:Success");
+    expect(sock, "{ \"action\" : \"set_control\", \"contactbackup\" : \"false\" }", "0:Success");
+    expect(sock, "{ \"action\" : \"set_control\", \"complianceruntime\" : \"true\" }",
+           "501:set_control");
+    expect(sock,
+           "{\"action\":\"send_message\",\"users\":[{\"name\":\"alice\"}],"
+           "\"attachment\":{\"filename\":\"/etc/passwd\"}}",
+           "501:send_message: attachments");
+
+    /* Key-values persist under the bot's key. */
+    expect(sock, "{\"action\":\"add_keyvalue\",\"key\":\"k\",\"value\":\"v1\"}", "0:Success");
+    expect(sock, "{\"action\":\"get_keyvalue\",\"key\":\"k\"}", "0:v1");
+    expect(sock, "{\"action\":\"delete_keyvalue\",\"key\":\"k\"}", "0:Success");
+    expect(sock, "{\"action\":\"get_keyvalue\",\"key\":\"k\"}", "404:");
+
+    /* Rooms: create with alice, see her in it, send, leave. */
+    got = ask(sock, "{\"action\":\"add_room\",\"room\":{\"members\":[{\"name\":\"alice\"}],"
+                    "\"masters\":[],\"title\":\"Bots\",\"description\":\"\",\"ttl\":\"\","
+                    "\"bor\":\"\"}}");
+    assert_int_equal(strncmp(got, "0:{", 3), 0);
+    json_t *room = json_loads(got + 2, 0, NULL);
+    const char *vg = json_string_value(json_object_get(room, "vgroupid"));
+    assert_non_null(vg);
+    assert_int_equal(strlen(vg), 64);
+    assert_int_equal(vg[0], 'S');
+    free(got);
+    got = ask(sock, "{\"action\":\"get_rooms\"}");
+    assert_non_null(strstr(got, vg));
+    assert_non_null(strstr(got, "\"masters\":[{\"name\":\"" BOT "\"}]"));
+    assert_non_null(strstr(got, "{\"name\":\"alice\"}"));
+    free(got);
+    char *req = room_send_req(vg);
+    expect(sock, req, "0:Success");
+    free(req);
+    got = ask(sock, "{\"action\":\"get_statistics\"}");
+    assert_non_null(strstr(got, "\"sent\":1"));
+    free(got);
+    json_decref(room);
+
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    parley_client_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_botapi__npm_bot_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_botapi__command_channel, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
