@@ -595,7 +595,11 @@ char *engine_handle(struct engine *e, const void *frame, size_t len)
     int code = botreq_parse(frame, len, &r, err, sizeof(err));
 
     if (code != 0) {
-        log_info("bot request refused: %s", err);
+        /* The parser's own words, not the request's: a malformed request
+         * may hold a string the bot wanted encrypted. */
+        log_info("bot request refused: %s", strncmp(err, "request is not valid JSON", 25) == 0
+                                                ? "request is not valid JSON"
+                                                : err);
         return botreq_reply(code, err);
     }
     action_fn fn = on_unsupported;

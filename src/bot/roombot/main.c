@@ -268,7 +268,8 @@ static bool member_change(struct roombot *b, const struct parley_event *ev)
         return false;
     json_object_foreach(b->state, key, v)
     {
-        if (strcmp(json_string_value(json_object_get(v, "conv_id")), ev->conv_id) == 0)
+        const char *conv = json_string_value(json_object_get(v, "conv_id"));
+        if (conv && strcmp(conv, ev->conv_id) == 0)
             return true;
     }
     return false;
