@@ -503,6 +503,8 @@ static void test_botapi__command_channel(void **state)
     zmq_close(sock);
     zmq_ctx_term(ctx);
     parley_client_free(a);
+    int st = stop_child(&w->engine);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 int main(void)

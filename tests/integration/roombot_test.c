@@ -299,6 +299,14 @@ static void test_roombot__keeps_default_room(void **state)
     /* Turned on again: the room is managed again, the same room. */
     set_enabled(w, true);
     assert_true(wait_member(w->alice, room, "bob", 30));
+
+    /* A clean stop (under the sanitizers: no leak, no error). */
+    int st;
+    kill(w->bot, SIGTERM);
+    assert_int_equal(waitpid(w->bot, &st, 0), w->bot);
+    w->bot = 0;
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 int main(void)
