@@ -458,9 +458,56 @@ static void test_botapi__command_channel(void **state)
     expect(sock, "{\"action\":\"set_urlcallback\",\"callback\":\"http://x\"}", "501:URL");
     expect(sock,
            "{ \"action\" : \"set_streaming\", \"type\" : \"file\", \"destination\" : "
-           "\"/d\", \"base_name\" : \"b\", \"max_file_size\" : 10000, \"attachments\" : "
+           "\"relative\", \"base_name\" : \"b\", \"max_file_size\" : 10000, \"attachments\" : "
            "\"/a\" }",
-           "501:set_streaming");
+           "400:set_streaming: \"destination\" must be an absolute path");
+    expect(sock,
+           "{ \"action\" : \"set_streaming\", \"type\" : \"file\", \"destination\" : "
+           "\"/tmp\", \"base_name\" : \"b\", \"max_file_size\" : 5, \"attachments\" : "
+           "\"/a\" }",
+           "400:set_streaming: \"max_file_size\" must be");
+    expect(sock, "{ \"action\" : \"set_streaming\", \"type\" : \"off\" }", "0:Success");
+
+    /* Streaming to files, as compliance bots ask: three messages of 4 KB
+     * fill a 10 000-byte file, so the third starts a new one. */
+    char req[1024], path[400];
+    snprintf(req, sizeof(req),
+             "{ \"action\" : \"set_streaming\", \"type\" : \"file\", \"destination\" : "
+             "\"%s/stream/messages\",  \"base_name\" : \"receivedMessages\", \"max_file_size\" "
+             ": 10000, \"attachments\" : \"%s/stream/attachments\" }",
+             w->tmp, w->tmp);
+    expect(sock, req, "0:Success");
+    char *big = malloc(4001);
+    for (int k = 0; k < 3; k++) {
+        memset(big, 'a' + k, 4000);
+        big[4000] = '\0';
+        assert_int_equal(parley_client_send_text(a, BOT, big, NULL), 0);
+    }
+    free(big);
+    snprintf(path, sizeof(path), "%s/stream/messages/receivedMessages.log", w->tmp);
+    char *current = NULL;
+    for (int i = 0; i < 300; i++) {
+        free(current);
+        current = slurp(path);
+        if (current && strstr(current, "cccc"))
+            break;
+        usleep(100 * 1000);
+    }
+    assert_non_null(current);
+    assert_non_null(strstr(current, "cccc"));
+    assert_null(strstr(current, "aaaa"));
+    json_t *line = json_loads(current, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(line);
+    assert_string_equal(json_string_value(json_object_get(line, "sender")), "alice");
+    assert_string_equal(json_string_value(json_object_get(line, "receiver")), BOT);
+    json_decref(line);
+    free(current);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "test $(ls '%s/stream/messages' | grep -c '^receivedMessages\\.2[0-9T]*Z\\.log$') = 1 "
+             "&& grep -c aaaa '%s/stream/messages/'receivedMessages.2*.log | grep -qx 1",
+             w->tmp, w->tmp);
+    assert_int_equal(system(cmd), 0);
     expect(sock, "{ \"action\" : \"set_streaming\", \"type\" : \"off\" }", "0:Success");
     expect(sock, "{ \"action\" : \"set_control\", \"contactbackup\" : \"false\" }", "0:Success");
     expect(sock, "{ \"action\" : \"set_control\", \"complianceruntime\" : \"true\" }",
@@ -492,9 +539,9 @@ static void test_botapi__command_channel(void **state)
     assert_non_null(strstr(got, "\"masters\":[{\"name\":\"" BOT "\"}]"));
     assert_non_null(strstr(got, "{\"name\":\"alice\"}"));
     free(got);
-    char *req = room_send_req(vg);
-    expect(sock, req, "0:Success");
-    free(req);
+    char *sreq = room_send_req(vg);
+    expect(sock, sreq, "0:Success");
+    free(sreq);
     got = ask(sock, "{\"action\":\"get_statistics\"}");
     assert_non_null(strstr(got, "\"sent\":1"));
     free(got);

@@ -72,14 +72,38 @@ static int on_start_async(struct engine *e, const struct botreq *r, char **out)
     return BOTREQ_OK;
 }
 
+/* File streaming (stream.h): messages go to rotating files instead of
+ * the bot. Attachments are not received yet, so "attachments" is only
+ * checked. Messages already queued for the bot stay queued. */
 static int on_set_streaming(struct engine *e, const struct botreq *r, char **out)
 {
-    if (strcmp(botreq_str(r, "type", ""), "off") == 0) {
+    const char *type = botreq_str(r, "type", "");
+    char err[256];
+
+    if (strcmp(type, "off") == 0) {
+        stream_stop(&e->stream);
         *out = xstrdup("Success");
         return BOTREQ_OK;
     }
-    return unsupported(out, "set_streaming: file streaming is not supported by this engine; "
-                            "retention is configured on the server (Data Retention)");
+    if (strcmp(type, "file") != 0) {
+        *out = xstrdup("set_streaming: \"type\" must be \"file\" or \"off\"");
+        return BOTREQ_BAD_REQUEST;
+    }
+    const char *dest = botreq_str(r, "destination", NULL), *base = botreq_str(r, "base_name", NULL);
+    if (!dest || !base || !json_object_get(r->doc, "max_file_size")) {
+        *out = xstrdup("set_streaming: \"destination\", \"base_name\" and \"max_file_size\" "
+                       "are required");
+        return BOTREQ_BAD_REQUEST;
+    }
+    int rc =
+        stream_start(&e->stream, dest, base, botreq_int(r, "max_file_size", 0), err, sizeof(err));
+    if (rc < 0) {
+        *out = xstrdup(err);
+        return rc == PARLEY_EIO ? BOTREQ_FAILED : BOTREQ_BAD_REQUEST;
+    }
+    log_info("streaming messages to files dir=%s", dest);
+    *out = xstrdup("Success");
+    return BOTREQ_OK;
 }
 
 static int on_unsupported(struct engine *e, const struct botreq *r, char **out)

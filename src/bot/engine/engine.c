@@ -240,6 +240,7 @@ void engine_close(struct engine *e)
     if (e->zctx)
         zmq_ctx_term(e->zctx);
     e->cmd = e->push = e->zctx = NULL;
+    stream_stop(&e->stream);
     while (e->queue.n)
         queue_drop_head(&e->queue);
     free(e->queue.items);
@@ -268,6 +269,17 @@ static void on_message(struct engine *e, const struct parley_event *ev)
         log_warnx("message not passed to the bot: its payload is not a JSON object msg_id=%s",
                   ev->msg_id);
         e->stats.recv_errors++;
+        return;
+    }
+    if (e->stream.fd >= 0) {
+        if (stream_write(&e->stream, text) < 0) {
+            /* The message stays in the account's local state. */
+            log_warnx("message not streamed msg_id=%s", ev->msg_id);
+            e->stats.recv_errors++;
+        } else {
+            e->stats.received++;
+        }
+        free(text);
         return;
     }
     if (e->queue.n >= QUEUE_MAX) {
@@ -311,6 +323,8 @@ static void drain_events(struct engine *e)
         }
         parley_event_free(ev);
     }
+    if (e->stream.fd >= 0 && stream_sync(&e->stream) < 0)
+        log_warnx("cannot sync the streamed messages");
 }
 
 static void maybe_push(struct engine *e)

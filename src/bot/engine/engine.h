@@ -18,6 +18,7 @@
 
 #include "botkey.h"
 #include "botreq.h"
+#include "stream.h"
 
 /* Messages waiting for the bot, oldest first. */
 struct msgq {
@@ -43,6 +44,7 @@ struct engine {
     bool push_waiting; /* the queue's head was pushed, no answer yet */
     int64_t push_sent_ms;
     struct msgq queue;
+    struct stream stream; /* on: messages go to files, not to the bot */
     struct engine_stats stats;
 };
 

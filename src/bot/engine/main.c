@@ -70,6 +70,7 @@ int main(int argc, char **argv)
     int ch, rc, status = 1;
 
     memset(&e, 0, sizeof(e));
+    stream_init(&e.stream);
     while ((ch = getopt_long(argc, argv, "d:u:c:p:i:n:l:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'd':
