@@ -539,6 +539,18 @@ static void test_botapi__command_channel(void **state)
     assert_non_null(strstr(got, "\"masters\":[{\"name\":\"" BOT "\"}]"));
     assert_non_null(strstr(got, "{\"name\":\"alice\"}"));
     free(got);
+    /* modify_room with the room's own title changes nothing; another
+     * title is not supported. */
+    snprintf(req, sizeof(req),
+             "{\"action\":\"modify_room\",\"vgroupid\":\"%s\",\"members\":[{\"name\":"
+             "\"alice\"}],\"masters\":[],\"title\":\"Bots\"}",
+             vg);
+    expect(sock, req, "0:Success");
+    snprintf(req, sizeof(req),
+             "{\"action\":\"modify_room\",\"vgroupid\":\"%s\",\"members\":[],\"masters\":[],"
+             "\"title\":\"Renamed\"}",
+             vg);
+    expect(sock, req, "501:modify_room: changing a room's title");
     char *sreq = room_send_req(vg);
     expect(sock, sreq, "0:Success");
     free(sreq);

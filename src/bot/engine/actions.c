@@ -327,8 +327,45 @@ static bool listed(const char *const *names, size_t n, const char *name)
     return false;
 }
 
-/* modify_room: the members and masters lists are the room's new state;
- * Parley adds and removes the difference and promotes new masters. */
+/* Whether modify_room asks for a title, description, ttl or bor other
+ * than the room's: Parley has no call to change them. */
+static bool params_change(struct engine *e, const struct botreq *r, const char *conv)
+{
+    const char *title = botreq_str(r, "title", NULL);
+    char *lj = NULL;
+    json_t *doc, *c, *found = NULL;
+    size_t i;
+    bool change;
+
+    if (*botreq_str(r, "description", ""))
+        return true;
+    if (!title && !seconds(r, "ttl") && !seconds(r, "bor"))
+        return false;
+    if (parley_conv_list(e->c, &lj) < 0)
+        return true;
+    doc = json_loads(lj, 0, NULL);
+    free(lj);
+    json_t *list = json_is_array(doc) ? doc : json_object_get(doc, "conversations");
+    json_array_foreach(list, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "conv_id"));
+        if (id && strcmp(id, conv) == 0)
+            found = c;
+    }
+    const char *now = json_string_value(json_object_get(found, "title"));
+    change = !found || (title && (!now || strcmp(title, now) != 0)) ||
+             (seconds(r, "ttl") &&
+              seconds(r, "ttl") != json_integer_value(json_object_get(found, "expiration"))) ||
+             (seconds(r, "bor") &&
+              seconds(r, "bor") != json_integer_value(json_object_get(found, "burn_on_read")));
+    json_decref(doc);
+    return change;
+}
+
+/* modify_room: a non-empty members list is the room's new membership:
+ * Parley adds and removes the difference (an empty one, which the
+ * packages send when only the title changes, leaves it alone); new
+ * masters are added and promoted. */
 static int on_modify_room(struct engine *e, const struct botreq *r, char **out)
 {
     char conv[PARLEY_ID_HEX], *mj = NULL;
@@ -337,12 +374,11 @@ static int on_modify_room(struct engine *e, const struct botreq *r, char **out)
     json_t *cur = NULL, *m;
     int rc;
 
-    if (*botreq_str(r, "title", "") || *botreq_str(r, "description", "") || seconds(r, "ttl") ||
-        seconds(r, "bor"))
-        return unsupported(out, "modify_room: changing a room's title, description, ttl or bor "
-                                "is not supported; members and masters are");
     if (engine_conv_of(e, botreq_str(r, "vgroupid", ""), conv) < 0)
         return failed(PARLEY_ENOTFOUND, "no such room", out);
+    if (params_change(e, r, conv))
+        return unsupported(out, "modify_room: changing a room's title, description, ttl or bor "
+                                "is not supported; members and masters are");
     if ((rc = parley_conv_members(e->c, conv, &mj)) < 0)
         return failed(rc, "cannot read the room's members", out);
     cur = json_loads(mj, 0, NULL);
@@ -355,7 +391,7 @@ static int on_modify_room(struct engine *e, const struct botreq *r, char **out)
         rc = failed(PARLEY_ENOMEM, "modify_room", out);
         goto out;
     }
-    bool has_members = json_object_get(r->doc, "members") != NULL;
+    bool has_members = nm > 0;
     const char **want[] = {members, mods};
     size_t nwant[] = {nm, nmod};
     for (int w = 0; w < 2; w++)
