@@ -14,8 +14,9 @@
 
 #include <jansson.h>
 
-/* Frames above this size are refused before parsing. */
-#define BOTREQ_MAX_FRAME (1024 * 1024)
+/* Frames above this size are refused before parsing. Bots seal their
+ * whole user list with one encrypt_string, so this is generous. */
+#define BOTREQ_MAX_FRAME (16 * 1024 * 1024)
 
 /* Reply codes before the first ':' of a reply; the packages treat "0" as
  * success and anything else as failure with the text as the reason. */

@@ -210,6 +210,10 @@ int engine_bind(struct engine *e, const char *ipc_dir, const char *name)
         goto fail;
     zmq_setsockopt(e->cmd, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(e->push, ZMQ_LINGER, &zero, sizeof(zero));
+    /* Far over the parser's limit, so a bot gets a 400 with the reason;
+     * only a runaway peer is cut off by the transport. */
+    int64_t max = 4LL * BOTREQ_MAX_FRAME;
+    zmq_setsockopt(e->cmd, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     /* Resending to a restarted bot needs a relaxed REQ; correlation drops
      * a late answer to the earlier copy. */
     zmq_setsockopt(e->push, ZMQ_REQ_RELAXED, &one, sizeof(one));
