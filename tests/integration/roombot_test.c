@@ -1,7 +1,8 @@
 /* roombot_test.c - the room bot end to end: parley-roombot, a bot account
  * made through the admin API, keeps a default room of a real parleyd for
- * real libparley clients. It creates the room with the users the
- * definition names and itself as the only moderator, re-adds a user who
+ * real libparley clients. It creates the rooms with the users the
+ * definitions name (everyone, or a security group) and itself as the
+ * only moderator, re-adds a user who
  * leaves, and stops managing the room while the super administrator has
  * the room bot turned off. Once per store backend. */
 #include <stdarg.h>
@@ -38,6 +39,7 @@ struct world {
     char tmp[128];
     pid_t bot;
     struct parley_client *alice, *bob;
+    char bob_id[33];
 };
 
 static char *slurp(const char *path)
@@ -79,6 +81,13 @@ static void set_enabled(struct world *w, bool on)
                         : "{\"settings\":{\"room_bot_enabled\":false}}"));
 }
 
+static bool hex_id(const uint8_t id[16], char out[33])
+{
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
+    return true;
+}
+
 static int setup(void **state)
 {
     struct world *w = calloc(1, sizeof(*w));
@@ -88,7 +97,7 @@ static int setup(void **state)
     snprintf(w->tmp, sizeof(w->tmp), "/tmp/parley-roombot-XXXXXX");
     if (!mkdtemp(w->tmp) || harness_init(&w->p, NULL) < 0 ||
         harness_provision_user(&w->p, NET, "alice", "initial pw", id) < 0 ||
-        harness_provision_user(&w->p, NET, "bob", "initial pw", id) < 0 ||
+        harness_provision_user(&w->p, NET, "bob", "initial pw", id) < 0 || !hex_id(id, w->bob_id) ||
         harness_start(&w->p) < 0 || adm_bootstrap(&w->p, &w->super) < 0)
         return -1;
 
@@ -252,6 +261,19 @@ static void test_roombot__keeps_default_room(void **state)
                      "{\"username\":\"" BOT "\",\"password\":\"" BOT_PW "\"}"));
     json_decref(call(w, 201, "POST", "/api/v1/admin/networks/" NET "/default-rooms",
                      "{\"name\":\"All hands\",\"all_users\":true}"));
+    /* A second room for one security group, which only bob is in. */
+    json_t *g = call(w, 201, "POST", "/api/v1/admin/networks/" NET "/security-groups",
+                     "{\"name\":\"Ops\"}");
+    long long ops = (long long)json_integer_value(json_object_get(g, "id"));
+    json_decref(g);
+    char *path = adm_fmt("/api/v1/admin/networks/" NET "/users/%s", w->bob_id);
+    char *body = adm_fmt("{\"security_group_id\":%lld}", ops);
+    json_decref(call(w, 200, "PATCH", path, body));
+    free(path);
+    free(body);
+    body = adm_fmt("{\"name\":\"Ops room\",\"security_groups\":[%lld]}", ops);
+    json_decref(call(w, 201, "POST", "/api/v1/admin/networks/" NET "/default-rooms", body));
+    free(body);
     json_t *tok = call(w, 201, "POST", "/api/v1/admin/tokens",
                        "{\"label\":\"room bot\",\"scope\":\"network\",\"network_id\":\"" NET
                        "\",\"permissions\":[\"users.read\",\"networks.read\"]}");
@@ -278,6 +300,32 @@ static void test_roombot__keeps_default_room(void **state)
     assert_string_equal(role, "member");
     assert_true(has_member(w->alice, room, BOT, &role));
     assert_string_equal(role, "moderator");
+    /* The group's room: bob and the bot, not alice. */
+    char ops_room[PARLEY_ID_HEX] = "";
+    for (int i = 0; i < 150 && !ops_room[0]; i++) {
+        char *lj = NULL;
+        assert_int_equal(parley_conv_list(w->bob, &lj), 0);
+        json_t *doc = json_loads(lj, 0, NULL), *c;
+        json_t *list = json_is_array(doc) ? doc : json_object_get(doc, "conversations");
+        size_t k;
+        json_array_foreach(list, k, c)
+        {
+            const char *cid = json_string_value(json_object_get(c, "conv_id"));
+            const char *type = json_string_value(json_object_get(c, "type"));
+            if (cid && type && strcmp(type, "room") == 0 && strcmp(cid, room) != 0)
+                snprintf(ops_room, sizeof(ops_room), "%s", cid);
+        }
+        json_decref(doc);
+        free(lj);
+        if (!ops_room[0])
+            usleep(200 * 1000);
+    }
+    if (!ops_room[0])
+        fail_msg("bob is in no second room");
+    assert_true(has_member(w->bob, ops_room, BOT, &role));
+    assert_string_equal(role, "moderator");
+    assert_false(has_member(w->bob, ops_room, "alice", NULL));
+
     /* Only the bot moderates: a member cannot add or remove anyone. */
     const char *gone[] = {"bob"};
     assert_int_not_equal(parley_conv_modify(w->alice, room, NULL, 0, gone, 1, NULL, 0), 0);
