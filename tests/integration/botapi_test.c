@@ -27,12 +27,14 @@
 #include <parley/parley.h>
 #include <zmq.h>
 
+#include "admin_util.h"
 #include "harness.h"
 #include "provision.h"
 
 #define NET     "net-botapi"
 #define IPC_DIR "/opt/WickrIO/clients"
 #define BOT     "hellobot"
+#define BOT_PW  "Hello-bot-pass-1"
 
 struct world {
     struct parleyd p;
@@ -210,7 +212,7 @@ static int setup(void **state)
     json_decref(proc);
     /* Line 1: the bot's password; line 3: the configuration file's. */
     snprintf(path, sizeof(path), "%s/engine.pw", w->tmp);
-    write_text(path, "bot initial pw\n\nconfig pass\n");
+    write_text(path, BOT_PW "\n\nconfig pass\n");
 
     if (mkdir("/opt/WickrIO", 0755) < 0 && errno != EEXIST) {
         fprintf(stderr, "# cannot create /opt/WickrIO (the npm package's fixed path): run as "
@@ -219,9 +221,16 @@ static int setup(void **state)
     }
     if (harness_init(&w->p, NULL) < 0 ||
         harness_provision_user(&w->p, NET, "alice", "initial pw", id) < 0 ||
-        harness_provision_user(&w->p, NET, BOT, "bot initial pw", id) < 0 ||
         harness_start(&w->p) < 0)
         return -1;
+    /* The bot account, made as a network administrator makes it. */
+    struct adm super;
+    json_t *made = NULL;
+    if (adm_bootstrap(&w->p, &super) < 0 ||
+        adm_req(&w->p, &super, "POST", "/api/v1/admin/networks/" NET "/bots",
+                "{\"username\":\"" BOT "\",\"password\":\"" BOT_PW "\"}", &made) != 201)
+        return -1;
+    json_decref(made);
     w->cfg = make_config(w);
     *state = w;
     return 0;
