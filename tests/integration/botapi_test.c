@@ -563,6 +563,21 @@ static void test_botapi__command_channel(void **state)
     char *sreq = room_send_req(vg);
     expect(sock, sreq, "0:Success");
     free(sreq);
+    /* alice has the room (4001) and the bot's message in it. */
+    char room_id[PARLEY_ID_HEX] = "";
+    bool heard = false;
+    for (int i = 0; i < 150 && !heard; i++) {
+        struct parley_event *ev;
+        if (parley_client_next_event(a, 200, &ev) < 0)
+            continue;
+        if (ev->type == PARLEY_EVENT_MESSAGE && ev->msgtype == 4001)
+            memcpy(room_id, ev->conv_id, sizeof(room_id));
+        if (ev->type == PARLEY_EVENT_MESSAGE && ev->msgtype == 1000 &&
+            strcmp(ev->conv_id, room_id) == 0 && strstr(ev->body, "\"hi\""))
+            heard = true;
+        parley_event_free(ev);
+    }
+    assert_true(heard);
     got = ask(sock, "{\"action\":\"get_statistics\"}");
     assert_non_null(strstr(got, "\"sent\":1"));
     free(got);
