@@ -4,6 +4,7 @@
 
 #include <poll.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <openssl/crypto.h>
@@ -158,6 +159,64 @@ static void queue_drop_head(struct msgq *q)
     q->n--;
 }
 
+int engine_queue_load(struct engine *e)
+{
+    char *text = NULL;
+    size_t n, i;
+    json_t *arr, *m;
+    int rc = botkey_read_file(&e->key, e->queue_path, &text, &n);
+
+    if (rc == PARLEY_ENOTFOUND)
+        return 0;
+    if (rc < 0)
+        return rc;
+    arr = json_loadb(text, n, 0, NULL);
+    OPENSSL_cleanse(text, n);
+    free(text);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        return PARLEY_EPROTO;
+    }
+    json_array_foreach(arr, i, m)
+    {
+        const char *s = json_string_value(m);
+        char *copy = s ? strdup(s) : NULL;
+        if (!copy || queue_push(&e->queue, copy) < 0) {
+            free(copy);
+            rc = PARLEY_ENOMEM;
+            break;
+        }
+    }
+    json_decref(arr);
+    if (rc == 0 && unlink(e->queue_path) < 0)
+        rc = PARLEY_EIO;
+    if (rc == 0 && e->queue.n)
+        log_info("messages from before the last stop queued for the bot count=%zu", e->queue.n);
+    return rc;
+}
+
+int engine_queue_save(struct engine *e)
+{
+    json_t *arr = json_array();
+    int rc = 0;
+
+    if (!arr)
+        return PARLEY_ENOMEM;
+    for (size_t i = 0; i < e->queue.n && rc == 0; i++)
+        if (json_array_append_new(
+                arr, json_string(e->queue.items[(e->queue.head + i) % e->queue.cap])) < 0)
+            rc = PARLEY_ENOMEM;
+    char *text = rc == 0 ? json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    if (!text)
+        return PARLEY_ENOMEM;
+    size_t n = strlen(text);
+    rc = botkey_write_file(&e->key, e->queue_path, text, n);
+    OPENSSL_cleanse(text, n);
+    free(text);
+    return rc;
+}
+
 /* ---- sockets ---- */
 
 static int mkdir_p(const char *path, mode_t last_mode)
@@ -245,6 +304,12 @@ void engine_close(struct engine *e)
         zmq_ctx_term(e->zctx);
     e->cmd = e->push = e->zctx = NULL;
     stream_stop(&e->stream);
+    if (e->queue.n && e->key.loaded && e->queue_path[0]) {
+        if (engine_queue_save(e) < 0)
+            log_warnx("%zu messages not taken by the bot are lost", e->queue.n);
+        else
+            log_info("messages not taken by the bot kept for the next start count=%zu", e->queue.n);
+    }
     while (e->queue.n)
         queue_drop_head(&e->queue);
     free(e->queue.items);

@@ -35,6 +35,7 @@ struct engine {
     const char *username;
     const char *server_host; /* from the configuration file, or NULL */
     char kv_path[4096];      /* the bot's key-value store, sealed */
+    char queue_path[4096];   /* messages not yet taken, across a stop */
     struct botkey key;
     json_t *kv;      /* key -> value strings */
     json_t *vgroups; /* vgroupid -> conv_id of conversations seen */
@@ -68,5 +69,11 @@ int engine_vgroup_of(struct engine *e, const char *conv, char vgroupid[65]);
 /* Load and save the key-value store (engine.c keeps it sealed on disk). */
 int engine_kv_load(struct engine *e);
 int engine_kv_save(struct engine *e);
+
+/* Messages the bot had not taken when the engine last stopped cleanly:
+ * engine_queue_save (from engine_close) seals them to queue_path,
+ * engine_queue_load puts them back in front and removes the file. */
+int engine_queue_load(struct engine *e);
+int engine_queue_save(struct engine *e);
 
 #endif

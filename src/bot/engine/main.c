@@ -153,6 +153,11 @@ int main(int argc, char **argv)
         log_error("cannot open the bot's string key %s: %s", keypath, parley_strerror(rc));
         goto out;
     }
+    snprintf(e.queue_path, sizeof(e.queue_path), "%s/botapi.queue", data_dir);
+    if ((rc = engine_queue_load(&e)) < 0) {
+        log_error("cannot read the queued messages %s: %s", e.queue_path, parley_strerror(rc));
+        goto out;
+    }
     if ((rc = engine_kv_load(&e)) < 0) {
         log_error("cannot read the bot's key-value store %s: %s", e.kv_path, parley_strerror(rc));
         goto out;
