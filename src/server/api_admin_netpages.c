@@ -263,7 +263,21 @@ static void list_rows(struct http_req *req, struct admin_ctx *ctx, const char *s
         api_admin_store_error(req, ctx, rc);
         return;
     }
-    http_reply_json(req, 200, json_pack("{s:o}", key, arr));
+    json_t *reply = json_pack("{s:o}", key, arr);
+    /* The room bot reads its definitions here and needs to know whether
+     * it may manage them (a deployment setting it could not read). */
+    if (rooms) {
+        json_t *enabled = NULL;
+        rc = api_admin_deploy_setting(ctx->c, "room_bot_enabled", &enabled);
+        if (rc < 0) {
+            json_decref(reply);
+            api_admin_store_error(req, ctx, rc);
+            return;
+        }
+        json_object_set_new(reply, "room_bot_enabled", json_boolean(json_is_true(enabled)));
+        json_decref(enabled);
+    }
+    http_reply_json(req, 200, reply);
 }
 
 void api_admin_tags_list(struct http_req *req, struct admin_ctx *ctx)

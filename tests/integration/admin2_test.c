@@ -967,6 +967,7 @@ static void test_net__options_tags_rooms(void **state)
     free(b);
     j = call(w, &w->na, 200, "GET", rooms, NULL);
     assert_int_equal(json_array_size(json_object_get(j, "default_rooms")), 2);
+    assert_true(json_is_true(json_object_get(j, "room_bot_enabled")));
     json_decref(j);
     j = call(w, &w->super, 200, "GET", "/api/v1/admin/audit?action=default_room.create", NULL);
     assert_int_equal(json_array_size(json_object_get(j, "entries")), 2);

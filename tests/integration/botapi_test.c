@@ -1,0 +1,640 @@
+/* botapi_test.c - the ZeroMQ bot API end to end: a bot written against the
+ * npm package wickrio-bot-api 7.1.x (tests/botapi/hello, installed from
+ * npm at test time) runs unmodified against parley-botengine, which is a
+ * real libparley client of a real parleyd; a real client talks to it.
+ *
+ * The npm package connects to ipc sockets under /opt/WickrIO/clients (the
+ * path is fixed in the package), so the test needs that directory to be
+ * writable (CI runs as root); each run uses its own bot name below it and
+ * removes it afterwards. Once per store backend. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <parley/parley.h>
+#include <zmq.h>
+
+#include "admin_util.h"
+#include "harness.h"
+#include "provision.h"
+
+#define NET     "net-botapi"
+#define IPC_DIR "/opt/WickrIO/clients"
+#define BOT     "hellobot"
+#define BOT_PW  "Hello-bot-pass-1"
+
+struct world {
+    struct parleyd p;
+    struct parley_config *cfg;
+    char tmp[128]; /* everything of this test: client dirs, bot dir */
+    char name[64]; /* the bot's ipc name */
+    char botdir[256];
+    pid_t engine, node;
+};
+
+static void rm_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "# cannot remove %s\n", dir);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *s = calloc(1, 256 * 1024);
+    size_t n = fread(s, 1, 256 * 1024 - 1, f);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char *s = slurp(from);
+    assert_non_null(s);
+    write_text(to, s);
+    free(s);
+}
+
+static struct parley_config *make_config(struct world *w)
+{
+    char path[400], file[400];
+    snprintf(path, sizeof(path), "%s/tls/cert.pem", w->p.dir);
+    char *pem = slurp(path);
+    assert_non_null(pem);
+    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
+                            "service_port", w->p.port, "network_id", NET, "network_name",
+                            "Bot API tests", "suite", "x25519", "pinned_certs", pem, "policy");
+    char *json = json_dumps(doc, JSON_COMPACT);
+    snprintf(file, sizeof(file), "%s/bot.parley", w->tmp);
+    assert_int_equal(parley_config_create(file, json, "config pass"), 0);
+    struct parley_config *cfg = NULL;
+    assert_int_equal(parley_config_open(file, "config pass", &cfg), 0);
+    free(json);
+    json_decref(doc);
+    free(pem);
+    return cfg;
+}
+
+/* Start `argv` in `dir` with output to `log` (appended). */
+static pid_t spawn(char *const argv[], const char *dir, const char *log)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 || (dir && chdir(dir) < 0))
+            _exit(127);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM, then SIGKILL after 30 s. Returns the exit status. */
+static int stop_child(pid_t *pid)
+{
+    int status = -1;
+    if (*pid <= 0)
+        return 0;
+    kill(*pid, SIGTERM);
+    for (int i = 0; i < 300; i++) {
+        if (waitpid(*pid, &status, WNOHANG) == *pid) {
+            *pid = 0;
+            return status;
+        }
+        usleep(100 * 1000);
+    }
+    kill(*pid, SIGKILL);
+    waitpid(*pid, &status, 0);
+    *pid = 0;
+    return status;
+}
+
+static void start_engine(struct world *w)
+{
+    char data[300], pwfile[300], cfgfile[300], log[300];
+    snprintf(data, sizeof(data), "%s/engine", w->tmp);
+    snprintf(pwfile, sizeof(pwfile), "%s/engine.pw", w->tmp);
+    snprintf(cfgfile, sizeof(cfgfile), "%s/bot.parley", w->tmp);
+    snprintf(log, sizeof(log), "%s/engine.log", w->tmp);
+    char *argv[] = {getenv("PARLEY_BOTENGINE"),
+                    "--data-dir",
+                    data,
+                    "--username",
+                    BOT,
+                    "--config",
+                    cfgfile,
+                    "--password-file",
+                    pwfile,
+                    "--name",
+                    w->name,
+                    "--log-level",
+                    "debug",
+                    NULL};
+    w->engine = spawn(argv, NULL, log);
+}
+
+static void start_bot(struct world *w)
+{
+    char log[300];
+    snprintf(log, sizeof(log), "%s/bot.log", w->tmp);
+    char *argv[] = {"node", "bot.js", NULL};
+    w->node = spawn(argv, w->botdir, log);
+}
+
+static int setup(void **state)
+{
+    struct world *w = calloc(1, sizeof(*w));
+    uint8_t id[16];
+    char cmd[1200], path[400], src[400];
+    const char *root = getenv("PARLEY_SOURCE_ROOT"), *cache = getenv("PARLEY_NPM_CACHE");
+
+    if (!w || !root || !cache || !getenv("PARLEY_BOTENGINE"))
+        return -1;
+    snprintf(w->tmp, sizeof(w->tmp), "/tmp/parley-botapi-XXXXXX");
+    if (!mkdtemp(w->tmp))
+        return -1;
+    /* The npm packages of the bot, from the registry on the first run and
+     * from the build directory's cache after. */
+    snprintf(cmd, sizeof(cmd), "'%s/tests/botapi/npm-install.sh' '%s/tests/botapi/hello' '%s'",
+             root, root, cache);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "# npm install of the test bot failed\n");
+        return -1;
+    }
+    /* The bot's integration directory, as the runtime lays it out. */
+    snprintf(w->botdir, sizeof(w->botdir), "%s/bot", w->tmp);
+    if (mkdir(w->botdir, 0700) < 0)
+        return -1;
+    static const char *files[] = {"bot.js", "package.json"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(src, sizeof(src), "%s/tests/botapi/hello/%s", root, files[i]);
+        snprintf(path, sizeof(path), "%s/%s", w->botdir, files[i]);
+        copy_file(src, path);
+    }
+    snprintf(src, sizeof(src), "%s/node_modules", cache);
+    snprintf(path, sizeof(path), "%s/node_modules", w->botdir);
+    if (symlink(src, path) < 0)
+        return -1;
+    snprintf(w->name, sizeof(w->name), "parley-test-%ld", (long)getpid());
+    json_t *proc = json_pack("{s[{sss{s{s{sssb}}}}]}", "apps", "name", "hello", "env", "tokens",
+                             "WICKRIO_BOT_NAME", "value", w->name, "encrypted", 0);
+    char *pj = json_dumps(proc, JSON_INDENT(2));
+    snprintf(path, sizeof(path), "%s/processes.json", w->botdir);
+    write_text(path, pj);
+    free(pj);
+    json_decref(proc);
+    /* Line 1: the bot's password; line 3: the configuration file's. */
+    snprintf(path, sizeof(path), "%s/engine.pw", w->tmp);
+    write_text(path, BOT_PW "\n\nconfig pass\n");
+
+    if (mkdir("/opt/WickrIO", 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "# cannot create /opt/WickrIO (the npm package's fixed path): run as "
+                        "root\n");
+        return -1;
+    }
+    if (harness_init(&w->p, NULL) < 0 ||
+        harness_provision_user(&w->p, NET, "alice", "initial pw", id) < 0 ||
+        harness_start(&w->p) < 0)
+        return -1;
+    /* The bot account, made as a network administrator makes it. */
+    struct adm super;
+    json_t *made = NULL;
+    if (adm_bootstrap(&w->p, &super) < 0 ||
+        adm_req(&w->p, &super, "POST", "/api/v1/admin/networks/" NET "/bots",
+                "{\"username\":\"" BOT "\",\"password\":\"" BOT_PW "\"}", &made) != 201)
+        return -1;
+    json_decref(made);
+    w->cfg = make_config(w);
+    *state = w;
+    return 0;
+}
+
+static void show(struct world *w, const char *file)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s", w->tmp, file);
+    char *s = slurp(path);
+    fprintf(stderr, "# ---- %s ----\n%s\n", file, s ? s : "(none)");
+    free(s);
+}
+
+static int teardown(void **state)
+{
+    struct world *w = *state;
+    char dir[300];
+    if (!w)
+        return 0;
+    stop_child(&w->node);
+    stop_child(&w->engine);
+    if (getenv("PARLEY_TEST_SHOW_LOG")) {
+        show(w, "engine.log");
+        show(w, "bot.log");
+    }
+    parley_config_free(w->cfg);
+    harness_cleanup(&w->p);
+    snprintf(dir, sizeof(dir), "%s/%s", IPC_DIR, w->name);
+    rm_tree(dir);
+    rm_tree(w->tmp);
+    free(w);
+    return 0;
+}
+
+/* The next text message in `conv` (NULL: any) within `secs`; its text. */
+static char *next_text(struct world *w, struct parley_client *c, const char *from_user,
+                       char conv_out[PARLEY_ID_HEX], int secs)
+{
+    for (int i = 0; i < secs * 5; i++) {
+        struct parley_event *ev;
+        if (parley_client_next_event(c, 200, &ev) < 0)
+            continue;
+        if (ev->type == PARLEY_EVENT_MESSAGE && ev->msgtype == 1000 &&
+            strcmp(ev->sender, from_user) == 0) {
+            json_t *body = json_loads(ev->body, 0, NULL);
+            char *text = strdup(json_string_value(json_object_get(body, "message")));
+            if (conv_out)
+                memcpy(conv_out, ev->conv_id, PARLEY_ID_HEX);
+            json_decref(body);
+            parley_event_free(ev);
+            return text;
+        }
+        parley_event_free(ev);
+    }
+    show(w, "engine.log");
+    show(w, "bot.log");
+    fail_msg("no answer from the bot in %d s", secs);
+    return NULL;
+}
+
+static void expect_answer(struct world *w, struct parley_client *a, const char *bot_id,
+                          const char *to, const char *say, const char *want, int secs)
+{
+    char conv[PARLEY_ID_HEX];
+    assert_int_equal(parley_client_send_text(a, to, say, NULL), 0);
+    char *got = next_text(w, a, bot_id, conv, secs);
+    if (strcmp(got, want) != 0)
+        fail_msg("bot answered \"%s\", expected \"%s\"", got, want);
+    if (strlen(to) == 32)
+        assert_string_equal(conv, to);
+    free(got);
+}
+
+/* The engine's user id: the bot's account signs in as BOT. */
+static void bot_user_id(struct world *w, struct parley_client *a, char out[PARLEY_ID_HEX])
+{
+    char number[PARLEY_SAFETY_NUMBER_LEN], qr[PARLEY_QR_CODE_LEN], *mj = NULL;
+    const char *members[] = {BOT};
+    char room[PARLEY_ID_HEX];
+    (void)number;
+    (void)qr;
+    /* A throwaway group tells alice the bot's user id. */
+    assert_int_equal(parley_conv_create(a, "group", "id", members, 1, NULL, 0, 0, 0, room), 0);
+    assert_int_equal(parley_conv_members(a, room, &mj), 0);
+    json_t *arr = json_loads(mj, 0, NULL), *m;
+    size_t i;
+    out[0] = '\0';
+    json_array_foreach(arr, i, m)
+    {
+        if (strcmp(json_string_value(json_object_get(m, "username")), BOT) == 0)
+            snprintf(out, PARLEY_ID_HEX, "%s", json_string_value(json_object_get(m, "user_id")));
+    }
+    json_decref(arr);
+    free(mj);
+    assert_int_equal(strlen(out), 32);
+    assert_int_equal(parley_conv_leave(a, room), 0);
+}
+
+static void test_botapi__npm_bot_answers(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = NULL;
+    char dir[300], path[400], bot[PARLEY_ID_HEX], room[PARLEY_ID_HEX];
+
+    start_engine(w);
+    start_bot(w);
+    snprintf(dir, sizeof(dir), "%s/alice", w->tmp);
+    assert_int_equal(parley_client_register(dir, w->cfg, "alice", "initial pw", NULL, NULL, &a), 0);
+    assert_int_equal(parley_client_connect(a), 0);
+    assert_int_equal(parley_client_wait_online(a, 15000), 0);
+
+    /* The engine registers the bot account on its first start. */
+    for (int i = 0; i < 600; i++) {
+        snprintf(path, sizeof(path), "%s/engine/botapi.key", w->tmp);
+        if (access(path, F_OK) == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    bot_user_id(w, a, bot);
+
+    /* A direct message: the bot parses the command and answers with
+     * cmdSend1to1Message. The first start of node, the bot and the engine
+     * may take a while on a loaded machine. */
+    expect_answer(w, a, bot, BOT, "/echo hi there", "Hello alice, you said: hi there", 90);
+    expect_answer(w, a, bot, BOT, "/secret s3cr3t words", "secret ok: true", 30);
+    expect_answer(w, a, bot, BOT, "/unsupported", "unsupported: Failure", 30);
+
+    /* A room: the bot sees a room vgroupid ("S...") and answers in the room
+     * with cmdSendRoomMessage. */
+    const char *members[] = {BOT};
+    assert_int_equal(parley_conv_create(a, "room", "Bots", members, 1, NULL, 0, 0, 0, room), 0);
+    expect_answer(w, a, bot, room, "hello room", "Welcome back alice (room)", 30);
+    expect_answer(w, a, bot, BOT, "/rooms", "rooms: 1", 30);
+
+    /* The bot keeps its user list sealed by the engine (encrypt_string). */
+    snprintf(path, sizeof(path), "%s/users.txt", w->botdir);
+    char *users = slurp(path);
+    assert_non_null(users);
+    assert_int_equal(strncmp(users, "pbs1.", 5), 0);
+    assert_null(strstr(users, "alice"));
+    free(users);
+
+    /* Both restart: the per-bot secret survives, so the bot decrypts its
+     * user list and knows alice. */
+    assert_int_equal(stop_child(&w->node) >= 0, 1);
+    int st = stop_child(&w->engine);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    start_engine(w);
+    start_bot(w);
+    expect_answer(w, a, bot, BOT, "/echo again", "Welcome back alice, you said: again", 90);
+    parley_client_free(a);
+}
+
+/* A room message request for vgroupid `vg` (free() it). */
+static char *room_send_req(const char *vg)
+{
+    char *s = malloc(256);
+    snprintf(s, 256, "{\"action\":\"send_message\",\"vgroupid\":\"%s\",\"message\":\"hi\"}", vg);
+    return s;
+}
+
+/* One request on the command channel; the reply (free() it). */
+static char *ask(void *sock, const char *req)
+{
+    char buf[65536];
+    assert_int_equal(zmq_send(sock, req, strlen(req), 0), (int)strlen(req));
+    int n = zmq_recv(sock, buf, sizeof(buf) - 1, 0);
+    if (n < 0)
+        fail_msg("no answer to %s: %s", req, zmq_strerror(zmq_errno()));
+    assert_true(n < (int)sizeof(buf));
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static void expect(void *sock, const char *req, const char *prefix)
+{
+    char *got = ask(sock, req);
+    if (strncmp(got, prefix, strlen(prefix)) != 0)
+        fail_msg("%s answered \"%s\", expected \"%s...\"", req, got, prefix);
+    free(got);
+}
+
+/* The command channel spoken directly: every kind of answer, and bad
+ * frames answered with a reason rather than a crash. */
+static void test_botapi__command_channel(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = NULL;
+    char dir[300], ep[300], *got;
+
+    start_engine(w);
+    snprintf(dir, sizeof(dir), "%s/alice", w->tmp);
+    assert_int_equal(parley_client_register(dir, w->cfg, "alice", "initial pw", NULL, NULL, &a), 0);
+    assert_int_equal(parley_client_connect(a), 0);
+    assert_int_equal(parley_client_wait_online(a, 15000), 0);
+
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_REQ);
+    int timeout = 60000, zero = 0;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    snprintf(ep, sizeof(ep), "ipc://%s/%s/tmp/0", IPC_DIR, w->name);
+    assert_int_equal(zmq_connect(sock, ep), 0);
+
+    expect(sock, "{\"action\":\"ping\"}", "0:pong");
+    for (int i = 0; i < 300; i++) {
+        got = ask(sock, "{\"action\":\"get_state\"}");
+        bool running = strcmp(got, "0:RUNNING") == 0;
+        free(got);
+        if (running)
+            break;
+        usleep(100 * 1000);
+    }
+    expect(sock, "{\"action\":\"get_state\"}", "0:RUNNING");
+
+    /* Bad frames. */
+    expect(sock, "", "400:request is not valid JSON");
+    expect(sock, "\xff\xfe{", "400:request is not valid JSON");
+    expect(sock, "{\"action\":\"launch\"}", "400:unknown action \"launch\"");
+    expect(sock, "{\"action\":\"get_room\"}", "400:get_room: field \"vgroupid\" is required");
+    expect(sock, "{\"action\":\"send_message\",\"vgroupid\":\"Sfeed\"}",
+           "400:send_message: field \"message\" is required");
+    expect(sock, "{\"action\":\"send_message\",\"message\":\"m\"}", "400:send_message: give");
+    expect(sock, "{\"action\":\"send_message\",\"vgroupid\":\"Sfeed\",\"message\":\"m\"}",
+           "404:send_message: no such conversation");
+    expect(sock,
+           "{\"action\":\"send_message\",\"users\":[{\"name\":\"nobody\"}],"
+           "\"message\":\"m\"}",
+           "404:send_message: 1 of 1 not sent (nobody:");
+    expect(sock, "{\"action\":\"decrypt_string\",\"string\":\"plain\"}", "400:decrypt_string");
+
+    /* What Parley has no counterpart for fails clearly. */
+    expect(sock, "{\"action\":\"get_security_groups\"}", "501:security groups");
+    expect(sock, "{\"action\":\"set_urlcallback\",\"callback\":\"http://x\"}", "501:URL");
+    expect(sock,
+           "{ \"action\" : \"set_streaming\", \"type\" : \"file\", \"destination\" : "
+           "\"relative\", \"base_name\" : \"b\", \"max_file_size\" : 10000, \"attachments\" : "
+           "\"/a\" }",
+           "400:set_streaming: \"destination\" must be an absolute path");
+    expect(sock,
+           "{ \"action\" : \"set_streaming\", \"type\" : \"file\", \"destination\" : "
+           "\"/tmp\", \"base_name\" : \"b\", \"max_file_size\" : 5, \"attachments\" : "
+           "\"/a\" }",
+           "400:set_streaming: \"max_file_size\" must be");
+    expect(sock, "{ \"action\" : \"set_streaming\", \"type\" : \"off\" }", "0:Success");
+
+    /* Streaming to files, as compliance bots ask: three messages of 4 KB
+     * fill a 10 000-byte file, so the third starts a new one. */
+    char req[1024], path[400];
+    snprintf(req, sizeof(req),
+             "{ \"action\" : \"set_streaming\", \"type\" : \"file\", \"destination\" : "
+             "\"%s/stream/messages\",  \"base_name\" : \"receivedMessages\", \"max_file_size\" "
+             ": 10000, \"attachments\" : \"%s/stream/attachments\" }",
+             w->tmp, w->tmp);
+    expect(sock, req, "0:Success");
+    char *big = malloc(4001);
+    for (int k = 0; k < 3; k++) {
+        memset(big, 'a' + k, 4000);
+        big[4000] = '\0';
+        assert_int_equal(parley_client_send_text(a, BOT, big, NULL), 0);
+    }
+    free(big);
+    snprintf(path, sizeof(path), "%s/stream/messages/receivedMessages.log", w->tmp);
+    char *current = NULL;
+    for (int i = 0; i < 300; i++) {
+        free(current);
+        current = slurp(path);
+        if (current && strstr(current, "cccc"))
+            break;
+        usleep(100 * 1000);
+    }
+    assert_non_null(current);
+    assert_non_null(strstr(current, "cccc"));
+    assert_null(strstr(current, "aaaa"));
+    json_t *line = json_loads(current, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(line);
+    assert_string_equal(json_string_value(json_object_get(line, "sender")), "alice");
+    assert_string_equal(json_string_value(json_object_get(line, "receiver")), BOT);
+    json_decref(line);
+    free(current);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "test $(ls '%s/stream/messages' | grep -c '^receivedMessages\\.2[0-9T]*Z\\.log$') = 1 "
+             "&& grep -c aaaa '%s/stream/messages/'receivedMessages.2*.log | grep -qx 1",
+             w->tmp, w->tmp);
+    assert_int_equal(system(cmd), 0);
+    expect(sock, "{ \"action\" : \"set_streaming\", \"type\" : \"off\" }", "0:Success");
+    expect(sock, "{ \"action\" : \"set_control\", \"contactbackup\" : \"false\" }", "0:Success");
+    expect(sock, "{ \"action\" : \"set_control\", \"complianceruntime\" : \"true\" }",
+           "501:set_control");
+    expect(sock,
+           "{\"action\":\"send_message\",\"users\":[{\"name\":\"alice\"}],"
+           "\"attachment\":{\"filename\":\"/etc/passwd\"}}",
+           "501:send_message: attachments");
+
+    /* Key-values persist under the bot's key. */
+    expect(sock, "{\"action\":\"add_keyvalue\",\"key\":\"k\",\"value\":\"v1\"}", "0:Success");
+    expect(sock, "{\"action\":\"get_keyvalue\",\"key\":\"k\"}", "0:v1");
+    expect(sock, "{\"action\":\"delete_keyvalue\",\"key\":\"k\"}", "0:Success");
+    expect(sock, "{\"action\":\"get_keyvalue\",\"key\":\"k\"}", "404:");
+
+    /* Rooms: create with alice, see her in it, send, leave. */
+    got = ask(sock, "{\"action\":\"add_room\",\"room\":{\"members\":[{\"name\":\"alice\"}],"
+                    "\"masters\":[],\"title\":\"Bots\",\"description\":\"\",\"ttl\":\"\","
+                    "\"bor\":\"\"}}");
+    assert_int_equal(strncmp(got, "0:{", 3), 0);
+    json_t *room = json_loads(got + 2, 0, NULL);
+    const char *vg = json_string_value(json_object_get(room, "vgroupid"));
+    assert_non_null(vg);
+    assert_int_equal(strlen(vg), 64);
+    assert_int_equal(vg[0], 'S');
+    free(got);
+    got = ask(sock, "{\"action\":\"get_rooms\"}");
+    assert_non_null(strstr(got, vg));
+    assert_non_null(strstr(got, "\"masters\":[{\"name\":\"" BOT "\"}]"));
+    assert_non_null(strstr(got, "{\"name\":\"alice\"}"));
+    free(got);
+    /* modify_room with the room's own title changes nothing; another
+     * title is not supported. */
+    snprintf(req, sizeof(req),
+             "{\"action\":\"modify_room\",\"vgroupid\":\"%s\",\"members\":[{\"name\":"
+             "\"alice\"}],\"masters\":[],\"title\":\"Bots\"}",
+             vg);
+    expect(sock, req, "0:Success");
+    snprintf(req, sizeof(req),
+             "{\"action\":\"modify_room\",\"vgroupid\":\"%s\",\"members\":[],\"masters\":[],"
+             "\"title\":\"Renamed\"}",
+             vg);
+    expect(sock, req, "501:modify_room: changing a room's title");
+    char *sreq = room_send_req(vg);
+    expect(sock, sreq, "0:Success");
+    free(sreq);
+    /* alice has the room (4001) and the bot's message in it. */
+    char room_id[PARLEY_ID_HEX] = "";
+    bool heard = false;
+    for (int i = 0; i < 150 && !heard; i++) {
+        struct parley_event *ev;
+        if (parley_client_next_event(a, 200, &ev) < 0)
+            continue;
+        if (ev->type == PARLEY_EVENT_MESSAGE && ev->msgtype == 4001)
+            memcpy(room_id, ev->conv_id, sizeof(room_id));
+        if (ev->type == PARLEY_EVENT_MESSAGE && ev->msgtype == 1000 &&
+            strcmp(ev->conv_id, room_id) == 0 && strstr(ev->body, "\"hi\""))
+            heard = true;
+        parley_event_free(ev);
+    }
+    assert_true(heard);
+    got = ask(sock, "{\"action\":\"get_statistics\"}");
+    assert_non_null(strstr(got, "\"sent\":1"));
+    free(got);
+    json_decref(room);
+
+    /* A message the bot has not taken survives a clean stop, sealed. */
+    assert_int_equal(parley_client_send_text(a, BOT, "kept for later", NULL), 0);
+    for (int i = 0; i < 150; i++) {
+        got = ask(sock, "{\"action\":\"get_statistics\"}");
+        bool queued = strstr(got, "\"pending_messages\":1") != NULL;
+        free(got);
+        if (queued)
+            break;
+        usleep(200 * 1000);
+    }
+    zmq_close(sock);
+    int st = stop_child(&w->engine);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char qpath[400];
+    snprintf(qpath, sizeof(qpath), "%s/engine/botapi.queue", w->tmp);
+    char *sealed = slurp(qpath);
+    assert_non_null(sealed);
+    assert_null(strstr(sealed, "kept for later"));
+    free(sealed);
+
+    start_engine(w);
+    sock = zmq_socket(ctx, ZMQ_REQ);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_connect(sock, ep), 0);
+    for (int i = 0; i < 300; i++) {
+        got = ask(sock, "{\"action\":\"get_state\"}");
+        bool running = strcmp(got, "0:RUNNING") == 0;
+        free(got);
+        if (running)
+            break;
+        usleep(100 * 1000);
+    }
+    got = ask(sock, "{\"action\":\"get_received_messages\"}");
+    assert_non_null(strstr(got, "\"message\":\"kept for later\""));
+    free(got);
+    expect(sock, "{\"action\":\"get_received_messages\"}", "0:{ }");
+    assert_int_not_equal(access(qpath, F_OK), 0);
+
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    parley_client_free(a);
+    st = stop_child(&w->engine);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("engine stopped with status %#x", st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_botapi__npm_bot_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_botapi__command_channel, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
