@@ -21,6 +21,7 @@ enum parley_error {
     PARLEY_ECONFIG = -14,   /* invalid configuration */
     PARLEY_ECONFLICT = -15, /* conflicting concurrent change */
     PARLEY_ECLOSED = -16,   /* the object was shut down */
+    PARLEY_ECANCELED = -17, /* cancelled by the application */
 };
 
 /* A short lowercase description of `err` (a PARLEY_E* code). Never NULL. */

@@ -42,6 +42,20 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return buf_append(b, p, size * n) == 0 ? size * n : 0;
 }
 
+void api_curl_pin(const struct api *a, CURL *cu)
+{
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https");
+    /* The pinned certificates are the only trust anchors: the system store
+     * is never consulted (CURLOPT_CAPATH off). */
+    curl_easy_setopt(cu, CURLOPT_CAINFO, a->ca_file);
+    curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(cu, CURLOPT_USERAGENT, "libparley/" PARLEY_VERSION);
+}
+
 int api_request(const struct api *a, const char *method, const char *path, const char *token,
                 json_t *body, long *status, json_t **resp)
 {
@@ -91,17 +105,8 @@ int api_request(const struct api *a, const char *method, const char *path, const
     curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &in);
-    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https");
-    /* The pinned certificates are the only trust anchors: the system store
-     * is never consulted (CURLOPT_CAPATH off). */
-    curl_easy_setopt(cu, CURLOPT_CAINFO, a->ca_file);
-    curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
-    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);
+    api_curl_pin(a, cu);
     curl_easy_setopt(cu, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(cu, CURLOPT_USERAGENT, "libparley/" PARLEY_VERSION);
     if (curl_easy_perform(cu) != CURLE_OK) {
         rc = PARLEY_EIO;
         goto out;

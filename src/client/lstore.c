@@ -386,6 +386,21 @@ int lstore_secret_get(struct lstore *st, const char *name, struct buf *out)
     return rc;
 }
 
+int lstore_secret_delete(struct lstore *st, const char *name)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (strcmp(name, "storage_key") == 0)
+        return PARLEY_EINVAL;
+    rc = prepare(st, "DELETE FROM secrets WHERE name = ?", &s);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        rc = step_done(s);
+    }
+    return rc;
+}
+
 int lstore_pin_get(struct lstore *st, const char *user_id, struct buf *key, int *verified)
 {
     sqlite3_stmt *s;
@@ -690,6 +705,27 @@ int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now)
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
     return step_done(s);
+}
+
+int lstore_msg_body(struct lstore *st, const char *msg_id, int *msgtype, struct buf *out)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT msgtype, body FROM messages WHERE msg_id = ? AND state != 4", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *msgtype = sqlite3_column_int(s, 0);
+        rc = unseal(st, "body", msg_id, sqlite3_column_blob(s, 1),
+                    (size_t)sqlite3_column_bytes(s, 1), out);
+        if (rc == 0)
+            rc = buf_append_byte(out, 0);
+    } else {
+        rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
+    }
+    sqlite3_finalize(s);
+    return rc;
 }
 
 int lstore_msg_sender(struct lstore *st, const char *msg_id, char out[33])

@@ -38,6 +38,8 @@ const char *parley_strerror(int err)
         return "conflicting change";
     case PARLEY_ECLOSED:
         return "shut down";
+    case PARLEY_ECANCELED:
+        return "cancelled";
     }
     return "unknown error";
 }
