@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:8443
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?=
 
-.PHONY: all deps build run test asan bench bench-crypto bench-store bench-msg bench-files fuzz format format-check clean
+.PHONY: all deps build run test asan bench bench-crypto bench-store bench-msg bench-files soak-files fuzz format format-check clean
 
 all: build
 
@@ -55,6 +55,10 @@ bench-msg: build
 FILES_MIB ?= 1024
 bench-files: build
 	PARLEYD=$(BUILD)/src/server/parleyd $(BUILD)/bench/bench_files -s $(FILES_MIB)
+
+# One 5 GiB file end to end, checked byte for byte (needs ~16 GB in /tmp).
+soak-files: build
+	tools/soak-files $(BUILD)
 
 # Group commit against one transaction per write, on SQLite and a private
 # PostgreSQL.

@@ -10,7 +10,9 @@
  * mark (VmHWM) during the transfers of this process, which holds both
  * clients, and of parleyd.
  *
- *   bench_files [-s MiB] [-r RUNS]      (defaults: 1024 MiB, 3 runs)
+ *   bench_files [-s MiB] [-r RUNS] [-c]   (defaults: 1024 MiB, 3 runs)
+ * -c compares each downloaded file with the source, byte for byte (the
+ * soak test, tools/soak-files, runs it on 5 GiB).
  * PARLEYD names the server binary. Prints a table and, last, one line:
  *   upload_MBps=<n> download_MBps=<n> peak_rss_MiB=<n> */
 #include <getopt.h>
@@ -127,6 +129,30 @@ static void make_file(const char *path, uint64_t size)
     free(buf);
 }
 
+/* Whether two files hold the same bytes (read in 1 MiB pieces). */
+static bool same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    uint8_t *ba = malloc(FILECRYPT_CHUNK), *bb = malloc(FILECRYPT_CHUNK);
+    size_t na, nb;
+    bool same = fa && fb;
+
+    while (same) {
+        na = fread(ba, 1, FILECRYPT_CHUNK, fa);
+        nb = fread(bb, 1, FILECRYPT_CHUNK, fb);
+        same = na == nb && memcmp(ba, bb, na) == 0;
+        if (na == 0)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    free(ba);
+    free(bb);
+    return same;
+}
+
 static char *read_small(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -176,9 +202,12 @@ int main(int argc, char **argv)
     uint64_t size = 1024ull << 20;
     uint8_t uid[16];
     int runs = 3, ch, rc;
+    bool check = false;
 
-    while ((ch = getopt(argc, argv, "s:r:")) != -1) {
-        if (ch == 's')
+    while ((ch = getopt(argc, argv, "s:r:c")) != -1) {
+        if (ch == 'c')
+            check = true;
+        else if (ch == 's')
             size = (uint64_t)strtoull(optarg, NULL, 10) << 20;
         else if (ch == 'r')
             runs = (int)strtol(optarg, NULL, 10);
@@ -186,7 +215,7 @@ int main(int argc, char **argv)
             return 2;
     }
     if (runs < 1 || runs > MAX_RUNS || size == 0) {
-        fprintf(stderr, "usage: bench_files [-s MiB] [-r RUNS (1..%d)]\n", MAX_RUNS);
+        fprintf(stderr, "usage: bench_files [-s MiB] [-r RUNS (1..%d)] [-c]\n", MAX_RUNS);
         return 2;
     }
     if (!mkdtemp(tmp))
@@ -242,6 +271,8 @@ int main(int argc, char **argv)
             die("get", rc);
         }
         down[i] = (double)size / (now_s() - t0) / 1e6;
+        if (check && !same_file(src, dst))
+            die("the downloaded file differs from the source", 0);
         unlink(dst);
         fprintf(stderr, "run %d: upload %.0f MB/s, download %.0f MB/s, seal %.0f MB/s\n", i + 1,
                 up[i], down[i], base[i]);
