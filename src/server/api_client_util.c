@@ -68,6 +68,7 @@ static const struct api_field file_create_fields[] = {
     {"size", API_INT, true, FILECRYPT_MAX_SIZE},
     {"expires_in", API_INT, false, 10 * 366 * 86400},
     {"burn_on_read", API_BOOL, false, 0},
+    {"vault", API_BOOL, false, 0},
 };
 
 const struct api_field *const api_body_fields[API_BODY_COUNT] = {

@@ -77,7 +77,7 @@ static int64_t blob_len(const struct server *srv, const uint8_t id[KEYS_ID_LEN])
 struct file_row {
     int64_t row, conv_row, uploader_row, size, max_bytes, stored, expires_at;
     int conv_type;
-    bool complete, burn_on_read;
+    bool complete, burn_on_read, in_vault;
     uint8_t file_id[KEYS_ID_LEN], conv_id[KEYS_ID_LEN];
     char role[16]; /* the caller's role in the conversation */
 };
@@ -93,11 +93,13 @@ static int load_file(struct store_conn *c, const uint8_t id[KEYS_ID_LEN],
     struct store_rows *r = NULL;
     int rc = store_query(c,
                          "SELECT f.id, f.conv_id, f.uploader_id, f.size, f.max_bytes, f.stored, "
-                         "f.expires_at, f.complete, f.burn_on_read, c.type, c.conv_id, m.role "
+                         "f.expires_at, f.complete, f.burn_on_read, c.type, c.conv_id, m.role, "
+                         "f.in_vault "
                          "FROM files f JOIN conversations c ON c.id = f.conv_id "
                          "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
                          "WHERE f.file_id = $1 AND f.network_id = $2 AND f.removed = 0 "
-                         "AND c.deleted = 0 AND (f.expires_at = 0 OR f.expires_at > $4)",
+                         "AND c.deleted = 0 AND (f.expires_at = 0 OR f.expires_at > $4 "
+                         "OR f.in_vault = 1)",
                          p, 4, &r);
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         size_t bl;
@@ -115,6 +117,7 @@ static int load_file(struct store_conn *c, const uint8_t id[KEYS_ID_LEN],
         memcpy(f->file_id, id, KEYS_ID_LEN);
         memcpy(f->conv_id, cid, bl == KEYS_ID_LEN ? KEYS_ID_LEN : 0);
         strlcpy_p(f->role, store_rows_text(r, 11), sizeof(f->role));
+        f->in_vault = store_rows_int(r, 12) != 0;
         rc = 0;
     } else if (rc == 0) {
         rc = PARLEY_ENOTFOUND;
@@ -190,14 +193,53 @@ static int path_file_id(struct http_req *req, uint8_t id[KEYS_ID_LEN])
 static json_t *file_json(const struct server *srv, const struct file_row *f)
 {
     int64_t received = f->complete ? f->stored : blob_len(srv, f->file_id);
-    return json_pack("{s:o,s:o,s:I,s:I,s:I,s:b,s:I,s:b}", "file_id", api_json_id(f->file_id),
+    return json_pack("{s:o,s:o,s:I,s:I,s:I,s:b,s:I,s:b,s:b}", "file_id", api_json_id(f->file_id),
                      "conv_id", api_json_id(f->conv_id), "size", (json_int_t)f->size, "max_bytes",
                      (json_int_t)f->max_bytes, "received", (json_int_t)received, "complete",
                      f->complete, "expires_at", (json_int_t)f->expires_at, "burn_on_read",
-                     f->burn_on_read);
+                     f->burn_on_read, "in_vault", f->in_vault);
 }
 
 /* ---- create -------------------------------------------------------------- */
+
+/* Whether the network has file management (the Files view) turned on. */
+static int file_management_on(struct store_conn *c, int64_t network_row, bool *on)
+{
+    struct store_val p[] = {STORE_INT(network_row)};
+    struct store_rows *r = NULL;
+    int rc = store_query(c, "SELECT settings FROM network_options WHERE network_id = $1", p, 1, &r);
+    *on = false;
+    if (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        json_t *j = json_loads(store_rows_text(r, 0), 0, NULL);
+        *on = json_is_true(json_object_get(j, "file_management"));
+        json_decref(j);
+        rc = 0;
+    }
+    store_rows_free(r);
+    return rc;
+}
+
+/* Who may change a conversation's Files view: the network has file
+ * management on; rooms and groups only; in a room its moderators (groups
+ * have none: every member). */
+static int check_vault_rights(struct store_conn *c, int64_t network_row, int conv_type,
+                              const char *role, struct file_err *e)
+{
+    bool on;
+    int rc = file_management_on(c, network_row, &on);
+    if (rc < 0)
+        return rc;
+    if (!on)
+        return refuse(e, 403, "forbidden",
+                      "file management (the Files view) is turned off for this network "
+                      "(network option file_management)");
+    if (conv_type == 0)
+        return refuse(e, 400, "bad_request",
+                      "only rooms and groups have a Files view, not direct conversations");
+    if (conv_type == 2 && strcmp(role, "moderator") != 0)
+        return refuse(e, 403, "forbidden", "only the room's moderators change its Files view");
+    return 0;
+}
 
 struct create_job {
     const struct client_auth *a;
@@ -234,7 +276,7 @@ static int create_write(struct store_conn *c, void *arg)
         struct store_val p[] = {STORE_BLOB(b->v[0].id, KEYS_ID_LEN), STORE_INT(j->a->network_row),
                                 STORE_INT(j->a->user_row)};
         rc = store_query(c,
-                         "SELECT c.id, c.expiration, c.type FROM conversations c "
+                         "SELECT c.id, c.expiration, c.type, m.role FROM conversations c "
                          "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
                          "WHERE c.conv_id = $1 AND c.network_id = $2 AND c.deleted = 0",
                          p, 3, &r);
@@ -242,6 +284,7 @@ static int create_write(struct store_conn *c, void *arg)
             conv_row = store_rows_int(r, 0);
             conv_exp = store_rows_int(r, 1);
             j->f.conv_type = (int)store_rows_int(r, 2);
+            strlcpy_p(j->f.role, store_rows_text(r, 3), sizeof(j->f.role));
             rc = 0;
         } else if (rc == 0) {
             rc = refuse(&j->err, 404, "not_found",
@@ -251,6 +294,10 @@ static int create_write(struct store_conn *c, void *arg)
         if (rc < 0)
             return rc;
     }
+    j->f.in_vault = b->v[4].present && b->v[4].b;
+    if (j->f.in_vault &&
+        (rc = check_vault_rights(c, j->a->network_row, j->f.conv_type, j->f.role, &j->err)) < 0)
+        return rc;
     rc = check_policy(c, j->a->user_row, size, &s, &j->err);
     if (rc < 0)
         return rc;
@@ -286,11 +333,12 @@ static int create_write(struct store_conn *c, void *arg)
                             STORE_INT(j->f.max_bytes),
                             STORE_INT(j->f.burn_on_read),
                             STORE_INT(now),
-                            STORE_INT(j->f.expires_at)};
+                            STORE_INT(j->f.expires_at),
+                            STORE_INT(j->f.in_vault)};
     return store_exec(c,
                       "INSERT INTO files (file_id, network_id, conv_id, uploader_id, size, "
-                      "max_bytes, burn_on_read, created_at, expires_at) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                      "max_bytes, burn_on_read, created_at, expires_at, in_vault) "
+                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                       p, ARRAY_SIZE(p), NULL);
 }
 
@@ -790,6 +838,61 @@ void api_files_delete(struct http_req *req)
     }
 }
 
+/* ---- the Files view ------------------------------------------------------ */
+
+struct vault_job {
+    const struct client_auth *a;
+    uint8_t file_id[KEYS_ID_LEN];
+    bool save;
+    struct file_err err;
+};
+
+static int vault_write(struct store_conn *c, void *arg)
+{
+    struct vault_job *j = arg;
+    struct file_row f;
+    int rc = load_file(c, j->file_id, j->a, &f);
+
+    if (rc == PARLEY_ENOTFOUND)
+        return refuse(&j->err, 404, "not_found",
+                      "no such file in your conversations (it may have expired or been "
+                      "deleted)");
+    if (rc < 0 || (rc = check_vault_rights(c, j->a->network_row, f.conv_type, f.role, &j->err)) < 0)
+        return rc;
+    if (!f.complete)
+        return refuse(&j->err, 409, "conflict", "the upload of this file has not finished");
+    struct store_val p[] = {STORE_INT(f.row), STORE_INT(j->save)};
+    return store_exec(c, "UPDATE files SET in_vault = $2 WHERE id = $1", p, 2, NULL);
+}
+
+static void vault_set(struct http_req *req, bool save)
+{
+    struct client_auth a;
+    struct vault_job j = {.err.received = -1, .save = save};
+    int rc;
+
+    if (api_auth(req, API_AUTH_DEVICE, &a) < 0 || path_file_id(req, j.file_id) < 0)
+        return;
+    j.a = &a;
+    rc = store_write_sync(req->srv->store, vault_write, &j);
+    if (j.err.status)
+        reply_err(req, &j.err);
+    else if (rc < 0)
+        api_reply_store_error(req, rc);
+    else
+        http_reply_json(req, 200, json_pack("{s:b}", "in_vault", save));
+}
+
+void api_files_vault_save(struct http_req *req)
+{
+    vault_set(req, true);
+}
+
+void api_files_vault_remove(struct http_req *req)
+{
+    vault_set(req, false);
+}
+
 /* ---- the sweep ----------------------------------------------------------- */
 
 #define SWEEP_BATCH 256
@@ -812,7 +915,8 @@ static int sweep_write(struct store_conn *c, void *arg)
     int rc = store_query(c,
                          "SELECT f.id, f.file_id FROM files f "
                          "LEFT JOIN conversations c ON c.id = f.conv_id "
-                         "WHERE f.removed = 1 OR (f.expires_at > 0 AND f.expires_at <= $1) "
+                         "WHERE f.removed = 1 "
+                         "OR (f.in_vault = 0 AND f.expires_at > 0 AND f.expires_at <= $1) "
                          "OR c.id IS NULL OR c.deleted = 1 "
                          "OR (f.complete = 0 AND f.created_at <= $2) LIMIT $3",
                          p, 3, &r);

@@ -24,6 +24,13 @@ void api_files_get(struct http_req *req);
 void api_files_put(struct http_req *req); /* HTTP_ROUTE_STREAM */
 void api_files_data(struct http_req *req);
 void api_files_delete(struct http_req *req);
+/* The Files view of rooms and groups (network option file_management):
+ * save a file there, so it no longer expires with its message, or take it
+ * out. Room moderators only; any member of a group. Names and folders are
+ * not here: they travel encrypted in room control messages (4004,
+ * changemask 64). */
+void api_files_vault_save(struct http_req *req);
+void api_files_vault_remove(struct http_req *req);
 
 /* Queue one pass of the sweep (expired files, files of deleted
  * conversations, removed and abandoned ones): unlink each blob, then drop
