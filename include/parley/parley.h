@@ -329,6 +329,37 @@ int parley_file_get(struct parley_client *c, const char *msg_id, const char *out
  * once and their blob is removed. */
 int parley_file_delete(struct parley_client *c, const char *msg_id);
 
+/* ---- The Files view of rooms and groups -----------------------------------
+ * Where the network has file management on, a room's moderators (any member
+ * of a group) keep files in folders for the conversation; every member
+ * lists and downloads them. Each change is a room control message (4004,
+ * changemask 64, "filevaultinfo"), so names, folders and keys stay end to
+ * end encrypted and the retention log records every change; saved files
+ * no longer expire with their messages. Folders are paths: "/" or
+ * "/reports/2026". Members see the changes made after they joined.
+ * Functions return PARLEY_EPERM for a member who may not change the view
+ * (or when the network has file management off), PARLEY_EINVAL for a
+ * direct conversation or a bad folder path. */
+
+/* The view as JSON {"folders": ["/", ...], "files": [{"guid", "filename",
+ * "folder", "size", ...}]}. free() *json_out. */
+int parley_vault_list(struct parley_client *c, const char *conv, char **json_out);
+/* Upload a file straight into the view (folder NULL: "/"). */
+int parley_vault_upload(struct parley_client *c, const char *conv, const char *path,
+                        const char *folder, const struct parley_file_opts *opts,
+                        char guid[PARLEY_ID_HEX]);
+/* Save the file of file message `msg_id` (sent to `conv`) into the view. */
+int parley_vault_save(struct parley_client *c, const char *conv, const char *msg_id,
+                      const char *folder);
+int parley_vault_mkdir(struct parley_client *c, const char *conv, const char *folder);
+int parley_vault_move(struct parley_client *c, const char *conv, const char *guid,
+                      const char *folder);
+/* Remove a file from the view and, where the caller may, from the server. */
+int parley_vault_delete(struct parley_client *c, const char *conv, const char *guid);
+/* Download a file of the view (as parley_file_get). */
+int parley_vault_get(struct parley_client *c, const char *conv, const char *guid,
+                     const char *out_path, const struct parley_file_opts *opts);
+
 /* ---- Payload table -------------------------------------------------------- */
 
 /* The name of a message type ("text", "edit", ...), or NULL if unknown. */

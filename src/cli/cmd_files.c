@@ -151,3 +151,53 @@ int cmd_get_file(struct cli *cli, int argc, char **argv)
     printf("%s\n", out);
     return 0;
 }
+
+/* `parley files CONV ...`: the Files view of a room or group. */
+int cmd_vault(struct cli *cli, int argc, char **argv)
+{
+    struct bar b = {isatty(2), now_s(), 0, "transfer"};
+    char why[512] = "", guid[PARLEY_ID_HEX];
+    struct parley_file_opts fo = {
+        .progress = on_progress, .progress_arg = &b, .error = why, .error_len = sizeof(why)};
+    const char *conv, *verb;
+    char *json = NULL;
+    int rc = PARLEY_EINVAL, n;
+
+    if (argc < 3) {
+        fprintf(stderr, "usage: parley files CONV list | upload PATH [FOLDER] | save MSG_ID "
+                        "[FOLDER] | mkdir FOLDER | mv GUID FOLDER | rm GUID | get GUID OUT\n");
+        return 2;
+    }
+    conv = argv[1];
+    verb = argv[2];
+    n = argc - 3;
+    struct parley_client *c = cli_client(cli, true);
+    if (strcmp(verb, "list") == 0 && n == 0) {
+        rc = parley_vault_list(c, conv, &json);
+        if (rc == 0)
+            printf("%s\n", json);
+        free(json);
+    } else if (strcmp(verb, "upload") == 0 && (n == 1 || n == 2)) {
+        rc = parley_vault_upload(c, conv, argv[3], n == 2 ? argv[4] : NULL, &fo, guid);
+        if (rc == 0)
+            printf("%s\n", guid);
+    } else if (strcmp(verb, "save") == 0 && (n == 1 || n == 2)) {
+        rc = parley_vault_save(c, conv, argv[3], n == 2 ? argv[4] : NULL);
+    } else if (strcmp(verb, "mkdir") == 0 && n == 1) {
+        rc = parley_vault_mkdir(c, conv, argv[3]);
+    } else if (strcmp(verb, "mv") == 0 && n == 2) {
+        rc = parley_vault_move(c, conv, argv[3], argv[4]);
+    } else if (strcmp(verb, "rm") == 0 && n == 1) {
+        rc = parley_vault_delete(c, conv, argv[3]);
+    } else if (strcmp(verb, "get") == 0 && n == 2) {
+        rc = parley_vault_get(c, conv, argv[3], argv[4], &fo);
+    } else {
+        parley_client_free(c);
+        fprintf(stderr, "parley: files: unknown command or wrong arguments: %s\n", verb);
+        return 2;
+    }
+    parley_client_free(c);
+    if (rc < 0)
+        return fail("files", rc, why);
+    return 0;
+}

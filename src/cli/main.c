@@ -26,6 +26,9 @@ static const struct cli_cmd commands[] = {
     {"send-file", cmd_send_file,
      "send-file [--name NAME] [--screenshot] [--voice-memo SECONDS] USER_OR_CONV PATH"},
     {"get-file", cmd_get_file, "get-file MSG_ID OUT"},
+    {"files", cmd_vault,
+     "files CONV list|upload PATH [FOLDER]|save MSG_ID [FOLDER]|mkdir FOLDER|mv GUID "
+     "FOLDER|rm GUID|get GUID OUT"},
 };
 
 static void usage(FILE *f)

@@ -107,6 +107,9 @@ int client_send_payload(struct parley_client *c, const char *to, json_t *payload
  * PARLEY_E* code (and *resp NULL). */
 int client_call(struct parley_client *c, const char *method, const char *path, json_t *body,
                 json_t **resp);
+/* files.c: apply one change of a conversation's Files view (the
+ * filevaultinfo of a 4004 control message). Caller holds mu. */
+void client_vault_apply(struct parley_client *c, const char *conv, json_t *filevaultinfo);
 /* The ack/nack of a sent message (connection thread). */
 void client_on_ack(struct parley_client *c, const uint8_t msg_id[KEYS_ID_LEN], int result,
                    const char *code, int64_t ts_ms);

@@ -154,6 +154,7 @@ struct upload {
     char file_id[PARLEY_ID_HEX];
     uint8_t key[FILECRYPT_KEY_LEN];
     bool compress;
+    bool vault; /* straight into the conversation's Files view */
     /* The state of one part. */
     uint64_t part_plain_start, part_plain_len;
     size_t part_len;
@@ -432,7 +433,8 @@ static int upload_create(struct upload *u, const char *conv)
 
     if (RAND_bytes(u->key, FILECRYPT_KEY_LEN) != 1)
         return PARLEY_ECRYPTO;
-    body = json_pack("{s:s,s:I}", "conv_id", conv, "size", (json_int_t)u->size);
+    body =
+        json_pack("{s:s,s:I,s:b}", "conv_id", conv, "size", (json_int_t)u->size, "vault", u->vault);
     if (!body)
         return PARLEY_ENOMEM;
     rc = request(u->c, "POST", "/api/v1/client/files", body, &resp);
@@ -471,10 +473,18 @@ static json_t *file_payload(struct upload *u, const char *name, const struct par
     return p;
 }
 
-int parley_file_send(struct parley_client *c, const char *to, const char *path,
-                     const struct parley_file_opts *o, char msg_id[PARLEY_ID_HEX])
+/* Once the upload is complete: tell the conversation (a file message, or
+ * a change of its Files view). */
+typedef int (*announce_fn)(struct upload *u, const char *shown, void *arg);
+
+/* Upload (or resume uploading) the file at `path` to conversation `to`,
+ * then announce it. The local record of the upload goes once the
+ * announcement is sent, so a failed announcement is retried by sending
+ * again, without uploading again. */
+static int send_file(struct parley_client *c, const char *to, const char *path,
+                     const struct parley_file_opts *o, bool vault, announce_fn announce, void *arg)
 {
-    struct upload u = {.c = c, .o = o, .fd = -1};
+    struct upload u = {.c = c, .o = o, .fd = -1, .vault = vault};
     struct lstore_conv lc = {0};
     struct xfer x = {0};
     struct stat st;
@@ -483,11 +493,12 @@ int parley_file_send(struct parley_client *c, const char *to, const char *path,
     const char *shown;
     uint64_t received = 0;
     bool complete = false;
-    json_t *payload = NULL;
     int rc;
 
     if (!c || !to || !path)
         return PARLEY_EINVAL;
+    if (o && o->error && o->error_len)
+        o->error[0] = 0;
     if (!realpath(path, abspath) || (u.fd = open(abspath, O_RDONLY | O_CLOEXEC)) < 0 ||
         fstat(u.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         say(o, "cannot read '%s': %s", path, errno ? strerror(errno) : "not a regular file");
@@ -551,25 +562,10 @@ int parley_file_send(struct parley_client *c, const char *to, const char *path,
         say(o, "the connection to the server failed; send the file again to resume");
     if (rc < 0)
         goto out;
-    payload = file_payload(&u, shown, o);
-    if (!payload) {
-        rc = PARLEY_EINVAL; /* the name is not UTF-8 */
-        say(o, "the file name must be UTF-8");
-        goto out;
-    }
-    rc = client_send_payload(c, to, payload, msg_id);
+    rc = announce(&u, shown, arg);
     if (rc == 0)
         state_forget(c, name);
-    else
-        say(o, "the file is uploaded but its message was not sent (%s); send it again",
-            parley_strerror(rc));
 out:
-    if (payload) {
-        /* It holds the key. */
-        json_t *f = json_object_get(payload, "file");
-        json_object_del(f, "key");
-        json_decref(payload);
-    }
     xfer_release(&x);
     OPENSSL_cleanse(u.key, sizeof(u.key));
     if (u.fd >= 0)
@@ -579,6 +575,44 @@ out:
     return rc;
 }
 
+/* Drop the key from a payload that held it, and free it. */
+static void payload_free(json_t *payload, const char *object)
+{
+    if (payload)
+        json_object_del(json_object_get(payload, object), "key");
+    json_decref(payload);
+}
+
+struct to_message {
+    const char *to;
+    char *msg_id;
+};
+
+static int announce_message(struct upload *u, const char *shown, void *arg)
+{
+    struct to_message *m = arg;
+    json_t *payload = file_payload(u, shown, u->o);
+    int rc;
+
+    if (!payload) {
+        say(u->o, "the file name must be UTF-8");
+        return PARLEY_EINVAL;
+    }
+    rc = client_send_payload(u->c, m->to, payload, m->msg_id);
+    if (rc < 0)
+        say(u->o, "the file is uploaded but its message was not sent (%s); send it again",
+            parley_strerror(rc));
+    payload_free(payload, "file");
+    return rc;
+}
+
+int parley_file_send(struct parley_client *c, const char *to, const char *path,
+                     const struct parley_file_opts *o, char msg_id[PARLEY_ID_HEX])
+{
+    struct to_message m = {to, msg_id};
+    return send_file(c, to, path, o, false, announce_message, &m);
+}
+
 /* ---- receiving ----------------------------------------------------------- */
 
 struct file_msg {
@@ -586,6 +620,7 @@ struct file_msg {
     uint8_t key[FILECRYPT_KEY_LEN];
     uint64_t size;
     bool compressed;
+    char filename[256];
 };
 
 /* The file object of stored message `msg_id`. */
@@ -617,6 +652,8 @@ static int file_msg(struct parley_client *c, const char *msg_id, struct file_msg
         goto out;
     }
     memcpy(f->guid, guid, PARLEY_ID_HEX);
+    strlcpy_p(f->filename, json_string_value(json_object_get(file, "filename")),
+              sizeof(f->filename));
     f->size = (uint64_t)json_integer_value(json_object_get(file, "size"));
     f->compressed = json_is_true(json_object_get(file, "compressed"));
 out:
@@ -734,29 +771,24 @@ static int download_from(struct download *d, const char *guid)
     return rc;
 }
 
-int parley_file_get(struct parley_client *c, const char *msg_id, const char *out_path,
-                    const struct parley_file_opts *o)
+/* Download file `f` into out_path; its progress is saved under
+ * "download:<id>" for a later resume. */
+static int download_file(struct parley_client *c, const struct file_msg *f, const char *id,
+                         const char *out_path, const struct parley_file_opts *o)
 {
     struct download d = {.c = c, .o = o, .fd = -1};
-    struct file_msg f;
     struct xfer x = {0};
     char part[PATH_MAX], *saved = NULL;
     struct stat st;
     int rc;
 
-    if (!c || !msg_id || !out_path)
-        return PARLEY_EINVAL;
-    if (o && o->error && o->error_len)
-        o->error[0] = 0;
-    if ((rc = file_msg(c, msg_id, &f, o)) < 0)
-        return rc;
     if ((size_t)snprintf(part, sizeof(part), "%s.part", out_path) >= sizeof(part))
         return PARLEY_EINVAL;
-    d.size = f.size;
+    d.size = f->size;
     d.x = &x;
-    memcpy(d.key, f.key, FILECRYPT_KEY_LEN);
-    snprintf(d.setting, sizeof(d.setting), "download:%s", msg_id);
-    if ((rc = filecrypt_reader_init(&d.r, f.key, 0)) < 0)
+    memcpy(d.key, f->key, FILECRYPT_KEY_LEN);
+    snprintf(d.setting, sizeof(d.setting), "download:%s", id);
+    if ((rc = filecrypt_reader_init(&d.r, f->key, 0)) < 0)
         goto out;
     d.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (d.fd < 0 || fstat(d.fd, &st) < 0) {
@@ -778,11 +810,11 @@ int parley_file_get(struct parley_client *c, const char *msg_id, const char *out
             d.cipher_off = off;
         }
     }
-    if (!f.compressed && (uint64_t)st.st_size / FILECRYPT_CHUNK > d.index) {
+    if (!f->compressed && (uint64_t)st.st_size / FILECRYPT_CHUNK > d.index) {
         d.index = (uint64_t)st.st_size / FILECRYPT_CHUNK;
         d.cipher_off = d.index * FILECRYPT_RECORD_MAX;
     }
-    if (d.index >= filecrypt_records(f.size)) { /* only whole non-final records count */
+    if (d.index >= filecrypt_records(f->size)) { /* only whole non-final records count */
         d.index = 0;
         d.cipher_off = 0;
     }
@@ -794,7 +826,7 @@ int parley_file_get(struct parley_client *c, const char *msg_id, const char *out
         goto out;
     curl_easy_setopt(x.cu, CURLOPT_NOPROGRESS, 1L);
     for (int attempt = 0;;) {
-        rc = download_from(&d, f.guid);
+        rc = download_from(&d, f->guid);
         if (rc != PARLEY_EIO || ++attempt > RETRY_MAX)
             break;
         sleep(1u << (attempt - 1));
@@ -820,8 +852,24 @@ out:
         close(d.fd);
     filecrypt_reader_release(&d.r);
     xfer_release(&x);
-    OPENSSL_cleanse(&f, sizeof(f));
     OPENSSL_cleanse(d.key, sizeof(d.key));
+    return rc;
+}
+
+int parley_file_get(struct parley_client *c, const char *msg_id, const char *out_path,
+                    const struct parley_file_opts *o)
+{
+    struct file_msg f;
+    int rc;
+
+    if (!c || !msg_id || !out_path)
+        return PARLEY_EINVAL;
+    if (o && o->error && o->error_len)
+        o->error[0] = 0;
+    if ((rc = file_msg(c, msg_id, &f, o)) < 0)
+        return rc;
+    rc = download_file(c, &f, msg_id, out_path, o);
+    OPENSSL_cleanse(&f, sizeof(f));
     return rc;
 }
 
@@ -840,5 +888,369 @@ int parley_file_delete(struct parley_client *c, const char *msg_id)
     OPENSSL_cleanse(&f, sizeof(f));
     rc = client_call(c, "DELETE", path, NULL, &resp);
     json_decref(resp);
+    return rc;
+}
+
+/* ---- the Files view of rooms and groups ---------------------------------- *
+ * A conversation's Files view is built by every member's client from room
+ * control messages (4004 with changemask 64 and a "filevaultinfo" object),
+ * so names, folders and keys stay end to end encrypted and the retention
+ * log sees every change. The server only keeps saved files from expiring
+ * (PUT/DELETE files/:id/vault) and checks who may change the view. Members
+ * who join later see the changes made from then on. */
+
+#define VAULT_FOLDER_MAX 512
+#define VAULT_CHANGEMASK 64
+
+/* "/", or "/a/b": no empty, "." or ".." segment, no trailing slash. */
+static bool folder_ok(const char *f)
+{
+    size_t n = f ? strlen(f) : 0;
+    if (n == 0 || n > VAULT_FOLDER_MAX || f[0] != '/')
+        return false;
+    if (n == 1)
+        return true;
+    for (const char *p = f; *p;) {
+        const char *q = strchr(p + 1, '/');
+        size_t seg = q ? (size_t)(q - p - 1) : strlen(p + 1);
+        if (seg == 0 || (seg == 1 && p[1] == '.') || (seg == 2 && p[1] == '.' && p[2] == '.'))
+            return false;
+        p = q ? q : p + 1 + seg;
+    }
+    for (const char *p = f; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return false;
+    return true;
+}
+
+static bool hex_id_ok(const char *s)
+{
+    uint8_t id[KEYS_ID_LEN];
+    return s && strlen(s) == 2 * KEYS_ID_LEN && hex_decode(s, strlen(s), id, KEYS_ID_LEN) == 0;
+}
+
+struct vault_find {
+    const char *item;
+    json_t *found;
+};
+
+static int on_find(void *arg, const char *item, const char *json)
+{
+    struct vault_find *v = arg;
+    if (strcmp(item, v->item) == 0)
+        v->found = json_loads(json, 0, NULL);
+    return 0;
+}
+
+void client_vault_apply(struct parley_client *c, const char *conv, json_t *fvi)
+{
+    const char *action = json_string_value(json_object_get(fvi, "action"));
+    const char *guid = json_string_value(json_object_get(fvi, "guid"));
+    const char *folder = json_string_value(json_object_get(fvi, "folder"));
+    char item[VAULT_FOLDER_MAX + 8];
+    char *s;
+
+    if (!action)
+        return;
+    if (strcmp(action, "add") == 0) {
+        const char *key = json_string_value(json_object_get(fvi, "key"));
+        if (!hex_id_ok(guid) || !key || strlen(key) != 2 * FILECRYPT_KEY_LEN ||
+            !json_is_string(json_object_get(fvi, "filename")) ||
+            !json_is_integer(json_object_get(fvi, "size")) || (folder && !folder_ok(folder)))
+            return;
+        json_t *it = json_deep_copy(fvi);
+        json_object_del(it, "action");
+        if (!folder)
+            json_object_set_new(it, "folder", json_string("/"));
+        if ((s = json_dumps(it, JSON_COMPACT | JSON_SORT_KEYS))) {
+            (void)lstore_vault_put(c->st, conv, guid, s);
+            OPENSSL_cleanse(s, strlen(s));
+            free(s);
+        }
+        json_decref(it);
+    } else if (strcmp(action, "delete") == 0 && hex_id_ok(guid)) {
+        (void)lstore_vault_delete(c->st, conv, guid);
+    } else if (strcmp(action, "move") == 0 && hex_id_ok(guid) && folder_ok(folder)) {
+        struct vault_find v = {guid, NULL};
+        (void)lstore_vault_each(c->st, conv, on_find, &v);
+        if (v.found) {
+            json_object_set_new(v.found, "folder", json_string(folder));
+            if ((s = json_dumps(v.found, JSON_COMPACT | JSON_SORT_KEYS))) {
+                (void)lstore_vault_put(c->st, conv, guid, s);
+                OPENSSL_cleanse(s, strlen(s));
+                free(s);
+            }
+            json_decref(v.found);
+        }
+    } else if (strcmp(action, "mkdir") == 0 && folder_ok(folder) && strcmp(folder, "/") != 0) {
+        json_t *it = json_pack("{s:s}", "folder", folder);
+        snprintf(item, sizeof(item), "dir:%s", folder);
+        if ((s = json_dumps(it, JSON_COMPACT))) {
+            (void)lstore_vault_put(c->st, conv, item, s);
+            free(s);
+        }
+        json_decref(it);
+    } else if (strcmp(action, "rmdir") == 0 && folder_ok(folder)) {
+        snprintf(item, sizeof(item), "dir:%s", folder);
+        (void)lstore_vault_delete(c->st, conv, item);
+    }
+}
+
+/* Whether the caller may change `conv`'s Files view: a room's moderator,
+ * any member of a group; never a direct conversation. */
+static int require_organiser(struct parley_client *c, const char *conv)
+{
+    struct api_conv ac = {0};
+    char path[128];
+    json_t *resp = NULL;
+    int rc;
+
+    if (!hex_id_ok(conv))
+        return PARLEY_EINVAL;
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", conv);
+    rc = client_call(c, "GET", path, NULL, &resp);
+    if (rc == 0)
+        rc = api_conv_parse(resp, &ac);
+    json_decref(resp);
+    if (rc < 0)
+        return rc;
+    if (strcmp(ac.type, "direct") == 0)
+        rc = PARLEY_EINVAL;
+    for (size_t i = 0; rc == 0 && strcmp(ac.type, "room") == 0 && i < ac.n_members; i++)
+        if (memcmp(ac.members[i].user_id, c->user_id, KEYS_ID_LEN) == 0 &&
+            !ac.members[i].is_moderator)
+            rc = PARLEY_EPERM;
+    api_conv_release(&ac);
+    return rc;
+}
+
+/* Send one change of the Files view and apply it here too. Takes `fvi`. */
+static int vault_change(struct parley_client *c, const char *conv, json_t *fvi)
+{
+    json_t *payload = json_pack("{s:i,s:{s:i,s:o}}", "msgtype", MSGTYPE_ROOM_PARAMS, "control",
+                                "changemask", VAULT_CHANGEMASK, "filevaultinfo", fvi);
+    int rc;
+
+    if (!payload)
+        return PARLEY_EINVAL;
+    rc = client_send_payload(c, conv, payload, NULL);
+    if (rc == 0) {
+        pthread_mutex_lock(&c->mu);
+        client_vault_apply(c, conv, fvi);
+        pthread_mutex_unlock(&c->mu);
+    }
+    payload_free(payload, "filevaultinfo");
+    return rc;
+}
+
+static int vault_pin(struct parley_client *c, const char *guid, const char *method)
+{
+    char path[128];
+    json_t *resp = NULL;
+    int rc;
+
+    snprintf(path, sizeof(path), "/api/v1/client/files/%s/vault", guid);
+    rc = client_call(c, method, path, NULL, &resp);
+    json_decref(resp);
+    return rc;
+}
+
+static json_t *vault_add_info(const char *guid, const uint8_t key[FILECRYPT_KEY_LEN],
+                              const char *filename, uint64_t size, bool compressed,
+                              const char *folder)
+{
+    char hex[KEY_HEX];
+    json_t *j;
+    hex_encode(key, FILECRYPT_KEY_LEN, hex);
+    j = json_pack("{s:s,s:s,s:s,s:s,s:I,s:b,s:s}", "action", "add", "guid", guid, "key", hex,
+                  "filename", filename, "size", (json_int_t)size, "compressed", compressed,
+                  "folder", folder);
+    OPENSSL_cleanse(hex, sizeof(hex));
+    return j;
+}
+
+struct to_vault {
+    const char *conv, *folder;
+    char *guid;
+};
+
+static int announce_vault(struct upload *u, const char *shown, void *arg)
+{
+    struct to_vault *v = arg;
+    json_t *fvi;
+    int rc;
+
+    /* Created with "vault": true, it is in the view on the server already. */
+    fvi = vault_add_info(u->file_id, u->key, shown, u->size, u->compress, v->folder);
+    if (!fvi)
+        return PARLEY_EINVAL;
+    rc = vault_change(u->c, v->conv, fvi);
+    if (rc == 0 && v->guid)
+        memcpy(v->guid, u->file_id, PARLEY_ID_HEX);
+    return rc;
+}
+
+int parley_vault_upload(struct parley_client *c, const char *conv, const char *path,
+                        const char *folder, const struct parley_file_opts *o,
+                        char guid[PARLEY_ID_HEX])
+{
+    struct to_vault v = {conv, folder ? folder : "/", guid};
+
+    if (!c || !conv || !path || !folder_ok(v.folder))
+        return PARLEY_EINVAL;
+    /* parleyd checks the rights (and file management) when the upload is
+     * created, before any byte is sent. */
+    return send_file(c, conv, path, o, true, announce_vault, &v);
+}
+
+int parley_vault_save(struct parley_client *c, const char *conv, const char *msg_id,
+                      const char *folder)
+{
+    struct file_msg f;
+    char msg_conv[33];
+    int bor, rc;
+
+    if (!c || !conv || !msg_id || !folder_ok(folder ? folder : "/"))
+        return PARLEY_EINVAL;
+    if ((rc = file_msg(c, msg_id, &f, NULL)) < 0)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_msg_meta(c->st, msg_id, msg_conv, &bor);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == 0 && strcmp(msg_conv, conv) != 0)
+        rc = PARLEY_EINVAL; /* a file is saved in the conversation it was sent to */
+    if (rc == 0)
+        rc = vault_pin(c, f.guid, "PUT");
+    if (rc == 0) {
+        json_t *fvi =
+            vault_add_info(f.guid, f.key, f.filename, f.size, f.compressed, folder ? folder : "/");
+        rc = fvi ? vault_change(c, conv, fvi) : PARLEY_EINVAL;
+    }
+    OPENSSL_cleanse(&f, sizeof(f));
+    return rc;
+}
+
+int parley_vault_mkdir(struct parley_client *c, const char *conv, const char *folder)
+{
+    int rc;
+    if (!c || !conv || !folder_ok(folder) || strcmp(folder, "/") == 0)
+        return PARLEY_EINVAL;
+    if ((rc = require_organiser(c, conv)) < 0)
+        return rc;
+    return vault_change(c, conv, json_pack("{s:s,s:s}", "action", "mkdir", "folder", folder));
+}
+
+int parley_vault_move(struct parley_client *c, const char *conv, const char *guid,
+                      const char *folder)
+{
+    int rc;
+    if (!c || !conv || !hex_id_ok(guid) || !folder_ok(folder))
+        return PARLEY_EINVAL;
+    if ((rc = require_organiser(c, conv)) < 0)
+        return rc;
+    return vault_change(
+        c, conv, json_pack("{s:s,s:s,s:s}", "action", "move", "guid", guid, "folder", folder));
+}
+
+int parley_vault_delete(struct parley_client *c, const char *conv, const char *guid)
+{
+    char path[128];
+    json_t *resp = NULL;
+    int rc;
+
+    if (!c || !conv || !hex_id_ok(guid))
+        return PARLEY_EINVAL;
+    if ((rc = require_organiser(c, conv)) < 0)
+        return rc;
+    /* The blob goes (uploader or room moderator); a group member who did
+     * not upload it takes it out of the view, and it expires as usual. */
+    snprintf(path, sizeof(path), "/api/v1/client/files/%s", guid);
+    rc = client_call(c, "DELETE", path, NULL, &resp);
+    json_decref(resp);
+    if (rc == PARLEY_EPERM)
+        rc = vault_pin(c, guid, "DELETE");
+    if (rc < 0 && rc != PARLEY_ENOTFOUND)
+        return rc;
+    return vault_change(c, conv, json_pack("{s:s,s:s}", "action", "delete", "guid", guid));
+}
+
+struct vault_list {
+    json_t *folders, *files;
+    const char *want; /* parley_vault_get: this guid's item */
+    json_t *found;
+};
+
+static int on_list(void *arg, const char *item, const char *json)
+{
+    struct vault_list *l = arg;
+    json_t *j = json_loads(json, 0, NULL);
+    if (!j)
+        return 0;
+    if (strncmp(item, "dir:", 4) == 0) {
+        json_array_append(l->folders, json_object_get(j, "folder"));
+    } else if (l->want) {
+        if (strcmp(item, l->want) == 0) {
+            l->found = j;
+            return 0;
+        }
+    } else {
+        json_object_del(j, "key");
+        json_array_append(l->files, j);
+    }
+    json_decref(j);
+    return 0;
+}
+
+int parley_vault_list(struct parley_client *c, const char *conv, char **json_out)
+{
+    struct vault_list l = {json_array(), json_array(), NULL, NULL};
+    json_t *out;
+    int rc;
+
+    if (!c || !conv || !json_out)
+        return PARLEY_EINVAL;
+    json_array_append_new(l.folders, json_string("/"));
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_vault_each(c->st, conv, on_list, &l);
+    pthread_mutex_unlock(&c->mu);
+    out = json_pack("{s:o,s:o}", "folders", l.folders, "files", l.files);
+    *json_out = rc == 0 && out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    if (rc == 0 && !*json_out)
+        rc = PARLEY_ENOMEM;
+    return rc;
+}
+
+int parley_vault_get(struct parley_client *c, const char *conv, const char *guid,
+                     const char *out_path, const struct parley_file_opts *o)
+{
+    struct vault_list l = {json_array(), json_array(), guid, NULL};
+    struct file_msg f = {0};
+    const char *key;
+    int rc;
+
+    if (!c || !conv || !hex_id_ok(guid) || !out_path)
+        return PARLEY_EINVAL;
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_vault_each(c->st, conv, on_list, &l);
+    pthread_mutex_unlock(&c->mu);
+    json_decref(l.folders);
+    json_decref(l.files);
+    if (rc == 0 && !l.found) {
+        say(o, "no file %s in this conversation's Files view", guid);
+        rc = PARLEY_ENOTFOUND;
+    }
+    if (rc == 0) {
+        key = json_string_value(json_object_get(l.found, "key"));
+        memcpy(f.guid, guid, PARLEY_ID_HEX);
+        f.size = (uint64_t)json_integer_value(json_object_get(l.found, "size"));
+        f.compressed = json_is_true(json_object_get(l.found, "compressed"));
+        if (!key || hex_decode(key, strlen(key), f.key, FILECRYPT_KEY_LEN) < 0)
+            rc = PARLEY_EPROTO;
+    }
+    if (rc == 0)
+        rc = download_file(c, &f, guid, out_path, o);
+    json_decref(l.found);
+    OPENSSL_cleanse(&f, sizeof(f));
     return rc;
 }

@@ -41,7 +41,11 @@ static const char schema[] =
      * message is still refused (docs/protocol.md, "Replays"). */
     "CREATE TABLE IF NOT EXISTS seen(msg_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS prekeys_used(prekey_id INTEGER PRIMARY KEY,"
-    " used_at INTEGER NOT NULL);";
+    " used_at INTEGER NOT NULL);"
+    /* The Files view of rooms and groups: one sealed JSON item per file or
+     * folder, built from room control messages (4004, changemask 64). */
+    "CREATE TABLE IF NOT EXISTS vault(conv_id TEXT NOT NULL, item TEXT NOT NULL,"
+    " blob BLOB NOT NULL, PRIMARY KEY(conv_id, item));";
 
 static int exec(struct lstore *st, const char *sql)
 {
@@ -705,6 +709,75 @@ int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now)
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
     return step_done(s);
+}
+
+/* A vault item's AAD name: conversation and item, so an item cannot be
+ * moved to another room's view. */
+static void vault_name(const char *conv_id, const char *item, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", conv_id, item);
+}
+
+int lstore_vault_put(struct lstore *st, const char *conv_id, const char *item, const char *json)
+{
+    struct buf ct = BUF_INIT(LSTORE_MAX_SECRET + 64);
+    char name[256];
+    sqlite3_stmt *s;
+    int rc;
+
+    vault_name(conv_id, item, name, sizeof(name));
+    rc = seal(st, "vault", name, (const uint8_t *)json, strlen(json), &ct);
+    if (rc == 0)
+        rc = prepare(st, "INSERT OR REPLACE INTO vault(conv_id, item, blob) VALUES(?, ?, ?)", &s);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, item, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 3, ct.data, (int)ct.len, SQLITE_STATIC);
+        rc = step_done(s);
+    }
+    buf_release(&ct);
+    return rc;
+}
+
+int lstore_vault_delete(struct lstore *st, const char *conv_id, const char *item)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "DELETE FROM vault WHERE conv_id = ? AND item = ?", &s);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, item, -1, SQLITE_STATIC);
+        rc = step_done(s);
+    }
+    return rc;
+}
+
+int lstore_vault_each(struct lstore *st, const char *conv_id,
+                      int (*fn)(void *arg, const char *item, const char *json), void *arg)
+{
+    struct buf pt = BUF_INIT(LSTORE_MAX_SECRET);
+    char name[256];
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT item, blob FROM vault WHERE conv_id = ? ORDER BY item", &s), r;
+
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *item = (const char *)sqlite3_column_text(s, 0);
+        vault_name(conv_id, item, name, sizeof(name));
+        buf_reset(&pt);
+        rc = unseal(st, "vault", name, sqlite3_column_blob(s, 1),
+                    (size_t)sqlite3_column_bytes(s, 1), &pt);
+        if (rc == 0)
+            rc = buf_append_byte(&pt, 0);
+        if (rc == 0)
+            rc = fn(arg, item, (const char *)pt.data);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = PARLEY_ESTORE;
+    sqlite3_finalize(s);
+    buf_release_secure(&pt);
+    return rc;
 }
 
 int lstore_msg_body(struct lstore *st, const char *msg_id, int *msgtype, struct buf *out)

@@ -127,6 +127,15 @@ int lstore_msg_set_expiry(struct lstore *st, const char *msg_id, uint64_t expire
  * Returns how many were deleted, or a PARLEY_E* code. */
 int lstore_msg_purge_expired(struct lstore *st, uint64_t now);
 
+/* The Files view of a room or group: items (a file's guid, or "dir:" and
+ * a folder's path) with a JSON description sealed under the storage key.
+ * put replaces; each calls fn with every item of the conversation in item
+ * order (a non-zero return stops and is returned). */
+int lstore_vault_put(struct lstore *st, const char *conv_id, const char *item, const char *json);
+int lstore_vault_delete(struct lstore *st, const char *conv_id, const char *item);
+int lstore_vault_each(struct lstore *st, const char *conv_id,
+                      int (*fn)(void *arg, const char *item, const char *json), void *arg);
+
 /* Record that one-time pre-key `id` was consumed (audit of forward secrecy). */
 int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now);
 

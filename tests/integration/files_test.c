@@ -591,6 +591,137 @@ static void test_files__blobs_removed_after_expiry_and_recall(void **state)
     parley_client_free(b);
 }
 
+/* The next message of type `msgtype` within 30 s. */
+static void expect_msgtype(struct parley_client *c, int msgtype)
+{
+    for (int i = 0; i < 150; i++) {
+        struct parley_event *ev;
+        if (parley_client_next_event(c, 200, &ev) < 0)
+            continue;
+        int mt = ev->type == PARLEY_EVENT_MESSAGE ? ev->msgtype : 0;
+        parley_event_free(ev);
+        if (mt == msgtype)
+            return;
+    }
+    fail_msg("no message of type %d arrived", msgtype);
+}
+
+/* A file of the view by name: its guid and folder, or NULL. */
+static json_t *vault_file(struct parley_client *c, const char *room, const char *name)
+{
+    char *s = NULL;
+    json_t *v, *f, *found = NULL;
+    size_t i;
+    assert_int_equal(parley_vault_list(c, room, &s), 0);
+    v = json_loads(s, 0, NULL);
+    free(s);
+    json_array_foreach(json_object_get(v, "files"), i, f)
+    {
+        assert_null(json_object_get(f, "key")); /* the list never shows keys */
+        if (strcmp(json_string_value(json_object_get(f, "filename")), name) == 0)
+            found = json_incref(f);
+    }
+    json_decref(v);
+    return found;
+}
+
+static bool has_folder(struct parley_client *c, const char *room, const char *folder)
+{
+    char *s = NULL;
+    bool has;
+    assert_int_equal(parley_vault_list(c, room, &s), 0);
+    has = strstr(s, folder) != NULL;
+    free(s);
+    return has;
+}
+
+static void test_files__room_files_view_with_folders(void **state)
+{
+    struct world *w = *state;
+    char src[300], src2[300], dst[300], room[PARLEY_ID_HEX], guid[PARLEY_ID_HEX], id[PARLEY_ID_HEX],
+        got[PARLEY_ID_HEX], why[256] = "";
+    struct parley_file_opts o = {.error = why, .error_len = sizeof(why)};
+    const char *members[] = {"bob"};
+    long long bytes;
+
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
+    online(a);
+    online(b);
+    assert_int_equal(parley_conv_create(a, "room", "Ops", members, 1, NULL, 0, 0, 0, room), 0);
+    expect_msgtype(b, 4001);
+    path_in(w, "plan.pdf", src, sizeof(src));
+    make_file(src, 1500000, false);
+
+    /* Off for the network: refused when the upload is created. */
+    assert_int_equal(parley_vault_upload(a, room, src, "/", &o, guid), PARLEY_EPERM);
+    assert_non_null(strstr(why, "file_management"));
+    assert_int_equal(blobs(&w->p, &bytes), 0);
+    assert_int_equal(harness_provision_sql(
+                         &w->p, "INSERT INTO network_options (network_id, settings, updated_at) "
+                                "SELECT id, '{\"file_management\": true}', 0 FROM networks"),
+                     0);
+
+    /* The moderator makes a folder and uploads into it. */
+    assert_int_equal(parley_vault_mkdir(a, room, "/reports"), 0);
+    assert_int_equal(parley_vault_upload(a, room, src, "/reports", NULL, guid), 0);
+    expect_msgtype(b, 4004);
+    expect_msgtype(b, 4004);
+    assert_true(has_folder(b, room, "\"/reports\""));
+    json_t *f = vault_file(b, room, "plan.pdf");
+    assert_non_null(f);
+    assert_string_equal(json_string_value(json_object_get(f, "folder")), "/reports");
+    assert_string_equal(json_string_value(json_object_get(f, "guid")), guid);
+    json_decref(f);
+    /* A member downloads it. */
+    path_in(w, "plan.out", dst, sizeof(dst));
+    assert_int_equal(parley_vault_get(b, room, guid, dst, NULL), 0);
+    assert_same_file(src, dst);
+
+    /* Members view; they do not change the view, and nothing is uploaded. */
+    assert_int_equal(parley_vault_mkdir(b, room, "/mine"), PARLEY_EPERM);
+    why[0] = 0;
+    assert_int_equal(parley_vault_upload(b, room, src, "/", &o, guid), PARLEY_EPERM);
+    assert_non_null(strstr(why, "moderators"));
+    assert_int_equal(blobs(&w->p, &bytes), 1);
+
+    /* A file sent to the room is saved from its message. */
+    path_in(w, "minutes.txt", src2, sizeof(src2));
+    make_file(src2, 3000, true);
+    assert_int_equal(parley_file_send(a, room, src2, NULL, id), 0);
+    json_decref(next_file(b, got));
+    assert_int_equal(parley_vault_save(b, room, got, "/"), PARLEY_EPERM);
+    assert_int_equal(parley_vault_save(a, room, id, "/"), 0);
+    expect_msgtype(b, 4004);
+    f = vault_file(b, room, "minutes.txt");
+    assert_non_null(f);
+    char saved[PARLEY_ID_HEX];
+    snprintf(saved, sizeof(saved), "%s", json_string_value(json_object_get(f, "guid")));
+    json_decref(f);
+
+    /* Saved files outlive their messages' expiry; others do not. */
+    assert_int_equal(harness_provision_sql(&w->p, "UPDATE files SET expires_at = 1"), 0);
+    usleep(4500 * 1000); /* two sweeps */
+    assert_int_equal(blobs(&w->p, &bytes), 2);
+
+    /* Organise: move to the top; delete one. */
+    assert_int_equal(parley_vault_move(a, room, guid, "/"), 0);
+    expect_msgtype(b, 4004);
+    f = vault_file(b, room, "plan.pdf");
+    assert_string_equal(json_string_value(json_object_get(f, "folder")), "/");
+    json_decref(f);
+    assert_int_equal(parley_vault_delete(a, room, saved), 0);
+    expect_msgtype(b, 4004);
+    assert_null(vault_file(b, room, "minutes.txt"));
+    for (int i = 0; i < 100 && blobs(&w->p, &bytes) > 1; i++)
+        usleep(50000);
+    assert_int_equal(blobs(&w->p, &bytes), 1);
+    /* Bad folder paths are refused. */
+    assert_int_equal(parley_vault_mkdir(a, room, "reports"), PARLEY_EINVAL);
+    assert_int_equal(parley_vault_mkdir(a, room, "/a/../b"), PARLEY_EINVAL);
+    parley_client_free(a);
+    parley_client_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +734,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_files__tampered_blob_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files__blobs_removed_after_expiry_and_recall, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_files__room_files_view_with_folders, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
