@@ -8,7 +8,9 @@
  * transfer moves a fresh file (a new key, a new upload) of SIZE bytes,
  * read from and written to the page cache. Peak memory is the high-water
  * mark (VmHWM) during the transfers of this process, which holds both
- * clients, and of parleyd.
+ * clients, and of parleyd. On a loaded machine the wall-clock rates fall
+ * with the CPU the processes get; the CPU each side spends per megabyte
+ * (MB per CPU second) is printed too, as it varies much less.
  *
  *   bench_files [-s MiB] [-r RUNS] [-c]   (defaults: 1024 MiB, 3 runs)
  * -c compares each downloaded file with the source, byte for byte (the
@@ -61,6 +63,27 @@ static long hwm_kib(pid_t pid)
             break;
     fclose(f);
     return kib;
+}
+
+/* CPU seconds (user + system) used so far by process `pid`. */
+static double cpu_s(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut, st;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* Fields 14 and 15 (utime, stime), counted after the ")" of comm. */
+    if (!(p = strrchr(buf, ')')) ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Reset the high-water mark (Linux: "5" to clear_refs), so that set-up
@@ -198,7 +221,7 @@ int main(int argc, char **argv)
     struct parleyd srv = {0};
     struct parley_config *cfg = NULL;
     char tmp[] = "/tmp/parley-bench-files-XXXXXX", path[512], src[600], dst[600], file[600];
-    double up[MAX_RUNS], down[MAX_RUNS], base[MAX_RUNS];
+    double up[MAX_RUNS], down[MAX_RUNS], base[MAX_RUNS], ccpu[MAX_RUNS], scpu[MAX_RUNS];
     uint64_t size = 1024ull << 20;
     uint8_t uid[16];
     int runs = 3, ch, rc;
@@ -255,6 +278,7 @@ int main(int argc, char **argv)
         double t0;
 
         base[i] = baseline_seal(256ull << 20);
+        double c0 = cpu_s(getpid()), s0 = cpu_s(srv.pid);
         /* A new modification time: a new upload, not a resumed one. */
         if (utimes(src, NULL) < 0)
             die("utimes", 0);
@@ -271,6 +295,10 @@ int main(int argc, char **argv)
             die("get", rc);
         }
         down[i] = (double)size / (now_s() - t0) / 1e6;
+        /* CPU per transfer (both directions): what the noise of a shared
+         * machine does not change much. */
+        ccpu[i] = (cpu_s(getpid()) - c0) / 2;
+        scpu[i] = (cpu_s(srv.pid) - s0) / 2;
         if (check && !same_file(src, dst))
             die("the downloaded file differs from the source", 0);
         unlink(dst);
@@ -288,6 +316,7 @@ int main(int argc, char **argv)
 
     double mu = median(up, runs), md = median(down, runs), mb = median(base, runs);
     double peak = (double)(chw > shw ? chw : shw) / 1024.0;
+    double mc = median(ccpu, runs), ms = median(scpu, runs);
     printf("encrypted files through parleyd on loopback (TLS, SQLite): %.0f MiB file, %d runs\n",
            (double)size / MiB, runs);
     printf("%-34s %10s %10s %10s\n", "", "median", "min", "max");
@@ -298,6 +327,8 @@ int main(int argc, char **argv)
            down[runs - 1]);
     printf("%-34s %10.2f\n", "upload / baseline", mu / mb);
     printf("%-34s %10.2f\n", "download / baseline", md / mb);
+    printf("%-34s %10.0f\n", "client MB per CPU second", (double)size / 1e6 / mc);
+    printf("%-34s %10.0f\n", "parleyd MB per CPU second", (double)size / 1e6 / ms);
     printf("%-34s %10.1f\n", "peak RSS client (both users), MiB", (double)chw / 1024.0);
     printf("%-34s %10.1f\n", "peak RSS parleyd, MiB", (double)shw / 1024.0);
     printf("upload_MBps=%.0f download_MBps=%.0f peak_rss_MiB=%.0f\n", mu, md, peak);

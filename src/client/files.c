@@ -94,6 +94,10 @@ static int xfer_init(struct parley_client *c, struct xfer *x)
         return PARLEY_ENOMEM;
     snprintf(x->auth, sizeof(x->auth), "Authorization: Bearer %s", c->device_token);
     api_curl_pin(&c->api, x->cu);
+    /* Large transfers: fewer, larger reads and writes (curl's defaults
+     * are 16 KiB down and 64 KiB up). */
+    curl_easy_setopt(x->cu, CURLOPT_BUFFERSIZE, 512L * 1024);
+    curl_easy_setopt(x->cu, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
     /* A stalled transfer (no byte for 30 s) is a lost connection. */
     curl_easy_setopt(x->cu, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(x->cu, CURLOPT_LOW_SPEED_TIME, 30L);
