@@ -26,6 +26,7 @@
 #include <parley/parley.h>
 
 #include "harness.h"
+#include "msgutil.h"
 #include "provision.h"
 
 #define NET "net-files"
@@ -722,6 +723,203 @@ static void test_files__room_files_view_with_folders(void **state)
     parley_client_free(b);
 }
 
+/* One raw request with a device token and extra headers; the body is
+ * sent as it is. Returns the status; *out gets the JSON answer (may be
+ * NULL), r the raw answer. */
+static long raw(const struct parleyd *p, const char *method, const char *path, const char *token,
+                const char *body, const char *h1, const char *h2, struct http_resp *r)
+{
+    char auth[200];
+    const char *hdrs[4] = {auth, h1, h1 ? h2 : NULL, NULL};
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    assert_int_equal(harness_http_h(p, method, path, body, hdrs, r), 0);
+    return r->status;
+}
+
+static const char *err_msg(const struct http_resp *r, char *buf, size_t n)
+{
+    json_t *j = json_loads(r->body, 0, NULL);
+    snprintf(buf, n, "%s",
+             json_string_value(json_object_get(json_object_get(j, "error"), "message")) ?: "");
+    json_decref(j);
+    return buf;
+}
+
+static void test_files__bad_input_gets_clear_errors(void **state)
+{
+    struct world *w = *state;
+    struct tc_user ua, ub;
+    struct tc_device da, db;
+    uint8_t conv[KEYS_ID_LEN];
+    struct http_resp r;
+    char body[300], path[200], dpath[220], m[512], id[40];
+    json_t *j = NULL;
+
+    assert_int_equal(harness_stop(&w->p, SIGTERM, 10, NULL), 0);
+    tc_user_provision(&w->p, &ua, "ann");
+    tc_user_provision(&w->p, &ub, "ben");
+    assert_int_equal(harness_start(&w->p), 0);
+    tc_user_ready(&w->p, &ua, &da);
+    tc_user_ready(&w->p, &ub, &db);
+    tc_conv_direct(&w->p, &da, &ub, conv);
+
+    /* Creating an upload. */
+    assert_int_equal(tc_http(&w->p, "POST", "/api/v1/client/files", NULL, "{}", NULL), 401);
+    assert_int_equal(tc_http(&w->p, "POST", "/api/v1/client/files", da.token,
+                             "{\"conv_id\":\"xyz\",\"size\":1}", NULL),
+                     400);
+    snprintf(body, sizeof(body), "{\"conv_id\":\"%s\",\"size\":6000000000}", tc_hex(conv));
+    assert_int_equal(tc_http(&w->p, "POST", "/api/v1/client/files", da.token, body, NULL), 400);
+    assert_int_equal(tc_http(&w->p, "POST", "/api/v1/client/files", da.token,
+                             "{\"conv_id\":\"00112233445566778899aabbccddeeff\",\"size\":1}", NULL),
+                     404);
+    snprintf(body, sizeof(body), "{\"conv_id\":\"%s\",\"size\":100}", tc_hex(conv));
+    assert_int_equal(tc_http(&w->p, "POST", "/api/v1/client/files", da.token, body, &j), 201);
+    assert_int_equal(json_integer_value(json_object_get(j, "max_bytes")), 120);
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "file_id")));
+    json_decref(j);
+    snprintf(path, sizeof(path), "/api/v1/client/files/%s", id);
+    snprintf(dpath, sizeof(dpath), "%s/data", path);
+
+    /* Parts: each refusal says what to send instead. */
+    assert_int_equal(raw(&w->p, "PUT", path, da.token, "0123456789", NULL, NULL, &r), 400);
+    assert_non_null(strstr(err_msg(&r, m, sizeof(m)), "Content-Range"));
+    http_resp_free(&r);
+    assert_int_equal(
+        raw(&w->p, "PUT", path, da.token, "0123456789", "Content-Range: bytes 9-0/10", NULL, &r),
+        400);
+    http_resp_free(&r);
+    assert_int_equal(
+        raw(&w->p, "PUT", path, da.token, "0123456789", "Content-Range: bytes 0-8/120", NULL, &r),
+        400); /* length differs from the range */
+    assert_non_null(strstr(err_msg(&r, m, sizeof(m)), "Content-Length"));
+    http_resp_free(&r);
+    assert_int_equal(
+        raw(&w->p, "PUT", path, da.token, "0123456789", "Content-Range: bytes 10-19/120", NULL, &r),
+        409);
+    j = json_loads(r.body, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(j, "received")), 0);
+    json_decref(j);
+    http_resp_free(&r);
+    assert_int_equal(
+        raw(&w->p, "PUT", path, da.token, "0123456789", "Content-Range: bytes 0-9/200", NULL, &r),
+        413);
+    http_resp_free(&r);
+    assert_int_equal(
+        raw(&w->p, "PUT", path, db.token, "0123456789", "Content-Range: bytes 0-9/*", NULL, &r),
+        403); /* not the uploader */
+    http_resp_free(&r);
+    assert_int_equal(
+        raw(&w->p, "PUT", path, da.token, "0123456789", "Content-Range: bytes 0-9/*", NULL, &r),
+        200);
+    http_resp_free(&r);
+    assert_int_equal(tc_http(&w->p, "GET", dpath, db.token, NULL, NULL), 409); /* not complete */
+    char rest[111];
+    for (int i = 0; i < 110; i++)
+        rest[i] = (char)('a' + i % 26);
+    rest[110] = 0;
+    assert_int_equal(
+        raw(&w->p, "PUT", path, da.token, rest, "Content-Range: bytes 10-119/120", NULL, &r), 200);
+    assert_non_null(strstr(r.body, "\"complete\":true"));
+    http_resp_free(&r);
+    assert_int_equal(
+        raw(&w->p, "PUT", path, da.token, "0123456789", "Content-Range: bytes 0-9/*", NULL, &r),
+        409); /* complete already */
+    http_resp_free(&r);
+
+    /* Downloads, whole and ranged. */
+    assert_int_equal(raw(&w->p, "GET", dpath, db.token, NULL, NULL, NULL, &r), 200);
+    assert_int_equal(strlen(r.body), 120);
+    assert_memory_equal(r.body, "0123456789abc", 13);
+    http_resp_free(&r);
+    assert_int_equal(raw(&w->p, "GET", dpath, db.token, NULL, "Range: bytes=5-12", NULL, &r), 206);
+    assert_string_equal(r.body, "56789abc");
+    assert_non_null(strcasestr(r.headers, "content-range: bytes 5-12/120"));
+    http_resp_free(&r);
+    assert_int_equal(raw(&w->p, "GET", dpath, db.token, NULL, "Range: bytes=-3", NULL, &r), 206);
+    assert_int_equal(strlen(r.body), 3);
+    http_resp_free(&r);
+    assert_int_equal(raw(&w->p, "GET", dpath, db.token, NULL, "Range: bytes=500-", NULL, &r), 416);
+    assert_non_null(strcasestr(r.headers, "content-range: bytes */120"));
+    http_resp_free(&r);
+
+    /* Deleting: not by the other member; by the uploader, and it is gone. */
+    assert_int_equal(tc_http(&w->p, "DELETE", path, db.token, NULL, NULL), 403);
+    assert_int_equal(tc_http(&w->p, "DELETE", path, da.token, NULL, NULL), 200);
+    assert_int_equal(tc_http(&w->p, "GET", path, db.token, NULL, NULL), 404);
+    assert_int_equal(tc_http(&w->p, "GET", "/api/v1/client/files/nothex", da.token, NULL, NULL),
+                     400);
+    tc_device_release(&da);
+    tc_device_release(&db);
+    tc_user_release(&ua);
+    tc_user_release(&ub);
+}
+
+/* Run the parley command line ($PARLEY_CLI) as `user` of client
+ * directory `dir`; stdout into *out. Returns the exit status. */
+static int cli(struct world *w, int dir, const char *user, char *const args[], char **out)
+{
+    char pw[300], tout[] = "/tmp/parley-cli.XXXXXX", *argv[16];
+    int fo = mkstemp(tout), status, n = 0;
+    FILE *f;
+
+    snprintf(pw, sizeof(pw), "%s/pw", w->dirs[dir]);
+    f = fopen(pw, "w");
+    fprintf(f, "initial pw\n");
+    fclose(f);
+    argv[n++] = "parley";
+    argv[n++] = "--data-dir";
+    argv[n++] = w->dirs[dir];
+    argv[n++] = "--username";
+    argv[n++] = (char *)user;
+    argv[n++] = "--password-file";
+    argv[n++] = pw;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fo, 1);
+        execv(getenv("PARLEY_CLI"), argv);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    *out = read_small(tout);
+    close(fo);
+    unlink(tout);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_files__cli_send_file_and_get_file(void **state)
+{
+    struct world *w = *state;
+    char src[300], dst[300], *out = NULL, msg_id[PARLEY_ID_HEX];
+
+    assert_non_null(getenv("PARLEY_CLI"));
+    parley_client_free(reg(w, 0, "alice"));
+    parley_client_free(reg(w, 1, "bob"));
+    path_in(w, "notes.bin", src, sizeof(src));
+    make_file(src, 2 * MiB + 7, false);
+    char *send[] = {"send-file", "bob", src, NULL};
+    assert_int_equal(cli(w, 0, "alice", send, &out), 0);
+    assert_int_equal(strlen(out), 33); /* the message id and a newline */
+    snprintf(msg_id, sizeof(msg_id), "%.32s", out);
+    free(out);
+
+    path_in(w, "notes.out", dst, sizeof(dst));
+    char *get[] = {"get-file", msg_id, dst, NULL};
+    assert_int_equal(cli(w, 1, "bob", get, &out), 0);
+    free(out);
+    assert_same_file(src, dst);
+    /* A message that is not a file's is refused with a reason. */
+    char *bad[] = {"get-file", "00112233445566778899aabbccddeeff", dst, NULL};
+    assert_int_equal(cli(w, 1, "bob", bad, &out), 1);
+    free(out);
+    char *usage[] = {"get-file", msg_id, NULL};
+    assert_int_equal(cli(w, 1, "bob", usage, &out), 2);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -735,6 +933,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_files__blobs_removed_after_expiry_and_recall, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_files__room_files_view_with_folders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files__bad_input_gets_clear_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files__cli_send_file_and_get_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
