@@ -671,7 +671,6 @@ struct download {
     const struct parley_file_opts *o;
     struct filecrypt_reader r;
     struct xfer *x;
-    uint8_t key[FILECRYPT_KEY_LEN];
     int fd;
     uint64_t size, index, cipher_off, from;
     char setting[64];
@@ -738,9 +737,7 @@ static int download_from(struct download *d, const char *guid)
     CURLcode cc;
     int rc;
 
-    filecrypt_reader_release(&d->r);
-    if ((rc = filecrypt_reader_init(&d->r, d->key, d->index)) < 0)
-        return rc;
+    filecrypt_reader_restart(&d->r, d->index);
     snprintf(url, sizeof(url), "%s/api/v1/client/files/%s/data", d->c->api.base, guid);
     snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)d->cipher_off);
     if ((rc = xfer_headers(d->x, d->cipher_off ? range : NULL, NULL)) < 0)
@@ -790,7 +787,6 @@ static int download_file(struct parley_client *c, const struct file_msg *f, cons
         return PARLEY_EINVAL;
     d.size = f->size;
     d.x = &x;
-    memcpy(d.key, f->key, FILECRYPT_KEY_LEN);
     snprintf(d.setting, sizeof(d.setting), "download:%s", id);
     if ((rc = filecrypt_reader_init(&d.r, f->key, 0)) < 0)
         goto out;
@@ -856,7 +852,6 @@ out:
         close(d.fd);
     filecrypt_reader_release(&d.r);
     xfer_release(&x);
-    OPENSSL_cleanse(d.key, sizeof(d.key));
     return rc;
 }
 

@@ -166,6 +166,14 @@ int filecrypt_reader_init(struct filecrypt_reader *r, const uint8_t key[FILECRYP
     return 0;
 }
 
+void filecrypt_reader_restart(struct filecrypt_reader *r, uint64_t index)
+{
+    r->have = 0;
+    r->need = FILECRYPT_HEADER;
+    r->index = index;
+    r->done = false;
+}
+
 void filecrypt_reader_release(struct filecrypt_reader *r)
 {
     filecrypt_release(&r->fc);

@@ -83,6 +83,9 @@ struct filecrypt_reader {
 int filecrypt_reader_init(struct filecrypt_reader *r, const uint8_t key[FILECRYPT_KEY_LEN],
                           uint64_t index);
 void filecrypt_reader_release(struct filecrypt_reader *r);
+/* Drop any partial record and start again at record `index` (a retried
+ * download), keeping the key and the buffers. */
+void filecrypt_reader_restart(struct filecrypt_reader *r, uint64_t index);
 /* Feed `n` bytes. For each record opened, `emit` gets its plaintext and
  * index; a non-zero return from it stops the reader and is returned.
  * Returns 0, PARLEY_EPROTO (malformed, or bytes after the final record) or
