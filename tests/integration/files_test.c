@@ -407,14 +407,14 @@ static void test_files__resume_after_client_killed(void **state)
     parley_client_free(reg(w, 0, "alice"));
     struct parley_client *b = reg(w, 1, "bob");
     path_in(w, "big.bin", src, sizeof(src));
-    make_file(src, 48 * MiB, false);
+    make_file(src, 40 * MiB, false);
 
     /* The first sender is killed outright half way through. */
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         struct parley_client *a = login(w, 0, "alice");
-        struct progress_log kl = {.kill_at = 24 * MiB};
+        struct progress_log kl = {.kill_at = 20 * MiB};
         struct parley_file_opts ko = {.progress = on_progress, .progress_arg = &kl};
         online(a);
         parley_file_send(a, "bob", src, &ko, id);
@@ -423,7 +423,7 @@ static void test_files__resume_after_client_killed(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     assert_int_equal(blobs(&w->p, &bytes), 1);
-    assert_true(bytes >= 16 * MiB && bytes < 48 * MiB);
+    assert_true(bytes >= 16 * MiB && bytes < 40 * MiB);
 
     /* Sending the same file again goes on from where the server is. */
     struct parley_client *a = login(w, 0, "alice");
@@ -466,7 +466,7 @@ static void test_files__resume_after_server_restart(void **state)
     struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
     online(a);
     path_in(w, "big.bin", src, sizeof(src));
-    make_file(src, 64 * MiB, false);
+    make_file(src, 40 * MiB, false);
     s.c = a;
     s.src = src;
     assert_int_equal(pthread_create(&t, NULL, send_thread, &s), 0);
@@ -478,7 +478,7 @@ static void test_files__resume_after_server_restart(void **state)
     assert_true(bytes >= 8 * MiB);
     assert_int_equal(harness_stop(&w->p, SIGKILL, 10, NULL), 128 + SIGKILL);
     blobs(&w->p, &bytes);
-    assert_true(bytes < 64 * MiB);
+    assert_true(bytes < 40 * MiB);
     usleep(300 * 1000);
     assert_int_equal(harness_start(&w->p), 0);
     assert_int_equal(pthread_join(t, NULL), 0);
