@@ -10,7 +10,7 @@ LISTEN     ?= 127.0.0.1:8443
 FUZZ_SECONDS ?= 30
 MESON_FLAGS ?=
 
-.PHONY: all deps build run test asan bench bench-crypto bench-store bench-msg bench-retention fuzz format format-check clean
+.PHONY: all deps build run test asan bench bench-crypto bench-store bench-msg bench-retention bench-files soak-files fuzz format format-check clean
 
 all: build
 
@@ -40,7 +40,7 @@ asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tools/test-suite $(ASAN_BUILD)
 
-bench: bench-crypto bench-store bench-msg bench-retention
+bench: bench-crypto bench-store bench-msg bench-retention bench-files
 
 bench-crypto: build
 	$(BUILD)/bench/bench_crypto
@@ -54,6 +54,16 @@ bench-msg: build
 # one fdatasync per batch; BENCH_DIR picks the disk (default /tmp).
 bench-retention: build
 	$(BUILD)/bench/bench_retention
+
+# Encrypted files: upload then download a 1 GiB file through parleyd on
+# loopback (FILES_MIB to change the size).
+FILES_MIB ?= 1024
+bench-files: build
+	PARLEYD=$(BUILD)/src/server/parleyd $(BUILD)/bench/bench_files -s $(FILES_MIB)
+
+# One 5 GiB file end to end, checked byte for byte (needs ~16 GB in /tmp).
+soak-files: build
+	tools/soak-files $(BUILD)
 
 # Group commit against one transaction per write, on SQLite and a private
 # PostgreSQL.

@@ -22,6 +22,7 @@ enum parley_error {
     PARLEY_ECONFLICT = -15, /* conflicting concurrent change */
     PARLEY_ECLOSED = -16,   /* the object was shut down */
     PARLEY_ENOTSUP = -17,   /* not supported (yet) */
+    PARLEY_ECANCELED = -18, /* cancelled by the application */
 };
 
 /* A short lowercase description of `err` (a PARLEY_E* code). Never NULL. */

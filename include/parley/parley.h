@@ -310,6 +310,86 @@ void parley_link_free(struct parley_link *l);
  * PARLEY_EIO. */
 int parley_link_accept(struct parley_client *c, const char *code, int timeout_ms,
                        size_t *n_messages);
+/* ---- Files ----------------------------------------------------------------
+ * Files up to 5 GiB, end-to-end encrypted under a fresh key in authenticated
+ * 1 MiB chunks (docs/protocol.md, "Encrypted files"), uploaded in resumable
+ * parts and announced by a file message (msgtype 6000) that carries the
+ * key. Memory stays bounded whatever the file's size. */
+
+/* Progress: `done` of `total` plaintext bytes. A non-zero return cancels
+ * the transfer (PARLEY_ECANCELED); it can be resumed later. Called on the
+ * caller's thread. */
+typedef int (*parley_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+struct parley_file_opts {
+    const char *name;               /* shown name; NULL: the path's last component */
+    int is_screenshot;              /* "isscreenshot" */
+    int is_voice_memo;              /* "isvoicememo" */
+    uint32_t voice_memo_duration_s; /* "voicememoduration" */
+    parley_progress_fn progress;    /* may be NULL */
+    void *progress_arg;
+    char *error; /* may be NULL: on failure, why, in words */
+    size_t error_len;
+};
+
+/* Encrypt the file at `path`, upload it and send the file message to `to`
+ * (as parley_client_send). An upload that stopped (network loss, a killed
+ * process, a restarted server) resumes where it stopped when the same file
+ * (same path, size and modification time) is sent to the same conversation
+ * again. The security group's compression setting is applied before
+ * encryption. Returns 0, PARLEY_EPERM (file attachments are off for the
+ * user's security group), PARLEY_ETOOBIG (larger than the group's maximum
+ * upload size), PARLEY_ECANCELED, PARLEY_EIO (the file cannot be read, or
+ * the network failed after retries), and the codes of parley_client_send. */
+int parley_file_send(struct parley_client *c, const char *to, const char *path,
+                     const struct parley_file_opts *opts, char msg_id[PARLEY_ID_HEX]);
+
+/* Download and decrypt the file of the received or sent file message
+ * `msg_id` into `out_path` (replaced atomically when complete). A download
+ * that stopped resumes from `out_path`.part. Returns 0, PARLEY_ENOTFOUND (no
+ * such file message, or the file expired or was deleted), PARLEY_EPERM
+ * (downloads are off for the user's security group), PARLEY_EAUTH (the
+ * file was tampered with), PARLEY_EPROTO (truncated or malformed),
+ * PARLEY_ECANCELED, PARLEY_EIO. `opts` may be NULL; only its progress and
+ * error fields are used. */
+int parley_file_get(struct parley_client *c, const char *msg_id, const char *out_path,
+                    const struct parley_file_opts *opts);
+
+/* Delete the file of file message `msg_id` from the server (its uploader,
+ * or a moderator of its room): recalled files stop being downloadable at
+ * once and their blob is removed. */
+int parley_file_delete(struct parley_client *c, const char *msg_id);
+
+/* ---- The Files view of rooms and groups -----------------------------------
+ * Where the network has file management on, a room's moderators (any member
+ * of a group) keep files in folders for the conversation; every member
+ * lists and downloads them. Each change is a room control message (4004,
+ * changemask 64, "filevaultinfo"), so names, folders and keys stay end to
+ * end encrypted and the retention log records every change; saved files
+ * no longer expire with their messages. Folders are paths: "/" or
+ * "/reports/2026". Members see the changes made after they joined.
+ * Functions return PARLEY_EPERM for a member who may not change the view
+ * (or when the network has file management off), PARLEY_EINVAL for a
+ * direct conversation or a bad folder path. */
+
+/* The view as JSON {"folders": ["/", ...], "files": [{"guid", "filename",
+ * "folder", "size", ...}]}. free() *json_out. */
+int parley_vault_list(struct parley_client *c, const char *conv, char **json_out);
+/* Upload a file straight into the view (folder NULL: "/"). */
+int parley_vault_upload(struct parley_client *c, const char *conv, const char *path,
+                        const char *folder, const struct parley_file_opts *opts,
+                        char guid[PARLEY_ID_HEX]);
+/* Save the file of file message `msg_id` (sent to `conv`) into the view. */
+int parley_vault_save(struct parley_client *c, const char *conv, const char *msg_id,
+                      const char *folder);
+int parley_vault_mkdir(struct parley_client *c, const char *conv, const char *folder);
+int parley_vault_move(struct parley_client *c, const char *conv, const char *guid,
+                      const char *folder);
+/* Remove a file from the view and, where the caller may, from the server. */
+int parley_vault_delete(struct parley_client *c, const char *conv, const char *guid);
+/* Download a file of the view (as parley_file_get). */
+int parley_vault_get(struct parley_client *c, const char *conv, const char *guid,
+                     const char *out_path, const struct parley_file_opts *opts);
 
 /* ---- Payload table -------------------------------------------------------- */
 

@@ -31,6 +31,9 @@ int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_rooms(struct cli *cli, int argc, char **argv);
 int cmd_fingerprint(struct cli *cli, int argc, char **argv);
 int cmd_link(struct cli *cli, int argc, char **argv);
+int cmd_send_file(struct cli *cli, int argc, char **argv);
+int cmd_get_file(struct cli *cli, int argc, char **argv);
+int cmd_vault(struct cli *cli, int argc, char **argv);
 
 /* A password: the first line of --password-file, else $`env`, else asked
  * on the terminal without echo. `which` names it in the prompt and selects

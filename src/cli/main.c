@@ -23,6 +23,12 @@ static const struct cli_cmd commands[] = {
     {"room", cmd_rooms, "room ...: the same as rooms"},
     {"fingerprint", cmd_fingerprint, "fingerprint USER [--trust]"},
     {"link", cmd_link, "link show [--no-qr] [--timeout SECONDS] | link accept CODE"},
+    {"send-file", cmd_send_file,
+     "send-file [--name NAME] [--screenshot] [--voice-memo SECONDS] USER_OR_CONV PATH"},
+    {"get-file", cmd_get_file, "get-file MSG_ID OUT"},
+    {"files", cmd_vault,
+     "files CONV list|upload PATH [FOLDER]|save MSG_ID [FOLDER]|mkdir FOLDER|mv GUID "
+     "FOLDER|rm GUID|get GUID OUT"},
 };
 
 static void usage(FILE *f)

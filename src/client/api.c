@@ -43,6 +43,29 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
     return buf_append(b, p, size * n) == 0 ? size * n : 0;
 }
 
+void api_curl_pin(const struct api *a, CURL *cu)
+{
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https");
+    if (a->ca_file[0]) {
+        /* The pinned certificates are the only trust anchors: the system
+         * store is never consulted (CURLOPT_CAPATH off). */
+        curl_easy_setopt(cu, CURLOPT_CAINFO, a->ca_file);
+        curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
+    } else {
+        /* No pinning: OpenSSL's system trust store, as the WebSocket
+         * (lws) uses it, SSL_CERT_FILE and SSL_CERT_DIR included. */
+        const char *file = getenv(X509_get_default_cert_file_env());
+        const char *dir = getenv(X509_get_default_cert_dir_env());
+        curl_easy_setopt(cu, CURLOPT_CAINFO, file ? file : X509_get_default_cert_file());
+        curl_easy_setopt(cu, CURLOPT_CAPATH, dir ? dir : X509_get_default_cert_dir());
+    }
+    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(cu, CURLOPT_USERAGENT, "libparley/" PARLEY_VERSION);
+}
+
 int api_request(const struct api *a, const char *method, const char *path, const char *token,
                 json_t *body, long *status, json_t **resp)
 {
@@ -92,26 +115,8 @@ int api_request(const struct api *a, const char *method, const char *path, const
     curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &in);
-    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "https");
-    if (a->ca_file[0]) {
-        /* The pinned certificates are the only trust anchors: the system
-         * store is never consulted (CURLOPT_CAPATH off). */
-        curl_easy_setopt(cu, CURLOPT_CAINFO, a->ca_file);
-        curl_easy_setopt(cu, CURLOPT_CAPATH, NULL);
-    } else {
-        /* No pinning: OpenSSL's system trust store, as the WebSocket
-         * (lws) uses it, SSL_CERT_FILE and SSL_CERT_DIR included. */
-        const char *file = getenv(X509_get_default_cert_file_env());
-        const char *dir = getenv(X509_get_default_cert_dir_env());
-        curl_easy_setopt(cu, CURLOPT_CAINFO, file ? file : X509_get_default_cert_file());
-        curl_easy_setopt(cu, CURLOPT_CAPATH, dir ? dir : X509_get_default_cert_dir());
-    }
-    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(cu, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT, 10L);
+    api_curl_pin(a, cu);
     curl_easy_setopt(cu, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(cu, CURLOPT_USERAGENT, "libparley/" PARLEY_VERSION);
     if (curl_easy_perform(cu) != CURLE_OK) {
         rc = PARLEY_EIO;
         goto out;

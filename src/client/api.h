@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "proto/keys.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #define API_MAX_RESPONSE (8u << 20)
@@ -35,6 +36,10 @@ int api_global_init(void);
  * JSON, PARLEY_ENOMEM. */
 int api_request(const struct api *a, const char *method, const char *path, const char *token,
                 json_t *body, long *status, json_t **resp);
+
+/* The transport options every request shares: HTTPS only, the pinned
+ * certificates as the only trust anchors, host name checked, no signals. */
+void api_curl_pin(const struct api *a, CURL *cu);
 
 /* Map an HTTP status and error answer to a PARLEY_E* code (0 for 2xx). */
 int api_status_error(long status, json_t *resp);

@@ -207,12 +207,17 @@ static int on_check_replay(void *arg, const uint8_t msg_id[KEYS_ID_LEN])
     return lstore_msg_seen(o->c->st, hex);
 }
 
-/* Title, expiration and burn-on-read from a 4001 or 4004 (caller holds mu). */
+/* Title, expiration and burn-on-read from a 4001 or 4004, and a change of
+ * the Files view (changemask 64, "saved item"). Caller holds mu. */
 static void apply_params(struct parley_client *c, const char *conv_hex, json_t *ctl)
 {
     struct lstore_conv conv;
     const char *title = json_string_value(json_object_get(ctl, "title"));
+    json_t *mask = json_object_get(ctl, "changemask");
 
+    if (json_is_integer(mask) && (json_integer_value(mask) & 64) &&
+        json_is_object(json_object_get(ctl, "filevaultinfo")))
+        client_vault_apply(c, conv_hex, json_object_get(ctl, "filevaultinfo"));
     if (lstore_conv_get(c->st, conv_hex, &conv) < 0)
         return;
     json_t *ttl = json_object_get(ctl, "ttl"), *bor = json_object_get(ctl, "bor");

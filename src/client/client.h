@@ -96,6 +96,21 @@ int client_get_user(struct parley_client *c, const char *id_hex, const char *nam
  * PARLEY_EPERM if not, or the error of the lookup. Network I/O: never
  * call with `mu` held. */
 int client_is_moderator(struct parley_client *c, const char *conv, const uint8_t user[KEYS_ID_LEN]);
+/* The conversation `to` (a username or a conversation id) names; creates
+ * the direct conversation on first use. Free lc->title. */
+int client_resolve(struct parley_client *c, const char *to, uint8_t conv[KEYS_ID_LEN],
+                   struct lstore_conv *lc);
+/* Seal `payload` for the conversation's devices, send it, wait for the ack
+ * and store it as sent. */
+int client_send_payload(struct parley_client *c, const char *to, json_t *payload,
+                        char msg_id[PARLEY_ID_HEX]);
+/* One API call with the device token; a non-2xx answer becomes its
+ * PARLEY_E* code (and *resp NULL). */
+int client_call(struct parley_client *c, const char *method, const char *path, json_t *body,
+                json_t **resp);
+/* files.c: apply one change of a conversation's Files view (the
+ * filevaultinfo of a 4004 control message). Caller holds mu. */
+void client_vault_apply(struct parley_client *c, const char *conv, json_t *filevaultinfo);
 /* The ack/nack of a sent message (connection thread). */
 void client_on_ack(struct parley_client *c, const uint8_t msg_id[KEYS_ID_LEN], int result,
                    const char *code, int64_t ts_ms);

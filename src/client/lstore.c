@@ -45,7 +45,11 @@ static const char schema[] =
     /* Received messages the application has not yet marked handled, in
      * arrival order (parley_client_journal). */
     "CREATE TABLE IF NOT EXISTS journal(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " msg_id TEXT NOT NULL UNIQUE);";
+    " msg_id TEXT NOT NULL UNIQUE);"
+    /* The Files view of rooms and groups: one sealed JSON item per file or
+     * folder, built from room control messages (4004, changemask 64). */
+    "CREATE TABLE IF NOT EXISTS vault(conv_id TEXT NOT NULL, item TEXT NOT NULL,"
+    " blob BLOB NOT NULL, PRIMARY KEY(conv_id, item));";
 
 static int exec(struct lstore *st, const char *sql)
 {
@@ -390,6 +394,21 @@ int lstore_secret_get(struct lstore *st, const char *name, struct buf *out)
     return rc;
 }
 
+int lstore_secret_delete(struct lstore *st, const char *name)
+{
+    sqlite3_stmt *s;
+    int rc;
+
+    if (strcmp(name, "storage_key") == 0)
+        return PARLEY_EINVAL;
+    rc = prepare(st, "DELETE FROM secrets WHERE name = ?", &s);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        rc = step_done(s);
+    }
+    return rc;
+}
+
 int lstore_pin_get(struct lstore *st, const char *user_id, struct buf *key, int *verified)
 {
     sqlite3_stmt *s;
@@ -694,6 +713,96 @@ int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now)
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
     return step_done(s);
+}
+
+/* A vault item's AAD name: conversation and item, so an item cannot be
+ * moved to another room's view. */
+static void vault_name(const char *conv_id, const char *item, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", conv_id, item);
+}
+
+int lstore_vault_put(struct lstore *st, const char *conv_id, const char *item, const char *json)
+{
+    struct buf ct = BUF_INIT(LSTORE_MAX_SECRET + 64);
+    char name[256];
+    sqlite3_stmt *s;
+    int rc;
+
+    vault_name(conv_id, item, name, sizeof(name));
+    rc = seal(st, "vault", name, (const uint8_t *)json, strlen(json), &ct);
+    if (rc == 0)
+        rc = prepare(st, "INSERT OR REPLACE INTO vault(conv_id, item, blob) VALUES(?, ?, ?)", &s);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, item, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 3, ct.data, (int)ct.len, SQLITE_STATIC);
+        rc = step_done(s);
+    }
+    buf_release(&ct);
+    return rc;
+}
+
+int lstore_vault_delete(struct lstore *st, const char *conv_id, const char *item)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "DELETE FROM vault WHERE conv_id = ? AND item = ?", &s);
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, item, -1, SQLITE_STATIC);
+        rc = step_done(s);
+    }
+    return rc;
+}
+
+int lstore_vault_each(struct lstore *st, const char *conv_id,
+                      int (*fn)(void *arg, const char *item, const char *json), void *arg)
+{
+    struct buf pt = BUF_INIT(LSTORE_MAX_SECRET);
+    char name[256];
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT item, blob FROM vault WHERE conv_id = ? ORDER BY item", &s), r;
+
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
+    while (rc == 0 && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *item = (const char *)sqlite3_column_text(s, 0);
+        vault_name(conv_id, item, name, sizeof(name));
+        buf_reset(&pt);
+        rc = unseal(st, "vault", name, sqlite3_column_blob(s, 1),
+                    (size_t)sqlite3_column_bytes(s, 1), &pt);
+        if (rc == 0)
+            rc = buf_append_byte(&pt, 0);
+        if (rc == 0)
+            rc = fn(arg, item, (const char *)pt.data);
+    }
+    if (rc == 0 && r != SQLITE_DONE)
+        rc = PARLEY_ESTORE;
+    sqlite3_finalize(s);
+    buf_release_secure(&pt);
+    return rc;
+}
+
+int lstore_msg_body(struct lstore *st, const char *msg_id, int *msgtype, struct buf *out)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT msgtype, body FROM messages WHERE msg_id = ? AND state != 4", &s);
+    if (rc < 0)
+        return rc;
+    sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *msgtype = sqlite3_column_int(s, 0);
+        rc = unseal(st, "body", msg_id, sqlite3_column_blob(s, 1),
+                    (size_t)sqlite3_column_bytes(s, 1), out);
+        if (rc == 0)
+            rc = buf_append_byte(out, 0);
+    } else {
+        rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
+    }
+    sqlite3_finalize(s);
+    return rc;
 }
 
 int lstore_msg_sender(struct lstore *st, const char *msg_id, char out[33])

@@ -49,6 +49,8 @@ int lstore_get(struct lstore *st, const char *name, char **out);
  * the plaintext to `out` (release it with buf_release_secure). */
 int lstore_secret_put(struct lstore *st, const char *name, const uint8_t *p, size_t n);
 int lstore_secret_get(struct lstore *st, const char *name, struct buf *out);
+/* Forget a secret; 0 also when there was none. */
+int lstore_secret_delete(struct lstore *st, const char *name);
 
 /* Pinned identity keys (trust on first use). get: PARLEY_ENOTFOUND if the
  * user has none; *verified tells whether the user compared the safety
@@ -111,6 +113,10 @@ int lstore_msg_each(struct lstore *st, const char *conv_id, size_t limit,
                     int (*fn)(void *arg, const struct lstore_msg *m), void *arg);
 int lstore_msg_set_state(struct lstore *st, const char *msg_id, int state);
 
+/* A stored (not deleted) message's type and payload JSON, NUL-terminated,
+ * appended to `out` (release it with buf_release_secure). Returns 0 or
+ * PARLEY_ENOTFOUND. */
+int lstore_msg_body(struct lstore *st, const char *msg_id, int *msgtype, struct buf *out);
 /* The sender (user id hex) of a stored message, or PARLEY_ENOTFOUND. */
 int lstore_msg_sender(struct lstore *st, const char *msg_id, char out[33]);
 /* A stored message's conversation and burn-on-read flag. */
@@ -129,6 +135,14 @@ int lstore_journal_add(struct lstore *st, const char *msg_id);
 int lstore_journal_each(struct lstore *st, int (*fn)(void *arg, const struct lstore_msg *m),
                         void *arg);
 int lstore_journal_done(struct lstore *st, const char *msg_id);
+/* The Files view of a room or group: items (a file's guid, or "dir:" and
+ * a folder's path) with a JSON description sealed under the storage key.
+ * put replaces; each calls fn with every item of the conversation in item
+ * order (a non-zero return stops and is returned). */
+int lstore_vault_put(struct lstore *st, const char *conv_id, const char *item, const char *json);
+int lstore_vault_delete(struct lstore *st, const char *conv_id, const char *item);
+int lstore_vault_each(struct lstore *st, const char *conv_id,
+                      int (*fn)(void *arg, const char *item, const char *json), void *arg);
 
 /* Record that one-time pre-key `id` was consumed (audit of forward secrecy). */
 int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now);

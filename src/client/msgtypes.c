@@ -62,14 +62,22 @@ const struct msgtype msgtype_table[] = {
         {"control", MT_OBJECT, true},
         {"control.pinned", MT_BOOL, true},
     }},
-    /* File and call messages: their fields are typed and checked here;
-     * moving file bytes and call media is the job of the files and calls
-     * subsystems, which do not exist yet. */
+    /* A file: what Appendix B shows, plus what opening it needs (its
+     * plaintext size, the key, whether records may be deflated). The
+     * bytes travel separately (files.c). Call media is the job of a calls
+     * subsystem that does not exist yet. */
     {MSGTYPE_FILE, "file", {
         {"file", MT_OBJECT, true},
         {"file.filename", MT_STRING, true},
         {"file.guid", MT_STRING, true},
         {"file.isscreenshot", MT_BOOL, false},
+        {"file.size", MT_INT, false},
+        {"file.key", MT_STRING, false},
+        {"file.compressed", MT_BOOL, false},
+        {"file.isvoicememo", MT_BOOL, false},
+        {"file.voicememoduration", MT_INT, false},
+        {"file.uploadedbyuser", MT_STRING, false},
+        {"file.uploadedtimestamp", MT_STRING, false},
     }},
     {MSGTYPE_CALL, "call", {
         {"call", MT_OBJECT, true},

@@ -28,7 +28,7 @@ struct msgtype_field {
     bool required;
 };
 
-#define MSGTYPE_MAX_FIELDS 8
+#define MSGTYPE_MAX_FIELDS 12
 
 struct msgtype {
     int type;

@@ -34,7 +34,7 @@ static int url_escape(const char *s, struct buf *out)
     return rc;
 }
 
-static int call(struct parley_client *c, const char *method, const char *path, json_t *body,
+int client_call(struct parley_client *c, const char *method, const char *path, json_t *body,
                 json_t **resp)
 {
     long status;
@@ -60,7 +60,7 @@ int client_get_user(struct parley_client *c, const char *id_hex, const char *nam
     else if ((rc = buf_append_str(&path, "/api/v1/client/users?username=")) == 0)
         rc = url_escape(name, &path);
     if (rc == 0)
-        rc = call(c, "GET", (const char *)path.data, NULL, &resp);
+        rc = client_call(c, "GET", (const char *)path.data, NULL, &resp);
     if (rc == 0)
         rc = api_user_parse(resp, out);
     json_decref(resp);
@@ -97,7 +97,7 @@ int client_identity(struct parley_client *c, const uint8_t user_id[KEYS_ID_LEN],
 /* ---- conversations ------------------------------------------------------ */
 
 /* The conversation `to` names; creates the direct one on first use. */
-static int resolve(struct parley_client *c, const char *to, uint8_t conv[KEYS_ID_LEN],
+int client_resolve(struct parley_client *c, const char *to, uint8_t conv[KEYS_ID_LEN],
                    struct lstore_conv *lc)
 {
     struct api_user peer;
@@ -137,7 +137,7 @@ static int resolve(struct parley_client *c, const char *to, uint8_t conv[KEYS_ID
     }
     /* Idempotent on the server; remembered locally once it answered. */
     body = json_pack("{ssss}", "type", "direct", "peer", lc->peer);
-    rc = body ? call(c, "POST", "/api/v1/client/conversations", body, &resp) : PARLEY_ENOMEM;
+    rc = body ? client_call(c, "POST", "/api/v1/client/conversations", body, &resp) : PARLEY_ENOMEM;
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
         rc = lstore_conv_put(c->st, lc);
@@ -170,7 +170,7 @@ static int members_of(struct parley_client *c, const struct lstore_conv *lc,
         return 0;
     }
     snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", lc->conv_id);
-    rc = call(c, "GET", path, NULL, &resp);
+    rc = client_call(c, "GET", path, NULL, &resp);
     if (rc == 0)
         rc = api_conv_parse(resp, &conv);
     json_decref(resp);
@@ -192,7 +192,7 @@ static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], 
 {
     json_t *resp = NULL, *arr, *v;
     size_t i;
-    int rc = call(c, "GET", "/api/v1/client/retention", NULL, &resp);
+    int rc = client_call(c, "GET", "/api/v1/client/retention", NULL, &resp);
 
     arr = json_object_get(resp, "compliance_bots");
     if (rc == 0 && !json_is_array(arr))
@@ -294,7 +294,7 @@ static int gather(struct parley_client *c, uint8_t (*members)[KEYS_ID_LEN], size
         goto out;
     }
     body = json_pack("{sO}", "devices", devs);
-    rc = body ? call(c, "POST", "/api/v1/client/prekeys/claim", body, &resp) : PARLEY_ENOMEM;
+    rc = body ? client_call(c, "POST", "/api/v1/client/prekeys/claim", body, &resp) : PARLEY_ENOMEM;
     if (rc == 0)
         rc = api_claim_parse(resp, &bundles, &n_bundles);
     if (rc < 0)
@@ -427,7 +427,7 @@ static int send_and_wait(struct parley_client *c, const uint8_t msg_id[KEYS_ID_L
     return rc;
 }
 
-static int send_payload(struct parley_client *c, const char *to, json_t *payload,
+int client_send_payload(struct parley_client *c, const char *to, json_t *payload,
                         char msg_id[PARLEY_ID_HEX])
 {
     uint8_t conv[KEYS_ID_LEN], (*members)[KEYS_ID_LEN] = NULL;
@@ -441,7 +441,7 @@ static int send_payload(struct parley_client *c, const char *to, json_t *payload
         return PARLEY_ECLOSED;
     if ((rc = msgtype_encode(payload, &pt, &pt_len)) < 0)
         return rc;
-    if ((rc = resolve(c, to, conv, &lc)) < 0)
+    if ((rc = client_resolve(c, to, conv, &lc)) < 0)
         goto out;
     for (int attempt = 0; attempt < CLIENT_SEND_ATTEMPTS; attempt++) {
         struct targets t;
@@ -512,7 +512,7 @@ int parley_client_send(struct parley_client *c, const char *to, const char *payl
                         sizeof(err));
     if (rc < 0)
         return rc;
-    rc = send_payload(c, to, payload, msg_id);
+    rc = client_send_payload(c, to, payload, msg_id);
     json_decref(payload);
     return rc;
 }
@@ -528,7 +528,7 @@ int parley_client_send_text(struct parley_client *c, const char *to, const char 
     payload = json_pack("{siss}", "msgtype", MSGTYPE_TEXT, "message", text);
     if (!payload)
         return PARLEY_EINVAL; /* not UTF-8, or no memory */
-    rc = send_payload(c, to, payload, msg_id);
+    rc = client_send_payload(c, to, payload, msg_id);
     json_decref(payload);
     return rc;
 }
@@ -556,7 +556,7 @@ int parley_client_history(struct parley_client *c, const char *to, size_t limit,
     *json_out = NULL;
     if (!arr)
         return PARLEY_ENOMEM;
-    rc = resolve(c, to, conv, &lc);
+    rc = client_resolve(c, to, conv, &lc);
     free(lc.title);
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
@@ -625,7 +625,7 @@ int parley_conv_create(struct parley_client *c, const char *type, const char *ti
         rc = PARLEY_ENOMEM;
         goto out;
     }
-    if ((rc = call(c, "POST", "/api/v1/client/conversations", body, &resp)) < 0)
+    if ((rc = client_call(c, "POST", "/api/v1/client/conversations", body, &resp)) < 0)
         goto out;
     strlcpy_p(lc.type, type, sizeof(lc.type));
     lc.title = (char *)title;
@@ -659,7 +659,7 @@ int parley_conv_create(struct parley_client *c, const char *type, const char *ti
     payload = json_pack("{si s{sOsOsssisisi}}", "msgtype", MSGTYPE_ROOM_CREATE, "control",
                         "members", mem, "masters", mods, "title", title ? title : "", "ttl",
                         (int)expiration, "bor", (int)burn_on_read, "changemask", 1 | 2 | 4 | 32);
-    rc = payload ? send_payload(c, lc.conv_id, payload, NULL) : PARLEY_ENOMEM;
+    rc = payload ? client_send_payload(c, lc.conv_id, payload, NULL) : PARLEY_ENOMEM;
     if (rc == PARLEY_ENOTFOUND)
         rc = 0; /* nobody else has a device yet */
 out:
@@ -678,7 +678,7 @@ int parley_conv_list(struct parley_client *c, char **json_out)
     int rc;
 
     *json_out = NULL;
-    if ((rc = call(c, "GET", "/api/v1/client/conversations", NULL, &resp)) < 0)
+    if ((rc = client_call(c, "GET", "/api/v1/client/conversations", NULL, &resp)) < 0)
         return rc;
     arr = json_is_array(resp) ? resp : json_object_get(resp, "conversations");
     if (!json_is_array(arr)) {
@@ -717,7 +717,7 @@ int parley_conv_members(struct parley_client *c, const char *conv, char **json_o
         return arr ? PARLEY_EINVAL : PARLEY_ENOMEM;
     }
     snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", conv);
-    rc = call(c, "GET", path, NULL, &resp);
+    rc = client_call(c, "GET", path, NULL, &resp);
     if (rc == 0)
         rc = api_conv_parse(resp, &ac);
     json_decref(resp);
@@ -766,13 +766,13 @@ int parley_conv_modify(struct parley_client *c, const char *conv, const char *co
         goto out;
     body = json_pack("{sOsOsO}", "add", a, "remove", r, "moderators", m);
     snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/members", conv);
-    rc = body ? call(c, "POST", path, body, &resp) : PARLEY_ENOMEM;
+    rc = body ? client_call(c, "POST", path, body, &resp) : PARLEY_ENOMEM;
     if (rc < 0)
         goto out;
     /* Tell the (new) members in an encrypted control message (4002). */
     payload = json_pack("{sis{sOsO}}", "msgtype", MSGTYPE_ROOM_MEMBERS, "control", "addedusers", a,
                         "deletedusers", r);
-    rc = payload ? send_payload(c, conv, payload, NULL) : PARLEY_ENOMEM;
+    rc = payload ? client_send_payload(c, conv, payload, NULL) : PARLEY_ENOMEM;
     if (rc == PARLEY_ENOTFOUND)
         rc = 0;
 out:
@@ -794,7 +794,7 @@ int client_is_moderator(struct parley_client *c, const char *conv, const uint8_t
     int rc;
 
     snprintf(path, sizeof(path), "/api/v1/client/conversations/%s", conv);
-    if ((rc = call(c, "GET", path, NULL, &resp)) < 0)
+    if ((rc = client_call(c, "GET", path, NULL, &resp)) < 0)
         return rc;
     rc = api_conv_parse(resp, &ac);
     json_decref(resp);
@@ -838,7 +838,7 @@ int parley_conv_set(struct parley_client *c, const char *conv, const struct parl
         if (body && ch->burn_on_read >= 0)
             json_object_set_new(body, "burn_on_read", json_integer(ch->burn_on_read));
         snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/settings", conv);
-        rc = body ? call(c, "PUT", path, body, &resp) : PARLEY_ENOMEM;
+        rc = body ? client_call(c, "PUT", path, body, &resp) : PARLEY_ENOMEM;
         if (rc < 0)
             goto out;
         /* The server may cap the expiration: announce what it stored. */
@@ -860,7 +860,7 @@ int parley_conv_set(struct parley_client *c, const char *conv, const struct parl
         resp = NULL;
         body = json_pack("{sO}", "moderators", mods);
         snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/members", conv);
-        rc = body ? call(c, "POST", path, body, &resp) : PARLEY_ENOMEM;
+        rc = body ? client_call(c, "POST", path, body, &resp) : PARLEY_ENOMEM;
         if (rc < 0)
             goto out;
         json_object_set(ctl, "masters", mods);
@@ -902,7 +902,7 @@ int parley_conv_set(struct parley_client *c, const char *conv, const struct parl
     }
     pthread_mutex_unlock(&c->mu);
     if (rc == 0)
-        rc = send_payload(c, conv, payload, NULL);
+        rc = client_send_payload(c, conv, payload, NULL);
     if (rc == PARLEY_ENOTFOUND)
         rc = 0; /* nobody else has a device yet */
 out:
@@ -924,12 +924,12 @@ static int conv_action(struct parley_client *c, const char *conv, const char *me
         return PARLEY_EINVAL;
     /* The control message goes first: after leaving, we may not send. */
     payload = json_pack("{si}", "msgtype", msgtype);
-    rc = payload ? send_payload(c, conv, payload, NULL) : PARLEY_ENOMEM;
+    rc = payload ? client_send_payload(c, conv, payload, NULL) : PARLEY_ENOMEM;
     json_decref(payload);
     if (rc < 0 && rc != PARLEY_ENOTFOUND && rc != PARLEY_ECLOSED)
         return rc;
     snprintf(path, sizeof(path), "/api/v1/client/conversations/%s%s", conv, suffix);
-    rc = call(c, method, path, NULL, &resp);
+    rc = client_call(c, method, path, NULL, &resp);
     json_decref(resp);
     if (rc == 0) {
         pthread_mutex_lock(&c->mu);
@@ -1023,7 +1023,7 @@ int parley_client_typing(struct parley_client *c, const char *to, int active)
         return PARLEY_EINVAL;
     if (!c->conn)
         return PARLEY_ECLOSED;
-    rc = resolve(c, to, conv, &lc);
+    rc = client_resolve(c, to, conv, &lc);
     free(lc.title);
     if (rc < 0)
         return rc;

@@ -40,6 +40,8 @@ const char *parley_strerror(int err)
         return "shut down";
     case PARLEY_ENOTSUP:
         return "not supported";
+    case PARLEY_ECANCELED:
+        return "cancelled";
     }
     return "unknown error";
 }

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
+#include "proto/filecrypt.h"
 
 #include "proto/link.h"
 
@@ -62,17 +63,28 @@ static const struct api_field link_done_fields[] = {
     {"header", API_B64, true, LINK_HEADER_MAX},
     {"chunks", API_INT, true, LINK_MAX_CHUNKS},
 };
+static const struct api_field file_create_fields[] = {
+    {"conv_id", API_ID, true, 0},
+    {"size", API_INT, true, FILECRYPT_MAX_SIZE},
+    {"expires_in", API_INT, false, 10 * 366 * 86400},
+    {"burn_on_read", API_BOOL, false, 0},
+    {"vault", API_BOOL, false, 0},
+};
 
 const struct api_field *const api_body_fields[API_BODY_COUNT] = {
-    login_fields,      identity_fields,    device_fields,    bundle_fields,
-    claim_fields,      conv_create_fields, members_fields,   link_create_fields,
-    link_offer_fields, link_chunk_fields,  link_done_fields, conv_settings_fields,
+    login_fields,       identity_fields,    device_fields,    bundle_fields,
+    claim_fields,       conv_create_fields, members_fields,   link_create_fields,
+    link_offer_fields,  link_chunk_fields,  link_done_fields, conv_settings_fields,
+    file_create_fields,
 };
 const size_t api_body_nfields[API_BODY_COUNT] = {
-    ARRAY_SIZE(login_fields),      ARRAY_SIZE(identity_fields),    ARRAY_SIZE(device_fields),
-    ARRAY_SIZE(bundle_fields),     ARRAY_SIZE(claim_fields),       ARRAY_SIZE(conv_create_fields),
-    ARRAY_SIZE(members_fields),    ARRAY_SIZE(link_create_fields), ARRAY_SIZE(link_offer_fields),
-    ARRAY_SIZE(link_chunk_fields), ARRAY_SIZE(link_done_fields),   ARRAY_SIZE(conv_settings_fields),
+    ARRAY_SIZE(login_fields),       ARRAY_SIZE(identity_fields),
+    ARRAY_SIZE(device_fields),      ARRAY_SIZE(bundle_fields),
+    ARRAY_SIZE(claim_fields),       ARRAY_SIZE(conv_create_fields),
+    ARRAY_SIZE(members_fields),     ARRAY_SIZE(link_create_fields),
+    ARRAY_SIZE(link_offer_fields),  ARRAY_SIZE(link_chunk_fields),
+    ARRAY_SIZE(link_done_fields),   ARRAY_SIZE(conv_settings_fields),
+    ARRAY_SIZE(file_create_fields),
 };
 
 static int parse_id(json_t *j, uint8_t out[KEYS_ID_LEN])

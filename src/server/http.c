@@ -128,6 +128,31 @@ void http_dispatch(struct http_req *req)
         BUG("handler for %s %s did not reply", http_method_name(req->method), req->route->path);
 }
 
+bool http_dispatch_stream(struct http_req *req)
+{
+    req->route->fn(req);
+    if (req->replied)
+        return false;
+    if (!req->on_body || !req->on_body_end)
+        BUG("streaming handler for %s did not reply or take the body", req->route->path);
+    return true;
+}
+
+void http_stream_body(struct http_req *req, const void *data, size_t len)
+{
+    /* After an error reply the rest of the body is read and dropped. */
+    if (!req->replied && req->on_body)
+        req->on_body(req, data, len);
+}
+
+void http_stream_end(struct http_req *req)
+{
+    if (!req->replied && req->on_body_end)
+        req->on_body_end(req);
+    if (!req->replied)
+        BUG("streaming handler for %s did not reply", req->route->path);
+}
+
 void http_add_header(struct http_req *req, const char *name, const char *value)
 {
     if (buf_printf(&req->headers, "%s: %s\r\n", name, value) < 0)
@@ -148,6 +173,20 @@ void http_reply(struct http_req *req, int status, const char *content_type, cons
     /* The handler returned long ago: nothing else asks lws to write. */
     if (req->resumed && req->wsi)
         lws_callback_on_writable(req->wsi);
+}
+
+void http_reply_stream(struct http_req *req, int status, const char *content_type, uint64_t len)
+{
+    if (req->replied)
+        BUG("second reply to %s", req->path);
+    if (!req->produce)
+        BUG("streamed reply to %s without a producer", req->path);
+    req->replied = true;
+    req->status = status;
+    req->content_type = content_type;
+    req->stream_len = len;
+    req->stream_sent = 0;
+    buf_reset(&req->reply);
 }
 
 void http_reply_json(struct http_req *req, int status, json_t *obj)
@@ -188,8 +227,9 @@ static int write_headers(struct http_req *req)
     struct lws *wsi = req->wsi;
     size_t off = 0;
 
-    if (lws_add_http_common_headers(wsi, (unsigned)req->status, req->content_type,
-                                    (lws_filepos_t)req->reply.len, &p, end))
+    if (lws_add_http_common_headers(
+            wsi, (unsigned)req->status, req->content_type,
+            (lws_filepos_t)(req->produce ? req->stream_len : req->reply.len), &p, end))
         return -1;
     for (size_t i = 0; i < ARRAY_SIZE(security_headers); i++)
         if (lws_add_http_header_by_name(wsi, (const unsigned char *)security_headers[i][0],
@@ -217,6 +257,28 @@ static int write_headers(struct http_req *req)
 }
 
 #define HTTP_CHUNK 16384
+/* Streamed bodies go out in larger writes: fewer calls into TLS, and lws
+ * keeps what the socket did not take for the next writable callback. */
+#define HTTP_STREAM_CHUNK (256 * 1024)
+
+static int write_stream(struct http_req *req)
+{
+    /* The loop thread is the only writer, so one buffer serves every
+     * connection. */
+    static unsigned char chunk[LWS_PRE + HTTP_STREAM_CHUNK];
+    uint64_t left = req->stream_len - req->stream_sent;
+    size_t cap = left < HTTP_STREAM_CHUNK ? (size_t)left : HTTP_STREAM_CHUNK;
+    ssize_t n = req->produce(req, chunk + LWS_PRE, cap);
+
+    if (n <= 0 || (size_t)n > cap)
+        return -1;
+    req->stream_sent += (uint64_t)n;
+    if (lws_write(req->wsi, chunk + LWS_PRE, (size_t)n,
+                  req->stream_sent == req->stream_len ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+        (int)n)
+        return -1;
+    return req->stream_sent < req->stream_len ? 1 : 0;
+}
 
 int http_write(struct http_req *req)
 {
@@ -225,15 +287,16 @@ int http_write(struct http_req *req)
     enum lws_write_protocol wp = LWS_WRITE_HTTP;
 
     if (req->sent == 0 && req->status) {
+        size_t body = req->produce ? (size_t)req->stream_len : req->reply.len;
         if (write_headers(req) < 0)
             return -1;
-        if (req->method == HTTP_HEAD || req->reply.len == 0) {
-            req->status = 0;
-            return 0;
-        }
         req->status = 0; /* headers are out */
+        if (req->method == HTTP_HEAD || body == 0)
+            return 0;
         return 1;
     }
+    if (req->produce)
+        return write_stream(req);
     n = req->reply.len - req->sent;
     if (n > HTTP_CHUNK)
         n = HTTP_CHUNK;
@@ -281,6 +344,13 @@ void http_req_release(struct http_req *req)
         req->pending = NULL;
     }
     req->resumed = false;
+    if (req->on_release)
+        req->on_release(req);
+    req->on_release = NULL;
+    req->stream = NULL;
+    req->produce = NULL;
+    req->on_body = NULL;
+    req->on_body_end = NULL;
     buf_release(&req->body);
     buf_release(&req->reply);
     buf_release(&req->headers);

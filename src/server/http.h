@@ -45,13 +45,31 @@ struct http_req {
     bool replied;
     struct http_pending *pending; /* set between http_defer and http_resume */
     bool resumed;                 /* replied after http_resume: wake the writer */
+    /* Streamed request bodies (HTTP_ROUTE_STREAM): the handler runs as soon
+     * as the headers are in. Unless it replied at once (and the body is then
+     * never read: the connection closes after the reply), it sets on_body,
+     * called with each piece of the body as it arrives, and on_body_end,
+     * called once it is complete, which must reply if nothing did. */
+    void (*on_body)(struct http_req *req, const void *data, size_t len);
+    void (*on_body_end)(struct http_req *req);
+    /* Streamed replies (http_reply_stream): produce fills buf with up to
+     * cap bytes of the body's next part and returns how many, or -1 to
+     * close the connection (the body cannot be finished). */
+    ssize_t (*produce)(struct http_req *req, uint8_t *buf, size_t cap);
+    uint64_t stream_len, stream_sent;
+    /* The handler's state for the above; on_release frees it when the
+     * request ends, whichever way. */
+    void *stream;
+    void (*on_release)(struct http_req *req);
+    bool close_after; /* close the connection once the reply is out */
 };
 
 typedef void (*http_handler_fn)(struct http_req *req);
 struct admin_ctx;
 
 enum http_route_flags {
-    HTTP_ROUTE_BODY = 1 << 0, /* reads a request body */
+    HTTP_ROUTE_BODY = 1 << 0,   /* reads a request body */
+    HTTP_ROUTE_STREAM = 1 << 1, /* takes its body piece by piece (see on_body) */
 };
 
 /* One row per endpoint. Paths are matched segment by segment; a segment
@@ -81,6 +99,12 @@ int http_route(struct http_req *req);
 void http_body(struct http_req *req, const void *data, size_t len);
 /* The body is complete (or there is none): run the handler. */
 void http_dispatch(struct http_req *req);
+/* HTTP_ROUTE_STREAM: the headers are in; run the handler. Returns true if
+ * it wants the body (it set on_body and did not reply). */
+bool http_dispatch_stream(struct http_req *req);
+/* HTTP_ROUTE_STREAM: a piece of the body, then its end. */
+void http_stream_body(struct http_req *req, const void *data, size_t len);
+void http_stream_end(struct http_req *req);
 /* Write as much of the reply as the connection takes. Returns 1 while more
  * remains, 0 when done, -1 to close the connection. */
 int http_write(struct http_req *req);
@@ -107,6 +131,10 @@ void http_reply_json(struct http_req *req, int status, json_t *obj);
 void http_reply_error(struct http_req *req, int status, const char *code, const char *fmt, ...)
     PARLEY_PRINTF(4, 5);
 void http_add_header(struct http_req *req, const char *name, const char *value);
+/* A reply of `len` bytes that req->produce writes as the connection takes
+ * them, so that no body is held in memory whole. Set req->produce (and
+ * req->stream) first. */
+void http_reply_stream(struct http_req *req, int status, const char *content_type, uint64_t len);
 
 const char *http_method_name(enum http_method m);
 

@@ -8,6 +8,7 @@
 #include "api_client.h"
 #include "api_conv.h"
 #include "api_link.h"
+#include "api_files.h"
 
 /* Rows that are not admin routes leave the admin fields of struct
  * http_route zero. */
@@ -99,6 +100,31 @@ const struct http_route http_routes[] = {
     {.method = HTTP_DELETE,
      .path = "/api/v1/client/links/:link_id",
      .fn = api_link_delete,
+     .flags = 0},
+    {.method = HTTP_POST,
+     .path = "/api/v1/client/files",
+     .fn = api_files_create,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_GET, .path = "/api/v1/client/files/:file_id", .fn = api_files_get, .flags = 0},
+    {.method = HTTP_PUT,
+     .path = "/api/v1/client/files/:file_id",
+     .fn = api_files_put,
+     .flags = HTTP_ROUTE_STREAM},
+    {.method = HTTP_DELETE,
+     .path = "/api/v1/client/files/:file_id",
+     .fn = api_files_delete,
+     .flags = 0},
+    {.method = HTTP_GET,
+     .path = "/api/v1/client/files/:file_id/data",
+     .fn = api_files_data,
+     .flags = 0},
+    {.method = HTTP_PUT,
+     .path = "/api/v1/client/files/:file_id/vault",
+     .fn = api_files_vault_save,
+     .flags = 0},
+    {.method = HTTP_DELETE,
+     .path = "/api/v1/client/files/:file_id/vault",
+     .fn = api_files_vault_remove,
      .flags = 0},
     {HTTP_GET, "/api/docs", api_docs_page, 0},
     {HTTP_GET, "/api/docs/docs.js", api_docs_script, 0},

@@ -69,22 +69,38 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         finish_request(hc); /* keep-alive: a previous request may linger */
         hc->active = true;
         rc = http_begin(&hc->req, srv, wsi);
-        if (rc > 0)
+        if (rc > 0) {
             http_fail(hc, rc);
-        else if ((hc->req.route->flags & HTTP_ROUTE_BODY) && has_body(wsi))
+        } else if (hc->req.route->flags & HTTP_ROUTE_STREAM) {
+            bool body = has_body(wsi);
+            if (http_dispatch_stream(&hc->req)) {
+                if (body)
+                    return 0; /* pieces come in LWS_CALLBACK_HTTP_BODY */
+                http_stream_end(&hc->req);
+            } else if (body) {
+                /* Refused before any of the body was read: rather than
+                 * receive what will be dropped, close after the reply. */
+                hc->req.close_after = true;
+            }
+        } else if ((hc->req.route->flags & HTTP_ROUTE_BODY) && has_body(wsi))
             return 0; /* wait for LWS_CALLBACK_HTTP_BODY_COMPLETION */
         else
             http_dispatch(&hc->req);
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_HTTP_BODY:
-        if (hc->active)
+        if (hc->active && (hc->req.route->flags & HTTP_ROUTE_STREAM))
+            http_stream_body(&hc->req, in, len);
+        else if (hc->active)
             http_body(&hc->req, in, len);
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!hc->active)
             return -1;
-        http_dispatch(&hc->req);
+        if (hc->req.route->flags & HTTP_ROUTE_STREAM)
+            http_stream_end(&hc->req);
+        else
+            http_dispatch(&hc->req);
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -97,9 +113,10 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
             lws_callback_on_writable(wsi);
             return 0;
         }
+        rc = hc->req.close_after;
         finish_request(hc);
         /* Ends the transaction; closes the connection on HTTP/1.0 or shutdown. */
-        if (srv->shutting_down || lws_http_transaction_completed(wsi))
+        if (rc || srv->shutting_down || lws_http_transaction_completed(wsi))
             return -1;
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -271,6 +288,9 @@ int transport_start(struct server *srv)
     info.gid = -1;
     info.fd_limit_per_thread = (unsigned)cfg->max_connections + 64;
     info.max_http_header_data = 8192;
+    /* lws reads each connection through this buffer: at the default 4 KiB
+     * a file upload costs a callback per 4 KiB. */
+    info.pt_serv_buf_size = 256 * 1024;
     info.timeout_secs = 30;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {

@@ -13,6 +13,7 @@
 #include "loopq.h"
 #include "msgstore.h"
 #include "proto/ids.h"
+#include "api_files.h"
 #include "sgroup_settings.h"
 #include "store.h"
 
@@ -896,6 +897,7 @@ static void on_expirer(lws_sorted_usec_list_t *sul)
         return;
     if (!atomic_exchange(&purge_running, true))
         msgstore_purge(srv->store, on_purged, NULL);
+    files_sweep(srv);
     lws_sul_schedule(srv->ctx, 0, sul, on_expirer, WS_EXPIRER_US);
 }
 

@@ -95,7 +95,7 @@ static int find_port(const char *log)
 
 int harness_start(struct parleyd *p)
 {
-    char conf[300], out[300], logf[300];
+    char conf[300], out[300], logf[300], listen[32] = "127.0.0.1:0";
     double deadline = now_s() + 60;
     pid_t pid;
 
@@ -105,6 +105,9 @@ int harness_start(struct parleyd *p)
     snprintf(logf, sizeof(logf), "%s/parleyd.log", p->dir);
     /* A restart must find its own line, not the previous run's. */
     unlink(logf);
+    /* Clients configured with the first port find a restarted server. */
+    if (p->keep_port && p->port > 0)
+        snprintf(listen, sizeof(listen), "127.0.0.1:%d", p->port);
     pid = fork();
     if (pid < 0)
         return -1;
@@ -113,8 +116,8 @@ int harness_start(struct parleyd *p)
         int e = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(o, 1);
         dup2(e, 2);
-        execl(parleyd_path(), "parleyd", "--config", conf, "--data-dir", p->dir, "--listen",
-              "127.0.0.1:0", (char *)NULL);
+        execl(parleyd_path(), "parleyd", "--config", conf, "--data-dir", p->dir, "--listen", listen,
+              (char *)NULL);
         _exit(127);
     }
     p->pid = pid;

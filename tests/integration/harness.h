@@ -23,6 +23,7 @@ struct parleyd {
     char dir[256];      /* data directory */
     char *store_uri;    /* from testdb_create */
     char *extra_config; /* lines appended to the config file */
+    bool keep_port;     /* restarts listen on the port of the first start */
 };
 
 /* Create the data directory and database; nothing is started. Returns 0. */
