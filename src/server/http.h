@@ -40,6 +40,10 @@ struct http_req {
     const char *content_type;
     struct buf reply;
     struct buf headers; /* extra "name: value\r\n" lines */
+    /* Replace the default Cache-Control and Content-Security-Policy of
+     * every reply when set (static strings). */
+    const char *cache_control;
+    const char *csp;
     size_t sent;
     bool replied;
 };
@@ -52,7 +56,8 @@ enum http_route_flags {
 };
 
 /* One row per endpoint. Paths are matched segment by segment; a segment
- * ":name" matches any one non-empty segment and is passed in params[]. */
+ * ":name" matches any one non-empty segment and is passed in params[]. A
+ * final segment "*" matches whatever follows (the handler reads req->path). */
 struct http_route {
     enum http_method method;
     const char *path;
