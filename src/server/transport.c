@@ -103,7 +103,10 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        finish_request(hc);
+        /* A connection that closes before its first request (a browser's
+         * spare TLS connection, say) has no per-connection data yet. */
+        if (hc)
+            finish_request(hc);
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
