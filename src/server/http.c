@@ -118,6 +118,7 @@ void http_body(struct http_req *req, const void *data, size_t len)
 
 void http_dispatch(struct http_req *req)
 {
+    req->dispatched = true;
     if (req->body_too_big) {
         http_reply_error(req, 413, "body_too_large",
                          "request body is larger than %lld bytes (setting http_max_body)",

@@ -45,6 +45,7 @@ struct http_req {
     const char *cache_control;
     const char *csp;
     size_t sent;
+    bool dispatched; /* the handler has run (http_dispatch) */
     bool replied;
 };
 

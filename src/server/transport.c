@@ -83,6 +83,10 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!hc->active)
             return -1;
+        /* A route that reads no body has already run when a body, even an
+         * empty one, was sent along: ignore the body. */
+        if (hc->req.dispatched)
+            return 0;
         http_dispatch(&hc->req);
         lws_callback_on_writable(wsi);
         return 0;

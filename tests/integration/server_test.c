@@ -114,6 +114,24 @@ static void test_server__connections_closed_before_a_request_are_harmless(void *
     http_resp_free(&r);
 }
 
+/* A body sent to a route that reads none is ignored: the route runs once.
+ * parleyd once ran it again at the end of the body, and aborted. */
+static void test_server__body_on_a_route_without_one_is_ignored(void **state)
+{
+    struct parleyd *p = *state;
+    struct http_resp r;
+
+    assert_int_equal(harness_http(p, "POST", "/api/v1/admin/logout", "", &r), 0);
+    assert_int_equal(r.status, 401);
+    http_resp_free(&r);
+    assert_int_equal(harness_http(p, "POST", "/api/v1/admin/logout", "{\"x\":1}", &r), 0);
+    assert_int_equal(r.status, 401);
+    http_resp_free(&r);
+    assert_int_equal(harness_http(p, "GET", "/healthz", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+}
+
 static void test_server__unknown_route_and_method_get_json_errors(void **state)
 {
     struct parleyd *p = *state;
@@ -374,6 +392,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_server__connections_closed_before_a_request_are_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server__body_on_a_route_without_one_is_ignored, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_server__unknown_route_and_method_get_json_errors,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
