@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { bootParleyd, launch, totpSource, apiClient, run, tap, artifactsDir } from './lib.mjs';
 
 const art = artifactsDir();
-mkdirSync(join(art, 'downloads'), { recursive: true });
+rmSync(art, { recursive: true, force: true });
+mkdirSync(join(art, 'downloads'), { recursive: true }); // also makes art again
 const t = tap();
 const S = {}; // state carried between steps
 const SUPER_PW = 'Super-Secret-42!';
@@ -212,7 +213,7 @@ t.step('super admin: room bot, federation and settings save through the API', as
   await su.getByText('Settings saved.').waitFor();
   await shot(su, '10-federation');
   await visit(su, '#/settings', 'Settings');
-  await su.getByLabel('Allow private ips').check();
+  await su.getByRole('checkbox', { name: 'Allow private IP addresses' }).check();
   await su.getByRole('button', { name: 'Save' }).click();
   await su.getByText('Settings saved.').waitFor();
   await su.locator('table').getByText('network.create').first().waitFor();
@@ -364,10 +365,10 @@ t.step('security groups: overview, tabs, a bad value and a saved change seen thr
     await na.getByRole('tabpanel').filter({ visible: true }).getByRole('button', { name: 'Save' }).waitFor();
   }
   const panel = na.getByRole('tabpanel').filter({ visible: true });
-  await panel.getByLabel('Max expiration').fill('5');
+  await panel.getByLabel('Max expiration (seconds)').fill('5');
   await panel.getByRole('button', { name: 'Save' }).click();
   await panel.locator('.field-error').filter({ hasText: /60/ }).waitFor();
-  await panel.getByLabel('Max expiration').fill('3600');
+  await panel.getByLabel('Max expiration (seconds)').fill('3600');
   await panel.getByLabel('Link preview').uncheck();
   await panel.getByRole('button', { name: 'Save' }).click();
   await na.getByText('Messaging settings of Default saved.').waitFor();
@@ -439,6 +440,155 @@ t.step('analytics: charts after real clients sent messages, and CSV export on ev
   await na.getByRole('button', { name: 'Apply' }).click();
   await na.getByText('From 2020-01-01 00:00 to 2020-01-31 23:59 UTC').waitFor();
   await na.locator('.stat', { hasText: 'messages sent' }).getByText('0', { exact: true }).waitFor();
+});
+
+
+t.step('bots, compliance bot and guest users', async () => {
+  await visit(na, nv('bots'), 'Bot Management');
+  await na.getByLabel('Bot username').fill('alerts');
+  await na.getByLabel('Password', { exact: true }).fill('Bot-Pass-123');
+  await na.getByRole('button', { name: 'Create bot' }).click();
+  await fieldError(na.locator('form'), 'Bot username').filter({ hasText: 'bot' }).waitFor();
+  await na.getByLabel('Bot username').fill('alertsbot');
+  await na.getByRole('button', { name: 'Create bot' }).click();
+  await na.locator('table').getByText('alertsbot').waitFor();
+  await shot(na, '29-bots');
+  await visit(na, nv('compliance'), 'Compliance Bot');
+  await na.getByLabel('Bot username').fill('acmecompliancebot');
+  await na.getByLabel('Password', { exact: true }).fill('Bot-Pass-123');
+  await na.getByRole('button', { name: 'Create compliance bot' }).click();
+  await na.locator('table').getByText('acmecompliancebot').waitFor();
+  await na.getByLabel('File password').fill('compliance-pass');
+  await na.getByRole('button', { name: 'Create configuration file' }).click();
+  await na.locator('code.cconf-deeplink').waitFor();
+  await shot(na, '30-compliance-bot');
+  const bots = (await S.api.get(`/networks/${S.nid}/bots`)).bots.map((b) => b.username).sort();
+  assert.deepEqual(bots, ['acmecompliancebot', 'alertsbot']);
+  await visit(na, nv('guests'), 'Guest Users');
+  await na.getByLabel('Guest username').fill('eve@partner.example');
+  await na.getByRole('button', { name: 'Block guest' }).click();
+  const row = na.locator('tr', { hasText: 'eve@partner.example' });
+  await row.waitFor();
+  await shot(na, '31-guests');
+  assert.equal((await S.api.get(`/networks/${S.nid}/guests`)).blocked[0].username, 'eve@partner.example');
+  await row.getByRole('button', { name: 'Unblock' }).click();
+  await na.getByText('No one is blocked.').waitFor();
+});
+
+t.step('network settings: profile, event logging, read receipts, file management', async () => {
+  await visit(na, nv('profile'), 'Network Profile');
+  await na.getByLabel('Network name').fill('Acme Corp');
+  await na.getByRole('button', { name: 'Save' }).click();
+  await na.locator('#network-select option', { hasText: 'Acme Corp' }).waitFor({ state: 'attached' });
+  await na.locator('tr', { hasText: 'locky' }).getByText('invited').waitFor();
+  await shot(na, '32-network-profile');
+  await visit(na, nv('event-logging'), 'Event Logging');
+  await na.getByLabel('Event logging').selectOption('ip_address');
+  await na.getByRole('button', { name: 'Save' }).click();
+  await na.getByText('Settings saved.').waitFor();
+  await shot(na, '33-event-logging');
+  await visit(na, nv('read-receipts'), 'Read Receipts');
+  await na.getByRole('checkbox', { name: 'Read receipts' }).uncheck();
+  await na.getByRole('button', { name: 'Save' }).click();
+  await na.getByText('Settings saved.').waitFor();
+  await shot(na, '34-read-receipts');
+  await visit(na, nv('files'), 'File Management');
+  await na.getByRole('checkbox', { name: 'File management' }).check();
+  await na.getByRole('button', { name: 'Save' }).first().click();
+  await na.getByText('Settings saved.').waitFor();
+  await na.getByRole('spinbutton', { name: 'TCP calling port' }).fill('70000');
+  await na.getByRole('button', { name: 'Save' }).last().click();
+  await fieldError(na.locator('form').last(), 'TCP calling port').filter({ hasText: '65535' }).waitFor();
+  await shot(na, '35-file-management');
+  const n = await S.api.get(`/networks/${S.nid}`);
+  assert.equal(n.name, 'Acme Corp');
+  assert.equal(n.settings.event_logging, 'ip_address');
+  assert.equal(n.settings.read_receipts, false);
+  assert.equal((await S.api.get(`/networks/${S.nid}/options`)).settings.file_management, true);
+});
+
+t.step('security tags, default rooms, API access and network SSO', async () => {
+  await visit(na, nv('security-tags'), 'Security Tags');
+  await na.getByLabel('Name', { exact: true }).fill('Secret');
+  await na.getByRole('checkbox', { name: 'Contractors' }).check();
+  await na.getByRole('button', { name: 'Create tag' }).click();
+  await na.locator('tr', { hasText: 'Secret' }).getByText('Contractors').waitFor();
+  await shot(na, '36-security-tags');
+  await visit(na, nv('default-rooms'), 'Default Rooms');
+  await na.getByLabel('Room name').fill('All hands');
+  await na.getByRole('button', { name: 'Create room' }).click();
+  await na.locator('tr', { hasText: 'All hands' }).getByText('every user of the network').waitFor();
+  await shot(na, '37-default-rooms');
+  await visit(na, nv('api-access'), 'API Access');
+  await na.getByLabel('Label').fill('directory sync');
+  await na.getByRole('button', { name: 'Create token' }).click();
+  const tok = (await na.locator('code.token-secret').textContent()).trim();
+  const netApi = apiClient(na.request, srv.url, tok);
+  assert.equal((await netApi.get(`/networks/${S.nid}/users`)).total, 3);
+  await shot(na, '38-api-access');
+  const tags = (await S.api.get(`/networks/${S.nid}/security-tags`)).security_tags;
+  assert.equal(tags[0].name, 'Secret');
+  assert.equal((await S.api.get(`/networks/${S.nid}/default-rooms`)).default_rooms[0].name, 'All hands');
+  await visit(na, nv('sso'), 'SSO Configuration');
+  await ssoPage(na, 'acme');
+  await shot(na, '39-network-sso');
+});
+
+t.step('dashboard and my account', async () => {
+  await visit(na, nv('dashboard'), 'Dashboard');
+  await na.locator('.stat', { hasText: 'registered users' }).getByText('2', { exact: true }).waitFor();
+  await na.locator('.stat', { hasText: 'messages, last 30 days' }).getByText('3', { exact: true }).waitFor();
+  await shot(na, '40-dashboard');
+  await visit(na, '#/account', 'My Account');
+  await na.getByLabel('First name').fill('Nora');
+  await na.getByRole('button', { name: 'Save' }).click();
+  await na.getByText('Your name is saved.').waitFor();
+  await na.getByRole('button', { name: 'Set up two-factor' }).click();
+  const secret = (await na.locator('code.secret').textContent()).trim();
+  await na.getByLabel('Code from the app').fill(await totpSource(secret)());
+  await na.getByRole('button', { name: 'Turn on two-factor' }).click();
+  await na.getByText('Two-factor authentication is on.').first().waitFor();
+  await shot(na, '41-my-account');
+});
+
+t.step('tablet width: the navigation folds behind Menu and pages still work', async () => {
+  await na.setViewportSize({ width: 820, height: 1180 });
+  await visit(na, nv('users'), 'Team Directory');
+  const nav = na.locator('#nav');
+  await na.waitForFunction(() => document.getElementById('nav').getBoundingClientRect().right <= 0);
+  await na.getByRole('button', { name: 'Menu' }).click();
+  await na.locator('#nav.open').waitFor();
+  await shot(na, '42-tablet-menu');
+  await nav.getByRole('link', { name: 'Security Groups' }).click();
+  await na.locator('main h1', { hasText: 'Security Groups' }).waitFor();
+  assert.equal(await na.getByRole('button', { name: 'Menu' }).getAttribute('aria-expanded'), 'false');
+  const overflow = await na.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the viewport`);
+  await visit(na, nv('analytics'), 'Analytics');
+  await shot(na, '43-tablet-analytics');
+  await na.setViewportSize({ width: 1280, height: 860 });
+});
+
+t.step('one session per administrator: a new sign-in ends the old one', async () => {
+  const p = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+  await p.goto(srv.url + '/admin/');
+  // Keyboard only: type, Tab to the next field, Enter submits.
+  await p.getByLabel('Username').focus();
+  await p.keyboard.type('admin');
+  await p.keyboard.press('Tab');
+  await p.keyboard.type(SUPER_PW);
+  await p.keyboard.press('Enter');
+  await p.getByLabel('Two-factor code').waitFor();
+  await p.getByLabel('Two-factor code').focus();
+  await p.keyboard.type(await S.superTotp());
+  await p.keyboard.press('Enter');
+  await p.locator('main h1', { hasText: 'Network Provisioning' }).waitFor();
+  // The first browser's session is gone: its next request says so.
+  await su.locator('#nav').getByRole('link', { name: 'Lockout' }).click();
+  await su.getByText('Your session has ended').waitFor();
+  await su.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await shot(su, '44-session-ended');
+  await p.context().close();
 });
 
 export async function main() {

@@ -239,11 +239,18 @@ export const SECTION_TITLES = {
   room_bot: 'Room bot',
 };
 
+// Labels that the setting's name does not spell well.
+const LABELS = {
+  tcp_calling_port: 'TCP calling port', allow_private_ips: 'Allow private IP addresses',
+  atak: 'ATAK integration', ssl_certificates: 'SSL certificates', max_upload_bytes: 'Largest upload (bytes)',
+  max_expiration: 'Max expiration (seconds)', room_bot_enabled: 'Room bot enabled',
+};
+
 /* Form fields for entries of a settings table (GET /settings,
  * deployment/settings, options) with current values. */
 export function settingFields(table, current) {
   return table.map((s) => {
-    const label = s.name.replace(/_/g, ' ').replace(/^./, (x) => x.toUpperCase());
+    const label = LABELS[s.name] || s.name.replace(/_/g, ' ').replace(/^./, (x) => x.toUpperCase());
     const value = current[s.name] ?? s.default;
     const help = s.help + (s.enforced === 'client' ? ' (applied by clients)' : '');
     switch (s.type) {

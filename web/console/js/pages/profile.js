@@ -6,11 +6,11 @@ import { h, form, section, table, action, notify, confirmDialog, badge } from '.
 
 export default async function (ctx) {
   const [n, { admins }] = await Promise.all([api.get(api.net(ctx.nid)), api.get(api.net(ctx.nid, '/admins'))]);
+  // Only a super administrator may change the federation domain.
+  const fields = [{ name: 'name', label: 'Network name', required: true, value: n.name }];
+  if (ctx.me.is_super) fields.push({ name: 'federation_domain', label: 'Federation domain', value: n.federation_domain || '', help: 'The domain other deployments use to reach this network (optional).' });
   const f = form({
-    fields: [
-      { name: 'name', label: 'Network name', required: true, value: n.name },
-      { name: 'federation_domain', label: 'Federation domain', value: n.federation_domain || '', help: 'The domain other deployments use to reach this network (optional).' },
-    ],
+    fields,
     onSubmit: async (v) => {
       await api.patch(api.net(ctx.nid), v);
       notify('Network profile saved.');
@@ -28,7 +28,9 @@ export default async function (ctx) {
     },
   });
   return h('div.page',
-    section('Profile', h('p', 'Network id: ', h('code', n.network_id)), f),
+    section('Profile', h('p', 'Network id: ', h('code', n.network_id)),
+      ctx.me.is_super ? null : h('p', 'Federation domain: ', n.federation_domain || 'none', h('span.help', ' (set by a super administrator)')),
+      f),
     section('Administrators', table([
       { label: 'Administrator', get: (a) => a.username },
       { label: 'Status', get: (a) => badge(a.status, a.status === 'accepted' ? 'active' : 'pending') },
