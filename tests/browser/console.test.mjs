@@ -24,6 +24,7 @@ const NETADMIN_PW = 'Net-Admin-Pass-7?';
 let srv, browser, su, na;
 
 async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(art, name + '.png'), fullPage: true });
 }
 
@@ -156,6 +157,10 @@ t.step('super admin: create administrators, with API errors next to the field', 
   await field(f, 'Initial password').fill(NETADMIN_PW);
   await f.getByRole('button', { name: 'Create administrator' }).click();
   await su.locator('table').getByText('locky', { exact: true }).waitFor();
+  await field(f, 'Username').fill('ops');
+  await field(f, 'Initial password').fill(NETADMIN_PW);
+  await f.getByRole('button', { name: 'Create administrator' }).click();
+  await su.locator('table').getByText('ops', { exact: true }).waitFor();
   const admins = (await S.api.get('/admins')).admins;
   const na = admins.find((a) => a.username === 'netadmin');
   assert.equal(na.networks[0].network_id, S.nid);
@@ -182,6 +187,21 @@ t.step('lockout: the sign-in page says the account is locked; a super admin unlo
   await signIn(p, 'locky', NETADMIN_PW);
   await p.getByRole('heading', { name: 'Choose a new password' }).waitFor();
   await p.context().close();
+});
+
+t.step('super admin: edit an administrator\'s name, role and networks', async () => {
+  await visit(su, '#/admins', 'Admin Provisioning');
+  await su.locator('tbody tr', { has: su.getByRole('cell', { name: 'locky', exact: true }) }).getByRole('button', { name: 'Edit' }).click();
+  const p = su.locator('.inline-edit');
+  await p.getByLabel('First name').fill('Lock');
+  await p.getByLabel('Role').selectOption('read_only');
+  await p.getByRole('checkbox', { name: 'Acme' }).check();
+  await p.getByRole('button', { name: 'Save' }).click();
+  await su.locator('tbody tr', { hasText: 'locky' }).getByText('read_only').waitFor();
+  const a = (await S.api.get('/admins')).admins.find((x) => x.username === 'locky');
+  assert.equal(a.first_name, 'Lock');
+  assert.equal(a.role, 'read_only');
+  assert.equal(a.networks[0].network_id, S.nid);
 });
 
 t.step('super admin: appearance sets the logo and sign-in text', async () => {
@@ -314,9 +334,9 @@ t.step('team directory: create, edit, suspend users; invite an admin; CSV downlo
   await na.getByLabel('Status').selectOption('pending');
   await na.getByText('4 users').waitFor();
   const invite = na.locator('form', { has: na.getByRole('button', { name: 'Invite administrator' }) });
-  await invite.getByLabel('Administrator username').fill('locky');
+  await invite.getByLabel('Administrator username').fill('ops');
   await invite.getByRole('button', { name: 'Invite administrator' }).click();
-  await na.getByText('locky invited.').waitFor();
+  await na.getByText('ops invited.').waitFor();
   await shot(na, '21-team-directory');
   const csv = await download(na, () => na.getByRole('link', { name: 'Download CSV' }).click());
   assert.match(csv, /"carol","Carol","Jones"/);
@@ -462,6 +482,14 @@ t.step('bots, compliance bot and guest users', async () => {
   await na.getByRole('button', { name: 'Create configuration file' }).click();
   await na.locator('code.cconf-deeplink').waitFor();
   await shot(na, '30-compliance-bot');
+  // Expire that file from Client Configuration.
+  await visit(na, nv('client-config'), 'Client Configuration');
+  const cc = na.locator('tbody tr', { hasText: 'compliance-bot' });
+  await cc.getByRole('button', { name: 'Expire now' }).click();
+  await na.getByRole('dialog').getByRole('button', { name: 'Expire' }).click();
+  await cc.getByText('expired').waitFor();
+  const cfgs = (await S.api.get(`/networks/${S.nid}/client-configs`)).client_configs;
+  assert.equal(cfgs.find((c) => c.name === 'compliance-bot').status, 'expired');
   const bots = (await S.api.get(`/networks/${S.nid}/bots`)).bots.map((b) => b.username).sort();
   assert.deepEqual(bots, ['acmecompliancebot', 'alertsbot']);
   await visit(na, nv('guests'), 'Guest Users');
@@ -480,7 +508,8 @@ t.step('network settings: profile, event logging, read receipts, file management
   await na.getByLabel('Network name').fill('Acme Corp');
   await na.getByRole('button', { name: 'Save' }).click();
   await na.locator('#network-select option', { hasText: 'Acme Corp' }).waitFor({ state: 'attached' });
-  await na.locator('tr', { hasText: 'locky' }).getByText('invited').waitFor();
+  await na.locator('tr', { hasText: 'ops' }).getByText('invited').waitFor();
+  await na.locator('tr', { hasText: 'locky' }).getByText('accepted').waitFor();
   await shot(na, '32-network-profile');
   await visit(na, nv('event-logging'), 'Event Logging');
   await na.getByLabel('Event logging').selectOption('ip_address');
@@ -525,6 +554,7 @@ t.step('security tags, default rooms, API access and network SSO', async () => {
   const tok = (await na.locator('code.token-secret').textContent()).trim();
   const netApi = apiClient(na.request, srv.url, tok);
   assert.equal((await netApi.get(`/networks/${S.nid}/users`)).total, 3);
+  await assert.rejects(netApi.get('/admins'), /403|404/);
   await shot(na, '38-api-access');
   const tags = (await S.api.get(`/networks/${S.nid}/security-tags`)).security_tags;
   assert.equal(tags[0].name, 'Secret');
@@ -549,6 +579,21 @@ t.step('dashboard and my account', async () => {
   await na.getByRole('button', { name: 'Turn on two-factor' }).click();
   await na.getByText('Two-factor authentication is on.').first().waitFor();
   await shot(na, '41-my-account');
+});
+
+t.step('team directory: deleting a user asks first', async () => {
+  await visit(na, nv('users'), 'Team Directory');
+  const row = na.locator('tbody tr', { has: na.getByRole('cell', { name: 'carol', exact: true }) });
+  await row.getByRole('button', { name: 'Delete' }).click();
+  const dialog = na.getByRole('dialog');
+  await dialog.getByText('Delete carol?').waitFor();
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await dialog.getByRole('button', { name: 'Delete user' }).click();
+  await na.getByText('carol deleted.').waitFor();
+  await row.waitFor({ state: 'detached' });
+  const left = (await S.api.get(`/networks/${S.nid}/users`)).users.map((u) => u.username).sort();
+  assert.deepEqual(left, ['alice', 'bob']);
 });
 
 t.step('tablet width: the navigation folds behind Menu and pages still work', async () => {
