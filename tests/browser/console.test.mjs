@@ -603,6 +603,7 @@ t.step('tablet width: the navigation folds behind Menu and pages still work', as
   await na.waitForFunction(() => document.getElementById('nav').getBoundingClientRect().right <= 0);
   await na.getByRole('button', { name: 'Menu' }).click();
   await na.locator('#nav.open').waitFor();
+  await na.waitForFunction(() => document.getElementById('nav').getBoundingClientRect().left >= 0);
   await shot(na, '42-tablet-menu');
   await nav.getByRole('link', { name: 'Security Groups' }).click();
   await na.locator('main h1', { hasText: 'Security Groups' }).waitFor();
