@@ -47,6 +47,8 @@ function chartBox(title, type, series) {
         scales: pie ? {} : { y: { beginAtZero: true, ticks: { precision: 0 } } } },
     });
     charts.add(c);
+  }).catch(() => {
+    box.querySelector('.chart-box').replaceWith(h('p.error', 'The chart cannot be drawn: parleyd does not serve Chart.js (run tools/install-deps). The figures are below.'));
   });
   if (empty) box.append(h('p.empty', 'No data in this range yet.'));
   return box;
