@@ -637,6 +637,19 @@ t.step('one session per administrator: a new sign-in ends the old one', async ()
   await p.context().close();
 });
 
+t.step('no page raised a script error', async () => {
+  assert.deepEqual(S.pageErrors || [], []);
+});
+
+t.step('parleyd shuts down cleanly after the whole session', async () => {
+  await browser.close();
+  browser = null;
+  const out = srv;
+  srv = null;
+  const code = await out.stop();
+  assert.equal(code, 0, 'parleyd exit status\n' + out.log().split('\n').slice(-20).join('\n'));
+});
+
 export async function main() {
   const failed = await t.run(async (name) => {
     if (su) await shot(su, 'failure-super').catch(() => {});
@@ -646,6 +659,7 @@ export async function main() {
   if (S.pageErrors) console.log(S.pageErrors.map((e) => '# page error: ' + e).join('\n'));
   if (browser) await browser.close();
   if (srv) await srv.stop();
+  if (S.clients) rmSync(S.clients, { recursive: true, force: true });
   process.exit(failed ? 1 : 0);
 }
 main();

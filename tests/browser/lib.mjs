@@ -32,10 +32,14 @@ export async function bootParleyd(extra = []) {
     if (port && pw && (await accepts(Number(port[1])))) {
       return {
         url: `https://127.0.0.1:${port[1]}`, password: pw[1], dir, child, log: () => out,
+        /* SIGTERM, then the exit status (0 for a clean shutdown). */
         stop: async () => {
-          child.kill('SIGTERM');
-          await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+          if (child.exitCode === null && child.signalCode === null) {
+            child.kill('SIGTERM');
+            await new Promise((r) => child.once('exit', r));
+          }
           rmSync(dir, { recursive: true, force: true });
+          return child.exitCode;
         },
       };
     }
