@@ -10,7 +10,11 @@ export async function ssoView(path, intro) {
   try {
     s = await api.get(path);
   } catch (e) {
-    return h('div.page', section('SSO configuration', h('p', intro), errorBox(e)));
+    // Nothing configured yet is a 404 too; a missing route is not.
+    if (e.status !== 404 || /no such endpoint/.test(e.message)) {
+      return h('div.page', section('SSO configuration', h('p', intro), errorBox(e)));
+    }
+    s = { enabled: false, scopes: 'openid email profile', token_grace_period_minutes: 0 };
   }
   const sync = s.security_group_sync || {};
   const f = form({
