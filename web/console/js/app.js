@@ -135,7 +135,7 @@ async function route() {
     nid: page.nid,
     arg: page.arg,
     networks: state.networks,
-    go: (hash) => { location.hash = hash; },
+    go: (hash) => { state.keepNotice = true; location.hash = hash; },
     reload: () => route(),
     reloadNetworks: async () => { await loadNetworks(); buildNav(); },
   };
@@ -190,7 +190,12 @@ function wireShell() {
       document.getElementById('nav').classList.remove('open');
     }
   });
-  window.addEventListener('hashchange', route);
+  window.addEventListener('hashchange', () => {
+    // A notice belongs to the page it came from, unless that page sent us here.
+    if (!state.keepNotice) document.getElementById('notice').hidden = true;
+    state.keepNotice = false;
+    route();
+  });
   api.setSessionLostHandler(() => {
     if (state.me) leaveShell('Your session has ended: it expired, or this account signed in somewhere else. Sign in again.');
   });
