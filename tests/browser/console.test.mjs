@@ -28,11 +28,16 @@ async function shot(page, name) {
   await page.screenshot({ path: join(art, name + '.png'), fullPage: true });
 }
 
-/* Go to a console page and wait for it to render its heading. */
+/* Go to a console page and wait for it to render its heading. Every
+ * control on it must have a label. */
 async function visit(page, hash, heading) {
   await page.goto(`${srv.url}/admin/${hash}`);
   await page.locator('main h1', { hasText: heading }).waitFor();
   await page.locator('main .loading').waitFor({ state: 'detached' }).catch(() => {});
+  const unlabelled = await page.evaluate(() => [...document.querySelectorAll('main input, main select, main textarea')]
+    .filter((e) => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+    .map((e) => e.outerHTML.slice(0, 120)));
+  assert.deepEqual(unlabelled, [], `unlabelled controls on ${hash}`);
 }
 
 async function signIn(page, user, password, code) {
@@ -388,6 +393,12 @@ t.step('security groups: overview, tabs, a bad value and a saved change seen thr
     await na.getByRole('tab', { name: tab }).click();
     await na.getByRole('tabpanel').filter({ visible: true }).getByRole('button', { name: 'Save' }).waitFor();
   }
+  // The tabs follow the arrow keys.
+  await na.getByRole('tab', { name: 'Messaging' }).focus();
+  await na.keyboard.press('ArrowRight');
+  assert.equal(await na.getByRole('tab', { name: 'Calling' }).getAttribute('aria-selected'), 'true');
+  await na.keyboard.press('ArrowLeft');
+  assert.equal(await na.getByRole('tab', { name: 'Messaging' }).getAttribute('aria-selected'), 'true');
   const panel = na.getByRole('tabpanel').filter({ visible: true });
   await panel.getByLabel('Max expiration (seconds)').fill('5');
   await panel.getByRole('button', { name: 'Save' }).click();
