@@ -1,6 +1,8 @@
 /* fuzz_http_route.c - request paths against the route table, including
- * ":name" parameter capture. The first byte picks the method. */
+ * ":name" parameter capture and the console's file paths. The first byte
+ * picks the method. */
 #include "server/http.h"
+#include "server/console.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,6 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < HTTP_MAX_PARAMS && req.params[i]; i++)
             if (strlen(req.params[i]) >= sizeof(req.path))
                 __builtin_trap();
+        /* A console path that passes never climbs out of console_dir. */
+        if (req.route->fn == console_file && strncmp(req.path, "/admin/", 7) == 0 &&
+            console_path_type(req.path + 7) &&
+            (strstr(req.path, "/.") || strstr(req.path + 6, "//")))
+            __builtin_trap();
     }
     return 0;
 }

@@ -83,6 +83,10 @@ static const struct setting settings[] = {
      "Argon2id verification)."},
     {"admin_session_idle_minutes", SET_INT, "30", 1, 10080, NULL, OFF(admin_session_idle_minutes),
      "An administrator session unused this long ends."},
+    {"console_dir", SET_STRING, NULL, 0, 0, NULL, OFF(console_dir),
+     "Directory of the web console's files, served at /admin. Default: the installed copy "
+     "(PREFIX/share/parley/console) when it exists, else web/console in the source tree parleyd "
+     "was built from."},
     {"admin_session_max_hours", SET_INT, "12", 1, 720, NULL, OFF(admin_session_max_hours),
      "An administrator session ends this long after sign-in, used or not."},
 };
@@ -409,6 +413,10 @@ int config_finish(struct config *c, char *err, size_t errlen)
         c->tls_cert = xasprintf("%s/tls/cert.pem", c->data_dir);
         c->tls_key = xasprintf("%s/tls/key.pem", c->data_dir);
     }
+    if (!c->console_dir)
+        c->console_dir = xstrdup(access(PARLEY_CONSOLE_INSTALL_DIR, R_OK | X_OK) == 0
+                                     ? PARLEY_CONSOLE_INSTALL_DIR
+                                     : PARLEY_CONSOLE_SOURCE_DIR);
     if (!c->hostname) {
         char h[256] = "localhost";
         if (gethostname(h, sizeof(h) - 1) < 0 || !*h)

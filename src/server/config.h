@@ -34,6 +34,7 @@ struct config {
     int admin_login_rate;
     int admin_session_idle_minutes;
     int admin_session_max_hours;
+    char *console_dir; /* the web console's static files (console.c) */
 };
 
 /* Fill `c` with the built-in defaults (derived ones, such as paths under the

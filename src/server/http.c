@@ -41,6 +41,8 @@ static bool match_path(struct http_req *req, const char *pattern, const char *pa
     int np = 0;
 
     while (*pattern && *path) {
+        if (strcmp(pattern, "/*") == 0)
+            return true;
         const char *pe = strchr(pattern + 1, '/'), *se = strchr(path + 1, '/');
         size_t pl = pe ? (size_t)(pe - pattern) : strlen(pattern);
         size_t sl = se ? (size_t)(se - path) : strlen(path);
@@ -117,6 +119,7 @@ void http_body(struct http_req *req, const void *data, size_t len)
 
 void http_dispatch(struct http_req *req)
 {
+    req->dispatched = true;
     if (req->body_too_big) {
         http_reply_error(req, 413, "body_too_large",
                          "request body is larger than %lld bytes (setting http_max_body)",
@@ -210,15 +213,21 @@ void http_reply_error(struct http_req *req, int status, const char *code, const 
 }
 
 /* Headers every reply carries: the console and the API are same-origin
- * only, never framed, never cached, never sniffed. */
+ * only, never framed, never cached, never sniffed. A handler may set
+ * req->cache_control and req->csp to replace the last two. */
 static const char *const security_headers[][2] = {
     {"strict-transport-security:", "max-age=31536000"},
     {"x-content-type-options:", "nosniff"},
     {"x-frame-options:", "DENY"},
     {"referrer-policy:", "no-referrer"},
-    {"content-security-policy:", "default-src 'self'; frame-ancestors 'none'"},
-    {"cache-control:", "no-store"},
 };
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                      unsigned char *end)
+{
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
 
 static int write_headers(struct http_req *req)
 {
@@ -232,10 +241,13 @@ static int write_headers(struct http_req *req)
             (lws_filepos_t)(req->produce ? req->stream_len : req->reply.len), &p, end))
         return -1;
     for (size_t i = 0; i < ARRAY_SIZE(security_headers); i++)
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)security_headers[i][0],
-                                        (const unsigned char *)security_headers[i][1],
-                                        (int)strlen(security_headers[i][1]), &p, end))
+        if (add_header(wsi, security_headers[i][0], security_headers[i][1], &p, end))
             return -1;
+    if (add_header(wsi, "content-security-policy:",
+                   req->csp ? req->csp : "default-src 'self'; frame-ancestors 'none'", &p, end) ||
+        add_header(wsi, "cache-control:", req->cache_control ? req->cache_control : "no-store", &p,
+                   end))
+        return -1;
     /* Extra headers were stored as "name: value\r\n" lines. */
     while (off < req->headers.len) {
         char *line = (char *)req->headers.data + off, *colon = strchr(line, ':');

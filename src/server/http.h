@@ -41,7 +41,12 @@ struct http_req {
     const char *content_type;
     struct buf reply;
     struct buf headers; /* extra "name: value\r\n" lines */
+    /* Replace the default Cache-Control and Content-Security-Policy of
+     * every reply when set (static strings). */
+    const char *cache_control;
+    const char *csp;
     size_t sent;
+    bool dispatched; /* the handler has run (http_dispatch) */
     bool replied;
     struct http_pending *pending; /* set between http_defer and http_resume */
     bool resumed;                 /* replied after http_resume: wake the writer */
@@ -73,7 +78,8 @@ enum http_route_flags {
 };
 
 /* One row per endpoint. Paths are matched segment by segment; a segment
- * ":name" matches any one non-empty segment and is passed in params[]. */
+ * ":name" matches any one non-empty segment and is passed in params[]. A
+ * final segment "*" matches whatever follows (the handler reads req->path). */
 struct http_route {
     enum http_method method;
     const char *path;

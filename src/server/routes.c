@@ -9,12 +9,16 @@
 #include "api_conv.h"
 #include "api_link.h"
 #include "api_files.h"
+#include "console.h"
 
 /* Rows that are not admin routes leave the admin fields of struct
  * http_route zero. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 const struct http_route http_routes[] = {
+    {HTTP_GET, "/", console_redirect, 0},
+    {HTTP_GET, "/admin", console_file, 0},
+    {HTTP_GET, "/admin/*", console_file, 0},
     {HTTP_GET, "/healthz", api_healthz, 0},
     {HTTP_GET, "/api/v1/version", api_version, 0},
     {.method = HTTP_POST,

@@ -97,10 +97,14 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!hc->active)
             return -1;
+        /* A route that reads no body has already run when a body, even an
+         * empty one, was sent along: ignore the body. */
         if (hc->req.route->flags & HTTP_ROUTE_STREAM)
             http_stream_end(&hc->req);
-        else
+        else if (!hc->req.dispatched)
             http_dispatch(&hc->req);
+        else
+            return 0;
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -121,8 +125,9 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        /* After DROP_PROTOCOL lws has freed our state and reports the
-         * close with no user data. */
+        /* No per-connection data: after DROP_PROTOCOL lws has freed our
+         * state, and a connection that closes before its first request
+         * (a browser's spare TLS connection, say) never had any. */
         if (hc)
             finish_request(hc);
         return 0;

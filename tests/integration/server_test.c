@@ -16,7 +16,12 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <jansson.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -69,6 +74,61 @@ static void test_server__healthz_answers_over_verified_tls(void **state)
     assert_non_null(strcasestr(r.headers, "strict-transport-security:"));
     assert_non_null(strcasestr(r.headers, "content-type: application/json"));
     json_decref(j);
+    http_resp_free(&r);
+}
+
+/* Complete a TLS handshake offering `alpn`, then close without a request. */
+static void tls_connect_and_close(const struct parleyd *p, const char *alpn, size_t alpn_len)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl;
+
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ssl = SSL_new(ctx);
+    SSL_set_alpn_protos(ssl, (const unsigned char *)alpn, (unsigned)alpn_len);
+    SSL_set_fd(ssl, fd);
+    assert_int_equal(SSL_connect(ssl), 1);
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+}
+
+/* Browsers open spare connections and close them unused; parleyd once
+ * crashed on their close. */
+static void test_server__connections_closed_before_a_request_are_harmless(void **state)
+{
+    struct parleyd *p = *state;
+    struct http_resp r;
+
+    for (int i = 0; i < 3; i++) {
+        tls_connect_and_close(p, "\x02h2", 3);
+        tls_connect_and_close(p, "\x08http/1.1", 9);
+    }
+    usleep(200 * 1000);
+    assert_int_equal(harness_http(p, "GET", "/healthz", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+}
+
+/* A body sent to a route that reads none is ignored: the route runs once.
+ * parleyd once ran it again at the end of the body, and aborted. */
+static void test_server__body_on_a_route_without_one_is_ignored(void **state)
+{
+    struct parleyd *p = *state;
+    struct http_resp r;
+
+    assert_int_equal(harness_http(p, "POST", "/api/v1/admin/logout", "", &r), 0);
+    assert_int_equal(r.status, 401);
+    http_resp_free(&r);
+    assert_int_equal(harness_http(p, "POST", "/api/v1/admin/logout", "{\"x\":1}", &r), 0);
+    assert_int_equal(r.status, 401);
+    http_resp_free(&r);
+    assert_int_equal(harness_http(p, "GET", "/healthz", NULL, &r), 0);
+    assert_int_equal(r.status, 200);
     http_resp_free(&r);
 }
 
@@ -329,6 +389,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_server__healthz_answers_over_verified_tls, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_server__connections_closed_before_a_request_are_harmless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server__body_on_a_route_without_one_is_ignored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_server__unknown_route_and_method_get_json_errors,
                                         setup, teardown),

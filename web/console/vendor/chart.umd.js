@@ -1,0 +1,1 @@
+../../../node_modules/chart.js/dist/chart.umd.js
