@@ -280,6 +280,11 @@ static void room_params(struct parley_client *c, const struct parley_event *ev)
         !is_room(ev->conv_id) || hex_decode(ev->sender, 2 * KEYS_ID_LEN, sender, KEYS_ID_LEN) < 0)
         return;
     rc = client_is_moderator(c, ev->conv_id, sender);
+    /* Gone (deleted, or we were removed) by the time we read it: there
+     * is nothing left to protect, and the settings still describe the
+     * messages already received, which a retention bot records. */
+    if (rc == PARLEY_ENOTFOUND)
+        rc = 0;
     if (rc < 0) {
         log_warnx("room settings not applied: sender is not a moderator (%s)", parley_strerror(rc));
         return;

@@ -150,9 +150,13 @@ out:
     return rc;
 }
 
-/* The member user ids of a conversation. */
-static int members_of(struct parley_client *c, const struct lstore_conv *lc,
-                      uint8_t (**ids)[KEYS_ID_LEN], size_t *n)
+/* The member user ids of a conversation. For a room, the server's record
+ * also gives the room's current expiration and burn-on-read, which a
+ * member who has not yet read the room's control messages (one added a
+ * moment ago) would otherwise miss: lc takes them. Group members keep
+ * their own settings. */
+static int members_of(struct parley_client *c, struct lstore_conv *lc, uint8_t (**ids)[KEYS_ID_LEN],
+                      size_t *n)
 {
     struct api_conv conv;
     char path[128];
@@ -180,8 +184,13 @@ static int members_of(struct parley_client *c, const struct lstore_conv *lc,
         rc = PARLEY_ENOMEM;
     for (size_t i = 0; rc == 0 && i < conv.n_members; i++)
         memcpy((*ids)[i], conv.members[i].user_id, KEYS_ID_LEN);
-    if (rc == 0)
+    if (rc == 0) {
         *n = conv.n_members;
+        if (strcmp(conv.type, "room") == 0) {
+            lc->expiration = conv.expiration;
+            lc->burn_on_read = conv.burn_on_read;
+        }
+    }
     api_conv_release(&conv);
     return rc;
 }
