@@ -57,6 +57,7 @@ void parley_client_free(struct parley_client *c)
         OPENSSL_cleanse(c->device_token, strlen(c->device_token));
         free(c->device_token);
     }
+    free(c->bots);
     lstore_close(c->st);
     parley_config_free(c->cfg);
     close(c->ev_pipe[0]);

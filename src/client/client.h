@@ -60,6 +60,11 @@ struct parley_client {
     pthread_cond_t ack_cv;
     bool online;
     bool journal; /* parley_client_journal: keep message events until done */
+    /* The network's compliance bots (send.c), fetched once and again after
+     * a devices_changed refusal; guarded by mu. */
+    uint8_t (*bots)[KEYS_ID_LEN];
+    size_t n_bots;
+    bool bots_known;
 
     struct conn *conn;
 

@@ -195,31 +195,62 @@ static int members_of(struct parley_client *c, struct lstore_conv *lc, uint8_t (
     return rc;
 }
 
-/* Add the network's compliance bots to the recipients: the server refuses
- * an envelope whose key is not wrapped for their devices too. */
-static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], size_t *n)
+/* Fetch the network's compliance bots into c->bots. */
+static int fetch_bots(struct parley_client *c)
 {
     json_t *resp = NULL, *arr, *v;
-    size_t i;
+    uint8_t(*bots)[KEYS_ID_LEN] = NULL;
+    size_t i, n = 0;
     int rc = client_call(c, "GET", "/api/v1/client/retention", NULL, &resp);
 
     arr = json_object_get(resp, "compliance_bots");
     if (rc == 0 && !json_is_array(arr))
         rc = PARLEY_EPROTO;
+    if (rc == 0 && json_array_size(arr) && !(bots = calloc(json_array_size(arr), KEYS_ID_LEN)))
+        rc = PARLEY_ENOMEM;
     json_array_foreach(arr, i, v)
     {
-        uint8_t id[KEYS_ID_LEN];
         const char *hex = json_string_value(v);
-        bool present = false;
         if (rc < 0)
             break;
         if (!hex || strlen(hex) != 2 * KEYS_ID_LEN ||
-            hex_decode(hex, 2 * KEYS_ID_LEN, id, KEYS_ID_LEN) < 0) {
+            hex_decode(hex, 2 * KEYS_ID_LEN, bots[n++], KEYS_ID_LEN) < 0)
             rc = PARLEY_EPROTO;
-            break;
-        }
+    }
+    json_decref(resp);
+    if (rc < 0) {
+        free(bots);
+        return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    free(c->bots);
+    c->bots = bots;
+    c->n_bots = n;
+    c->bots_known = true;
+    pthread_mutex_unlock(&c->mu);
+    return 0;
+}
+
+/* Add the network's compliance bots to the recipients: the server refuses
+ * an envelope whose key is not wrapped for their devices too. The list is
+ * fetched on the first send and again when `refresh` (after the server
+ * refused an envelope with devices_changed), not on every send. */
+static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], size_t *n,
+                         bool refresh)
+{
+    bool known;
+    int rc = 0;
+
+    pthread_mutex_lock(&c->mu);
+    known = c->bots_known;
+    pthread_mutex_unlock(&c->mu);
+    if ((refresh || !known) && (rc = fetch_bots(c)) < 0)
+        return rc;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < c->n_bots && rc == 0; i++) {
+        bool present = false;
         for (size_t k = 0; k < *n && !present; k++)
-            present = memcmp((*ids)[k], id, KEYS_ID_LEN) == 0;
+            present = memcmp((*ids)[k], c->bots[i], KEYS_ID_LEN) == 0;
         if (present)
             continue;
         uint8_t(*grown)[KEYS_ID_LEN] = realloc(*ids, (*n + 1) * KEYS_ID_LEN);
@@ -228,9 +259,9 @@ static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], 
             break;
         }
         *ids = grown;
-        memcpy((*ids)[(*n)++], id, KEYS_ID_LEN);
+        memcpy((*ids)[(*n)++], c->bots[i], KEYS_ID_LEN);
     }
-    json_decref(resp);
+    pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
@@ -459,7 +490,7 @@ int client_send_payload(struct parley_client *c, const char *to, json_t *payload
 
         free(members);
         if ((rc = members_of(c, &lc, &members, &n_members)) < 0 ||
-            (rc = add_retention(c, &members, &n_members)) < 0 ||
+            (rc = add_retention(c, &members, &n_members, attempt > 0)) < 0 ||
             (rc = gather(c, members, n_members, &t)) < 0)
             break;
         memcpy(hdr.conversation, conv, KEYS_ID_LEN);
