@@ -249,8 +249,11 @@ int store_schema_latest(void)
     return store_migrations[store_migrations_count - 1].version;
 }
 
-/* Apply the first migration newer than the database, in its own transaction.
- * Sets *applied to whether one ran. The version is read inside the write
+/* Apply the first migration the database has not recorded, in its own
+ * transaction. Sets *applied to whether one ran. Every version is checked,
+ * not only those above the highest recorded: a database that ran a later
+ * migration first (versions are allotted in ranges, so work can land out of
+ * order) still gets the earlier ones. The record is read inside the write
  * transaction, so a concurrent starter cannot apply the same step twice. */
 static int migrate_step(struct store *st, bool *applied)
 {
@@ -272,9 +275,16 @@ static int migrate_step(struct store *st, bool *applied)
         rc = PARLEY_ESTORE;
         goto out;
     }
-    for (size_t i = 0; i < store_migrations_count && !m; i++)
-        if (store_migrations[i].version > cur)
+    for (size_t i = 0; i < store_migrations_count && !m; i++) {
+        struct store_val v[] = {STORE_INT(store_migrations[i].version)};
+        int64_t n = 0;
+        rc = store_query_int(c, "SELECT COUNT(*) FROM schema_migrations WHERE version = $1", v,
+                             ARRAY_SIZE(v), &n);
+        if (rc < 0)
+            goto out;
+        if (n == 0)
             m = &store_migrations[i];
+    }
     if (!m)
         return store_commit(c);
 

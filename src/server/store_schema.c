@@ -1,8 +1,9 @@
 /* store_schema.c - the schema, as a list of versioned migrations.
  *
  * store_open() applies, in order and each in its own transaction, every
- * migration newer than the database's version (the highest row of
- * schema_migrations), and refuses a database newer than the last entry here.
+ * migration not yet recorded in schema_migrations (gaps below the highest
+ * recorded version included), and refuses a database newer than the last
+ * entry here.
  *
  * To change the schema, append an entry with the next version number. Never
  * edit or reorder an entry that has shipped: databases in the field have

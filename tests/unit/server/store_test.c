@@ -234,6 +234,31 @@ static void test_store__refuse_newer_schema(void **state)
     assert_null(fx->st);
 }
 
+/* A database that recorded a later migration but not an earlier one (work
+ * landed out of version order) gets the earlier one on the next start. */
+static void test_store__applies_a_gap_below_the_highest(void **state)
+{
+    struct fx *fx = *state;
+    struct store_val v[] = {STORE_INT(21)};
+    int found = 0;
+    for (size_t i = 0; i < store_migrations_count; i++)
+        found |= store_migrations[i].version == 21 &&
+                 strcmp(store_migrations[i].name, "file_vault") == 0;
+    assert_true(found);
+    assert_true(store_schema_latest() > 21);
+    exec_ok(fx->st, "DELETE FROM schema_migrations WHERE version = $1", v, 1);
+    exec_ok(fx->st, "ALTER TABLE files DROP COLUMN in_vault", NULL, 0);
+    store_close(fx->st);
+    fx->st = NULL;
+    assert_int_equal(store_open(fx->uri, NULL, &fx->st), 0);
+    assert_int_equal(
+        query_int(fx->st, "SELECT COUNT(*) FROM schema_migrations WHERE version = $1", v, 1), 1);
+    assert_int_equal(query_int(fx->st, "SELECT COUNT(*) FROM files WHERE in_vault = 0", NULL, 0),
+                     0);
+    assert_int_equal(query_int(fx->st, "SELECT COUNT(*) FROM schema_migrations", NULL, 0),
+                     (int64_t)store_migrations_count);
+}
+
 static void test_store__types_roundtrip(void **state)
 {
     struct fx *fx = *state;
@@ -899,6 +924,7 @@ int main(void)
     static const struct CMUnitTest common[] = {
         T(open_migrate_reopen),
         T(refuse_newer_schema),
+        T(applies_a_gap_below_the_highest),
         T(types_roundtrip),
         cmocka_unit_test(test_store__placeholders_rewritten_outside_quotes),
         T(statement_cache),
