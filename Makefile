@@ -53,7 +53,7 @@ bench-msg: build
 # The compliance bot's retention stage: lines formatted and written with
 # one fdatasync per batch; BENCH_DIR picks the disk (default /tmp).
 bench-retention: build
-	$(BUILD)/bench/bench_retention
+	PARLEYD=$(BUILD)/src/server/parleyd $(BUILD)/bench/bench_retention
 
 # Encrypted files: upload then download a 1 GiB file through parleyd on
 # loopback (FILES_MIB to change the size).

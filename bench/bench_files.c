@@ -66,26 +66,6 @@ static long hwm_kib(pid_t pid)
 }
 
 /* CPU seconds (user + system) used so far by process `pid`. */
-static double cpu_s(pid_t pid)
-{
-    char path[64], buf[1024], *p;
-    unsigned long ut, st;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return 0;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    /* Fields 14 and 15 (utime, stime), counted after the ")" of comm. */
-    if (!(p = strrchr(buf, ')')) ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Reset the high-water mark (Linux: "5" to clear_refs), so that set-up
  * (registration runs Argon2id with 64 MiB) does not count. */
 static void hwm_reset(pid_t pid)
@@ -278,7 +258,7 @@ int main(int argc, char **argv)
         double t0;
 
         base[i] = baseline_seal(256ull << 20);
-        double c0 = cpu_s(getpid()), s0 = cpu_s(srv.pid);
+        double c0 = harness_cpu_s(getpid()), s0 = harness_cpu_s(srv.pid);
         /* A new modification time: a new upload, not a resumed one. */
         if (utimes(src, NULL) < 0)
             die("utimes", 0);
@@ -297,8 +277,8 @@ int main(int argc, char **argv)
         down[i] = (double)size / (now_s() - t0) / 1e6;
         /* CPU per transfer (both directions): what the noise of a shared
          * machine does not change much. */
-        ccpu[i] = (cpu_s(getpid()) - c0) / 2;
-        scpu[i] = (cpu_s(srv.pid) - s0) / 2;
+        ccpu[i] = (harness_cpu_s(getpid()) - c0) / 2;
+        scpu[i] = (harness_cpu_s(srv.pid) - s0) / 2;
         if (check && !same_file(src, dst))
             die("the downloaded file differs from the source", 0);
         unlink(dst);

@@ -411,8 +411,9 @@ int parley_client_event_done(struct parley_client *c, const char *const *msg_ids
     return rc;
 }
 
-/* Store an opened message and forget its one-time pre-key in one
- * transaction; returns the event to publish once acknowledged. */
+/* Store an opened message and forget its one-time pre-key in one step of
+ * the batch's transaction (caller holds mu, the transaction is open);
+ * returns the event to publish once committed. */
 static int store_opened(struct parley_client *c, const struct envelope_opened *o, uint64_t ts_ms,
                         struct client_event **evp)
 {
@@ -442,7 +443,7 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
     m.burn_on_read = (o->hdr.flags & ENVELOPE_BURN_ON_READ) != 0;
     m.state = LSTORE_MSG_RECEIVED;
 
-    if ((rc = lstore_begin(c->st)) < 0)
+    if ((rc = lstore_savepoint(c->st)) < 0)
         goto out;
     if (lstore_conv_get(c->st, m.conv_id, &conv) == 0) {
         free(conv.title);
@@ -472,9 +473,9 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
             rc = client_save_keys(c);
     }
     if (rc == 0)
-        rc = lstore_commit(c->st);
+        rc = lstore_release(c->st);
     else
-        lstore_rollback(c->st);
+        lstore_rollback_to(c->st);
     if (rc < 0)
         goto out;
 
@@ -492,9 +493,55 @@ out:
     return rc;
 }
 
-/* Open a delivery; fetch and pin an unknown sender's identity once. */
-static int open_delivery(struct parley_client *c, const struct frame_delivery *d,
-                         struct client_event **evp)
+/* A batch of deliveries (those one read brought in) is stored in one
+ * transaction, then acknowledged in one frame and published: one fsync for
+ * the batch instead of one per message, and still durable before acked. */
+struct rx_batch {
+    bool tx;        /* a transaction is open on c->st */
+    uint64_t *acks; /* seqs to acknowledge once committed */
+    size_t n_acks;
+    struct client_event **evs; /* to publish once committed */
+    size_t n_evs;
+};
+
+/* Commit (caller holds mu), then release mu, acknowledge and publish, and
+ * take mu again. A failed commit acknowledges and publishes nothing: the
+ * server delivers those messages again. */
+static void rx_flush(struct parley_client *c, struct rx_batch *b)
+{
+    int rc = 0;
+
+    if (b->tx) {
+        rc = lstore_commit(c->st);
+        b->tx = false;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc < 0) {
+        log_warnx("cannot store %zu received messages: %s", b->n_evs, parley_strerror(rc));
+        for (size_t i = 0; i < b->n_evs; i++)
+            parley_event_free(&b->evs[i]->ev);
+    } else {
+        if (b->n_acks) {
+            struct buf f = BUF_INIT(64 + 24 * b->n_acks);
+            if (frame_ack(b->acks, b->n_acks, &f) == 0)
+                (void)conn_send(c->conn, false, f.data, f.len);
+            buf_release(&f);
+        }
+        for (size_t i = 0; i < b->n_evs; i++) {
+            room_params(c, &b->evs[i]->ev);
+            client_push_event(c, b->evs[i]);
+        }
+    }
+    b->n_acks = 0;
+    b->n_evs = 0;
+    pthread_mutex_lock(&c->mu);
+}
+
+/* Open one delivery into the batch (caller holds mu). An unknown sender's
+ * identity is fetched and pinned once, outside the lock, after what the
+ * batch holds so far is committed. */
+static int open_delivery(struct parley_client *c, struct rx_batch *b,
+                         const struct frame_delivery *d, struct client_event **evp)
 {
     struct open_ctx ctx = {.c = c};
     struct envelope_open_cb cb = {
@@ -504,7 +551,6 @@ static int open_delivery(struct parley_client *c, const struct frame_delivery *d
         .replay_arg = &ctx,
         .now = (uint64_t)time(NULL),
     };
-    struct envelope_opened o = {0};
     char seen[PARLEY_ID_HEX];
     int rc;
 
@@ -513,19 +559,21 @@ static int open_delivery(struct parley_client *c, const struct frame_delivery *d
      * a server lying here can only make us drop what it could withhold. */
     if (d->len >= ENVELOPE_HEADER_LEN && memcmp(d->delivery, "PD", 2) == 0) {
         hex_encode(d->delivery + 8, KEYS_ID_LEN, seen);
-        pthread_mutex_lock(&c->mu);
         rc = lstore_msg_seen(c->st, seen);
-        pthread_mutex_unlock(&c->mu);
         if (rc < 0)
             return rc;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
+        struct envelope_opened o = {0};
         ctx.unknown = false;
-        pthread_mutex_lock(&c->mu);
+        if (!b->tx) {
+            if ((rc = lstore_begin(c->st)) < 0)
+                break;
+            b->tx = true;
+        }
         rc = envelope_open(d->delivery, d->len, &c->dev, &cb, &o);
         if (rc == 0)
             rc = store_opened(c, &o, d->ts_ms, evp);
-        pthread_mutex_unlock(&c->mu);
         envelope_opened_release(&o);
         if (rc != PARLEY_ENOTFOUND || !ctx.unknown || attempt > 0)
             break;
@@ -534,66 +582,82 @@ static int open_delivery(struct parley_client *c, const struct frame_delivery *d
         char hex[PARLEY_ID_HEX];
         struct api_user u;
         struct sig_key k;
+        rx_flush(c, b);
+        pthread_mutex_unlock(&c->mu);
         hex_encode(ctx.unknown_user, KEYS_ID_LEN, hex);
         rc = client_get_user(c, hex, NULL, &u);
-        if (rc < 0)
-            return rc == PARLEY_ENOTFOUND ? PARLEY_EAUTH : PARLEY_EIO;
-        rc = client_identity(c, u.user_id, u.identity_key, u.identity_key_len, u.username, &k);
-        api_user_release(&u);
+        if (rc == 0) {
+            rc = client_identity(c, u.user_id, u.identity_key, u.identity_key_len, u.username, &k);
+            api_user_release(&u);
+            if (rc == 0)
+                sig_key_release(&k);
+        } else {
+            rc = rc == PARLEY_ENOTFOUND ? PARLEY_EAUTH : PARLEY_EIO;
+        }
+        pthread_mutex_lock(&c->mu);
         if (rc < 0)
             break;
-        sig_key_release(&k);
     }
     if (ctx.has_key)
         sig_key_release(&ctx.key);
     return rc;
 }
 
-static void send_ack(struct parley_client *c, uint64_t seq)
-{
-    struct buf b = BUF_INIT(256);
-    if (frame_ack(&seq, 1, &b) == 0)
-        (void)conn_send(c->conn, false, b.data, b.len);
-    buf_release(&b);
-}
-
-static void on_binary(void *arg, const uint8_t *p, size_t n)
+static void on_binary(void *arg, const struct conn_msg *msgs, size_t n)
 {
     struct parley_client *c = arg;
-    struct frame_delivery d;
-    struct client_event *e = NULL;
-    int rc;
+    struct rx_batch b = {0};
 
-    if (frame_delivery_parse(p, n, &d) < 0) {
-        log_warnx("malformed frame from the server len=%zu", n);
-        return;
+    b.acks = calloc(n, sizeof(*b.acks));
+    b.evs = calloc(n, sizeof(*b.evs));
+    if (!b.acks || !b.evs) {
+        free(b.acks);
+        free(b.evs);
+        return; /* unacknowledged: the server sends them again */
     }
-    rc = open_delivery(c, &d, &e);
-    switch (rc) {
-    case 0:
-        /* Durable before acknowledged: the store committed above. */
-        send_ack(c, d.seq);
-        if (e)
-            room_params(c, &e->ev);
-        client_push_event(c, e);
-        break;
-    case PARLEY_EREPLAY:
-        send_ack(c, d.seq); /* a second delivery of a stored message */
-        break;
-    case PARLEY_EIO:
-    case PARLEY_ESTORE:
-    case PARLEY_ENOMEM:
-        /* Transient: leave it queued; the server sends it again. */
-        log_warnx("cannot accept delivery seq=%llu: %s", (unsigned long long)d.seq,
-                  parley_strerror(rc));
-        break;
-    default:
-        /* Permanent (forged, not for us, expired, key gone, changed
-         * identity): drop it from the queue and tell the application. */
-        send_ack(c, d.seq);
-        push_error(c, rc, "a received message was rejected");
-        break;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < n; i++) {
+        struct frame_delivery d;
+        struct client_event *e = NULL;
+        int rc;
+
+        if (frame_delivery_parse(msgs[i].p, msgs[i].n, &d) < 0) {
+            log_warnx("malformed frame from the server len=%zu", msgs[i].n);
+            continue;
+        }
+        rc = open_delivery(c, &b, &d, &e);
+        switch (rc) {
+        case 0:
+            b.acks[b.n_acks++] = d.seq;
+            if (e)
+                b.evs[b.n_evs++] = e;
+            break;
+        case PARLEY_EREPLAY:
+            b.acks[b.n_acks++] = d.seq; /* a second delivery of a stored message */
+            break;
+        case PARLEY_EIO:
+        case PARLEY_ESTORE:
+        case PARLEY_ENOMEM:
+            /* Transient: leave it queued; the server sends it again. */
+            log_warnx("cannot accept delivery seq=%llu: %s", (unsigned long long)d.seq,
+                      parley_strerror(rc));
+            break;
+        default:
+            /* Permanent (forged, not for us, expired, key gone, changed
+             * identity): drop it from the queue and tell the application. */
+            b.acks[b.n_acks++] = d.seq;
+            if ((e = client_event_new(PARLEY_EVENT_ERROR))) {
+                e->ev.err = rc;
+                e->ev.body = strdup("a received message was rejected");
+                b.evs[b.n_evs++] = e;
+            }
+            break;
+        }
     }
+    rx_flush(c, &b);
+    pthread_mutex_unlock(&c->mu);
+    free(b.acks);
+    free(b.evs);
 }
 
 static void on_text(void *arg, const char *p, size_t n)

@@ -34,6 +34,10 @@
 
 #define BACKOFF_MIN_US (1000 * 1000)
 #define BACKOFF_MAX_US (60 * 1000 * 1000)
+/* Deliveries handed over together: one store transaction and one ack frame
+ * per batch on the client's side. Bounded in count and in bytes. */
+#define RX_BATCH_MAX   256
+#define RX_BATCH_BYTES (4u << 20)
 
 struct qframe {
     struct qframe *next;
@@ -65,6 +69,9 @@ struct conn {
     lws_usec_t backoff;
     struct buf rx;
     bool rx_binary;
+    struct conn_msg batch[RX_BATCH_MAX]; /* binary frames not yet handed over */
+    size_t n_batch, batch_bytes;
+    lws_sorted_usec_list_t drain_sul;
 };
 
 static void connect_now(lws_sorted_usec_list_t *sul);
@@ -143,12 +150,50 @@ static int write_auth(struct conn *c, struct lws *wsi)
     return rc;
 }
 
+static void drop_batch(struct conn *c)
+{
+    for (size_t i = 0; i < c->n_batch; i++)
+        free((void *)c->batch[i].p);
+    c->n_batch = 0;
+    c->batch_bytes = 0;
+}
+
+/* Hand the binary frames received so far to the client, in order. */
+static void dispatch(struct conn *c)
+{
+    if (c->n_batch == 0)
+        return;
+    lws_sul_schedule(c->ctx, 0, &c->drain_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+    c->ops.on_binary(c->arg, c->batch, c->n_batch);
+    drop_batch(c);
+}
+
+static void on_drain(lws_sorted_usec_list_t *sul)
+{
+    dispatch(lws_container_of(sul, struct conn, drain_sul));
+}
+
+/* A binary frame waits for the rest of what one read brought in: lws runs
+ * timers before it polls again, so the zero-delay timer fires once the
+ * frames already read are parsed. */
 static void on_message(struct conn *c)
 {
     if (c->rx_binary) {
-        c->ops.on_binary(c->arg, c->rx.data, c->rx.len);
+        uint8_t *copy = malloc(c->rx.len ? c->rx.len : 1);
+        if (!copy) {
+            log_warnx("out of memory for a received frame; the server sends it again");
+            return;
+        }
+        memcpy(copy, c->rx.data, c->rx.len);
+        c->batch[c->n_batch++] = (struct conn_msg){copy, c->rx.len};
+        c->batch_bytes += c->rx.len;
+        if (c->n_batch == RX_BATCH_MAX || c->batch_bytes >= RX_BATCH_BYTES)
+            dispatch(c);
+        else if (c->n_batch == 1)
+            lws_sul_schedule(c->ctx, 0, &c->drain_sul, on_drain, 1);
         return;
     }
+    dispatch(c); /* keep deliveries and control messages in order */
     struct frame_ctl ctl;
     if (!c->online && frame_ctl_parse((const char *)c->rx.data, c->rx.len, &ctl) == 0 &&
         ctl.type == FRAME_CTL_AUTH_OK) {
@@ -217,6 +262,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (wsi != c->wsi && c->wsi)
             break;
         c->wsi = NULL;
+        dispatch(c); /* their acks wait in the send queue for the next connection */
         if (c->online) {
             c->online = false;
             c->ops.on_offline(c->arg);
@@ -290,6 +336,10 @@ static void *run(void *arg)
      * those messages again) and close cleanly: destroying a context with a
      * live client connection leaks its TLS context in lws 4.1. */
     lws_sul_schedule(ctx, 0, &c->sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+    /* Frames not handed over yet are dropped: unacknowledged, the server
+     * delivers them again. */
+    lws_sul_schedule(ctx, 0, &c->drain_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+    drop_batch(c);
     c->closing = true;
     if (c->wsi) {
         lws_callback_on_writable(c->wsi);
@@ -389,6 +439,7 @@ void conn_stop(struct conn *c)
         OPENSSL_cleanse(f->data, LWS_PRE + f->len);
         free(f);
     }
+    drop_batch(c);
     buf_release(&c->rx);
     if (c->token) {
         OPENSSL_cleanse(c->token, strlen(c->token));

@@ -12,12 +12,19 @@
 
 #include "common/compat.h"
 
-/* Called on the connection thread, never concurrently. */
+struct conn_msg {
+    const uint8_t *p;
+    size_t n;
+};
+
+/* Called on the connection thread, never concurrently. Binary frames come
+ * in batches: those a read brought in together (at most 256 frames or
+ * 4 MiB), in order, and always before a later text frame. */
 struct conn_ops {
     void (*on_online)(void *arg);  /* auth_ok received */
     void (*on_offline)(void *arg); /* an authenticated connection was lost */
     void (*on_text)(void *arg, const char *p, size_t n);
-    void (*on_binary)(void *arg, const uint8_t *p, size_t n);
+    void (*on_binary)(void *arg, const struct conn_msg *m, size_t n);
 };
 
 struct conn;

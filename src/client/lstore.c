@@ -269,6 +269,21 @@ void lstore_rollback(struct lstore *st)
         (void)exec(st, "ROLLBACK");
 }
 
+int lstore_savepoint(struct lstore *st)
+{
+    return exec(st, "SAVEPOINT step");
+}
+
+int lstore_release(struct lstore *st)
+{
+    return exec(st, "RELEASE step");
+}
+
+void lstore_rollback_to(struct lstore *st)
+{
+    (void)exec(st, "ROLLBACK TO step; RELEASE step");
+}
+
 int lstore_set(struct lstore *st, const char *name, const char *value)
 {
     sqlite3_stmt *s;

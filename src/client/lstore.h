@@ -39,6 +39,11 @@ void lstore_close(struct lstore *st);
 int lstore_begin(struct lstore *st);
 int lstore_commit(struct lstore *st);
 void lstore_rollback(struct lstore *st);
+/* One named step inside a transaction: undo it alone on failure
+ * (rollback_to), or keep it (release). */
+int lstore_savepoint(struct lstore *st);
+int lstore_release(struct lstore *st);
+void lstore_rollback_to(struct lstore *st);
 
 /* Plain settings (ids, counters): NULL-free strings. get returns
  * PARLEY_ENOTFOUND when unset; free() *out. */

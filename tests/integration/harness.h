@@ -91,4 +91,9 @@ int ws_send(struct ws_conn *w, int opcode, const void *data, size_t len);
 int ws_recv(struct ws_conn *w, int timeout_ms, char **payload, size_t *len);
 void ws_close(struct ws_conn *w);
 
+/* CPU seconds (user + system) process `pid` has used so far, from
+ * /proc/PID/stat; 0 if unknown. For benchmarks: CPU per operation varies
+ * far less than wall time on a shared machine. */
+double harness_cpu_s(pid_t pid);
+
 #endif
