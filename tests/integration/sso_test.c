@@ -675,6 +675,87 @@ static void test_sso__company_and_private_address(void **state)
     parley_config_free(cfg);
 }
 
+/* Run `parley` with `args` (NULL-terminated) and `env` (NULL-terminated
+ * "NAME=value"); returns its pid, *out gets its stdout. */
+static pid_t run_cli(char *const args[], char *const env[], FILE **out)
+{
+    int pfd[2];
+    pid_t pid;
+
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        for (size_t i = 0; env[i]; i++)
+            putenv(env[i]);
+        execv(getenv("PARLEY_CLI"), args);
+        _exit(127);
+    }
+    close(pfd[1]);
+    *out = fdopen(pfd[0], "r");
+    return pid;
+}
+
+/* The command line: `parley sso-login` prints the address, the browser
+ * signs in and comes back to its loopback listener, and the account then
+ * opens with `parley login` and the passphrase. */
+static void test_sso__parley_sso_login(void **state)
+{
+    struct world *w = *state;
+    char dir[300], cfgpath[320], url[4096] = "", line[512], all[4096] = "", *page = NULL;
+    char cli[300];
+    FILE *f, *out;
+    int status;
+    pid_t pid;
+
+    snprintf(cli, sizeof(cli), "%s", getenv("PARLEY_CLI") ? getenv("PARLEY_CLI") : "");
+    if (!cli[0])
+        skip();
+    idp_control(w, "{\"email\":\"grace@example.com\",\"fault\":\"\",\"alg\":\"RS256\"}");
+    client_dir(w, "cli", dir, sizeof(dir));
+    snprintf(cfgpath, sizeof(cfgpath), "%s/acme.parley", w->p.dir);
+    f = fopen(cfgpath, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(w->cfg_file, 1, w->cfg_len, f), w->cfg_len);
+    fclose(f);
+    {
+        char *args[] = {"parley",       "--data-dir", dir,         "--config", cfgpath, "sso-login",
+                        "--company-id", COMPANY,      "--timeout", "60",       NULL};
+        char *env[] = {"PARLEY_PASSPHRASE=" PASSPHRASE, "PARLEY_CONFIG_PASSWORD=" CONF_PW, NULL};
+        pid = run_cli(args, env, &out);
+    }
+    assert_non_null(fgets(url, sizeof(url), out));
+    url[strcspn(url, "\n")] = 0;
+    assert_true(strncmp(url, w->issuer, strlen(w->issuer)) == 0);
+    /* The listener is up before the address is printed. */
+    assert_int_equal(browse(w, url, true, &page, NULL), 200);
+    assert_non_null(strstr(page, "Signed in"));
+    free(page);
+    while (fgets(line, sizeof(line), out))
+        strncat(all, line, sizeof(all) - strlen(all) - 1);
+    fclose(out);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_non_null(strstr(all, "signed in as grace@example.com on Acme"));
+
+    {
+        char *args[] = {"parley", "--data-dir", dir, "--username", "grace@example.com",
+                        "login",  NULL};
+        char *env[] = {"PARLEY_PASSWORD=" PASSPHRASE, NULL};
+        all[0] = 0;
+        pid = run_cli(args, env, &out);
+        while (fgets(line, sizeof(line), out))
+            strncat(all, line, sizeof(all) - strlen(all) - 1);
+        fclose(out);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_non_null(strstr(all, "signed in as grace@example.com"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_sso__unknown_user_is_refused),
         cmocka_unit_test(test_sso__code_needs_its_verifier_once),
         cmocka_unit_test(test_sso__company_and_private_address),
+        cmocka_unit_test(test_sso__parley_sso_login),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return cmocka_run_group_tests(tests, setup, teardown);
