@@ -675,6 +675,42 @@ static void test_sso__company_and_private_address(void **state)
     parley_config_free(cfg);
 }
 
+/* A suspended user is refused, and so is a client secret the provider
+ * does not accept: each with a message, none with a code. */
+static void test_sso__suspended_user_and_wrong_secret(void **state)
+{
+    struct world *w = *state;
+    char *path = adm_fmt("/api/v1/admin/networks/%s/users", w->net), *p2;
+    const char *uid = NULL;
+    json_t *j, *u;
+    size_t i;
+
+    /* alice was provisioned by the first test. */
+    j = call(w, 200, "GET", path, NULL);
+    json_array_foreach(json_object_get(j, "users"), i, u)
+    {
+        if (strcmp(json_string_value(json_object_get(u, "username")), "alice@example.com") == 0)
+            uid = json_string_value(json_object_get(u, "user_id"));
+    }
+    assert_non_null(uid);
+    p2 = adm_fmt("%s/%s/suspend", path, uid);
+    json_decref(call(w, 200, "POST", p2, NULL));
+    free(p2);
+    refused(w, "{\"email\":\"alice@example.com\",\"fault\":\"\",\"alg\":\"RS256\"}", 403,
+            "suspended");
+    p2 = adm_fmt("%s/%s/unsuspend", path, uid);
+    json_decref(call(w, 200, "POST", p2, NULL));
+    free(p2);
+    json_decref(j);
+    free(path);
+
+    path = adm_fmt("/api/v1/admin/networks/%s/sso", w->net);
+    json_decref(call(w, 200, "PUT", path, "{\"client_secret\":\"not-the-secret\"}"));
+    refused(w, "{\"fault\":\"\"}", 401, "invalid_client");
+    sso_conf(w, NULL);
+    free(path);
+}
+
 /* Run `parley` with `args` (NULL-terminated) and `env` (NULL-terminated
  * "NAME=value"); returns its pid, *out gets its stdout. */
 static pid_t run_cli(char *const args[], char *const env[], FILE **out)
@@ -765,6 +801,7 @@ int main(void)
         cmocka_unit_test(test_sso__unknown_user_is_refused),
         cmocka_unit_test(test_sso__code_needs_its_verifier_once),
         cmocka_unit_test(test_sso__company_and_private_address),
+        cmocka_unit_test(test_sso__suspended_user_and_wrong_secret),
         cmocka_unit_test(test_sso__parley_sso_login),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
