@@ -24,6 +24,7 @@
 #include "api_admin_tools.h"
 #include "api_client_util.h"
 #include "api_sso.h"
+#include "audit.h"
 #include "b64.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -841,9 +842,13 @@ static int map_write(struct store_conn *c, void *arg)
             struct store_val q[] = {STORE_BLOB(uid, sizeof(uid))};
             rc = store_query_int(c, "SELECT id FROM users WHERE user_id = $1", q, 1, &j->user_row);
         }
-        if (rc == 0)
-            log_info("sso: provisioned user_row=%lld in network %s", (long long)j->user_row,
-                     j->net.network_id);
+        /* Administrators see who the provider brought in. */
+        if (rc == 0) {
+            struct audit_actor a = {"anonymous", 0, "sso", NULL};
+            json_t *d = json_pack("{s:s,s:s}", "source", "sso", "issuer", j->net.issuer);
+            rc = audit_write(c, &a, "user.provision", j->username, j->net.network_id, d);
+            json_decref(d);
+        }
     }
     if (rc < 0)
         return rc;

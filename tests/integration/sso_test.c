@@ -419,6 +419,15 @@ static void test_sso__first_sign_in_registers_through_loopback(void **state)
     /* The email claim, lowercased, is the username. */
     assert_string_equal(parley_client_username(c), "alice@example.com");
     assert_int_equal(user_count(w, "alice@example.com"), 1);
+    /* The provisioning is in the audit log, without any token. */
+    {
+        json_t *j = call(w, 200, "GET", "/api/v1/admin/audit?action=user.provision", NULL);
+        json_t *e = json_array_get(json_object_get(j, "entries"), 0);
+        assert_non_null(e);
+        assert_string_equal(json_string_value(json_object_get(e, "target")), "alice@example.com");
+        assert_string_equal(json_string_value(json_object_get(e, "network_id")), w->net);
+        json_decref(j);
+    }
     /* The device token works: the connection authenticates. */
     assert_int_equal(parley_client_connect(c), 0);
     assert_int_equal(parley_client_wait_online(c, 20000), 0);
