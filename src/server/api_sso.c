@@ -410,8 +410,8 @@ static int net_load(struct store *st, const char *where, const char *key, struct
     snprintf(sql, sizeof(sql),
              "SELECT n.id, n.network_id, s.enabled, s.issuer_url, s.client_id, s.client_secret, "
              "s.scopes, s.username_claim, s.auto_provision FROM sso_configs s JOIN networks n ON "
-             "n.id = s.network_id WHERE %s = $1",
-             where);
+             "n.id = s.network_id WHERE %s = %s",
+             where, strncmp(where, "lower(", 6) == 0 ? "lower($1)" : "$1");
     rc = store_query(c, sql, p, 1, &r);
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         out->net_row = store_rows_int(r, 0);
@@ -592,7 +592,8 @@ void api_sso_start(struct http_req *req)
         }
     }
     j = xcalloc(1, sizeof(*j));
-    rc = net_load(req->srv->store, "s.company_id", company, &j->net);
+    /* Users type it: any case finds it (it is unique whatever its case). */
+    rc = net_load(req->srv->store, "lower(s.company_id)", company, &j->net);
     if (rc == 0 && !j->net.enabled)
         rc = PARLEY_ENOTFOUND;
     if (rc == 0)

@@ -674,6 +674,10 @@ static void test_sso__company_and_private_address(void **state)
     assert_non_null(strstr(parley_sso_error(s), "company_id"));
     parley_sso_free(s);
 
+    /* Users type the company ID: its case does not matter. */
+    assert_int_equal(parley_sso_begin(dir, cfg, "ACME-Corp", NULL, 0, &s), 0);
+    parley_sso_free(s);
+
     private_ips(w, false);
     assert_int_equal(parley_sso_begin(dir, cfg, COMPANY, NULL, 0, &s), PARLEY_EIO);
     assert_non_null(strstr(parley_sso_error(s), "allow_private_ips"));
