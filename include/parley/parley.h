@@ -98,6 +98,61 @@ int parley_client_login(const char *data_dir, const struct parley_config *cfg, c
                         const char *password, const struct parley_device_info *dev,
                         struct parley_client **out);
 
+/* ---- Single sign-on ------------------------------------------------------
+ * A network whose users sign in through an OpenID Connect identity provider
+ * (docs/protocol.md, "Single sign-on"). The user types the network's
+ * company ID; the server answers with the provider's authorization URL,
+ * which the user opens in a browser. After the provider authenticates the
+ * user, the browser comes back to parleyd, which hands the client a
+ * one-time sign-in code: through a redirect to a listener of this process
+ * on 127.0.0.1 (PARLEY_SSO_LOOPBACK, RFC 8252), or shown on the server's
+ * page for the user to paste (parley_sso_set_code). The code is bound to a
+ * PKCE verifier that never leaves this process.
+ *
+ * The identity provider replaces the password towards the server, not the
+ * keys: a *passphrase* of the user's choosing, which never leaves the
+ * process, encrypts the local state and the identity backup, exactly as
+ * the password does for a password account. A second device of the user
+ * needs the same passphrase. */
+struct parley_sso;
+
+#define PARLEY_SSO_LOOPBACK 1 /* listen on 127.0.0.1 for the browser */
+
+/* Ask the server for the authorization URL of the identity provider of
+ * `company_id` (`login_hint`, may be NULL, pre-fills the provider's sign-in
+ * form). `cfg` (the network's configuration file) must outlive the
+ * handle; the pinned certificates are written into `data_dir`. Returns 0,
+ * PARLEY_ENOTFOUND (no network signs in with SSO under that company ID),
+ * PARLEY_EIO (network, or the server could not reach the provider: see
+ * parley_sso_error), PARLEY_EPROTO, PARLEY_ENOMEM. Free with
+ * parley_sso_free (also on failure, for the message). */
+int parley_sso_begin(const char *data_dir, const struct parley_config *cfg, const char *company_id,
+                     const char *login_hint, int flags, struct parley_sso **out);
+/* The URL to open in a browser. */
+const char *parley_sso_url(const struct parley_sso *s);
+/* The loopback redirect the server sends the browser to ("" without
+ * PARLEY_SSO_LOOPBACK). */
+const char *parley_sso_redirect_uri(const struct parley_sso *s);
+/* PARLEY_SSO_LOOPBACK: wait up to `timeout_ms` for the browser. Returns 0
+ * (the code arrived), PARLEY_EAUTH (the provider or the server refused the
+ * sign-in: parley_sso_error says why), PARLEY_EBUSY (timeout),
+ * PARLEY_EINVAL (no listener). */
+int parley_sso_wait(struct parley_sso *s, int timeout_ms);
+/* The code shown on the server's page, typed or pasted by the user. */
+int parley_sso_set_code(struct parley_sso *s, const char *code);
+/* Trade the code for a session, then register (first sign-in: a new
+ * identity and its backup under `passphrase`), add this device (open the
+ * backup with `passphrase`), or unlock existing local state with it.
+ * Returns 0, PARLEY_EAUTH (the code is unknown, spent or expired, or the
+ * passphrase does not open the backup or the local state), PARLEY_EPERM
+ * (suspended), and the codes of parley_client_register. */
+int parley_sso_finish(struct parley_sso *s, const char *data_dir, const char *passphrase,
+                      const struct parley_device_info *dev, struct parley_client **out);
+/* The server's or the provider's message for the last failure ("" if none). */
+const char *parley_sso_error(const struct parley_sso *s);
+/* Close the listener, wipe the verifier and free. NULL is a no-op. */
+void parley_sso_free(struct parley_sso *s);
+
 /* Stop the connection, wipe the keys held in memory and free. NULL is a
  * no-op. */
 void parley_client_free(struct parley_client *c);

@@ -25,6 +25,7 @@ struct cli_cmd {
 
 int cmd_register(struct cli *cli, int argc, char **argv);
 int cmd_login(struct cli *cli, int argc, char **argv);
+int cmd_sso_login(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_listen(struct cli *cli, int argc, char **argv);
 int cmd_history(struct cli *cli, int argc, char **argv);

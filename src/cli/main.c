@@ -15,6 +15,8 @@
 static const struct cli_cmd commands[] = {
     {"register", cmd_register, "register --config FILE --username USER [--new-password]"},
     {"login", cmd_login, "login [--config FILE] --username USER"},
+    {"sso-login", cmd_sso_login,
+     "sso-login --config FILE --company-id ID [--paste] [--login-hint EMAIL] [--timeout S]"},
     {"send", cmd_send, "send USER_OR_CONV TEXT"},
     {"listen", cmd_listen, "listen [--json] [--read] [--count N] [--timeout SECONDS]"},
     {"history", cmd_history, "history USER_OR_CONV [--json] [--limit N]"},

@@ -106,7 +106,7 @@ struct ctl_opt {
     bool required;
 };
 
-#define CTL_MAX_OPTS 10
+#define CTL_MAX_OPTS 12
 
 /* A command: `group verb` calls `method path`. Path parameters ":x" take
  * --network for ":network_id", else the positional arguments in order.

@@ -44,6 +44,8 @@
     {"client-secret-file", CTL_SECRET, "client_secret", false}, \
     {"scopes", CTL_STR, "scopes", false}, \
     {"token-grace-period-minutes", CTL_INT, "token_grace_period_minutes", false}, \
+    {"username-claim", CTL_STR, "username_claim", false}, \
+    {"auto-provision", CTL_BOOL, "auto_provision", false}, \
     {"group-sync", CTL_BOOL, "security_group_sync.enabled", false}, \
     {"group-sync-ou", CTL_STR, "security_group_sync.ou", false}
 /* clang-format on */

@@ -143,8 +143,8 @@ static int find_account(const char *data_dir, const char *username, char *out, s
 }
 
 /* Copy the configuration into the client and write the pin file. */
-static int client_set_config(struct parley_client *c, const char *data_dir,
-                             const struct parley_config *cfg)
+int client_set_config(struct parley_client *c, const char *data_dir,
+                      const struct parley_config *cfg)
 {
     char err[256];
     int rc = config_parse(cfg->json, strlen(cfg->json), &c->cfg, err, sizeof(err));
@@ -169,7 +169,7 @@ static int client_set_config(struct parley_client *c, const char *data_dir,
     return rc;
 }
 
-static int make_data_dir(const char *data_dir)
+int client_make_data_dir(const char *data_dir)
 {
     if (mkdir(data_dir, 0700) < 0 && errno != EEXIST)
         return PARLEY_EIO;
@@ -358,7 +358,7 @@ static int start_account(const char *data_dir, const struct parley_config *cfg,
     if (!data_dir || !cfg || !username || !password || !*username ||
         strlen(username) >= sizeof(c->username))
         return PARLEY_EINVAL;
-    if ((rc = make_data_dir(data_dir)) < 0 || (rc = client_alloc(&c)) < 0)
+    if ((rc = client_make_data_dir(data_dir)) < 0 || (rc = client_alloc(&c)) < 0)
         return rc;
     strlcpy_p(c->username, username, sizeof(c->username));
     rc = client_set_config(c, data_dir, cfg);
@@ -386,14 +386,70 @@ static void abandon(struct parley_client *c, const char *path)
     unlink(p);
 }
 
+/* After the login: create the user's identity, its backup under `pw`,
+ * and this device. */
+static int register_tail(struct parley_client *c, const struct api_login *login, const char *pw,
+                         const struct parley_device_info *dev)
+{
+    struct keys_identity id = {0};
+    int rc;
+
+    if (login->identity_key)
+        return PARLEY_ECONFLICT;
+    memcpy(c->user_id, login->user_id, KEYS_ID_LEN);
+    hex_encode(c->user_id, KEYS_ID_LEN, c->user_hex);
+    if ((rc = keys_identity_generate(&id, c->suite, c->user_id)) < 0)
+        return rc;
+    if ((rc = put_identity(c, &id, pw, login->token)) == 0 &&
+        (rc = add_device(c, &id, login->token, dev)) == 0)
+        rc = save_account(c, &id);
+    keys_identity_release(&id);
+    return rc;
+}
+
+/* After the login of a user with an identity: open its backup with `pw`
+ * and certify this device. */
+static int newdev_tail(struct parley_client *c, const struct api_login *login, const char *pw,
+                       const struct parley_device_info *dev)
+{
+    struct keys_identity id = {0};
+    struct buf secret = BUF_INIT(4096);
+    bool has_id = false;
+    int rc;
+
+    if (!login->identity_key)
+        return PARLEY_ENOTFOUND; /* not registered yet: use parley_client_register */
+    memcpy(c->user_id, login->user_id, KEYS_ID_LEN);
+    hex_encode(c->user_id, KEYS_ID_LEN, c->user_hex);
+    rc = pbe_open((const uint8_t *)pw, strlen(pw), login->identity_backup,
+                  login->identity_backup_len, NULL, &secret);
+    if (rc == 0)
+        rc = keys_identity_load(&id, secret.data, secret.len);
+    if (rc < 0)
+        goto out;
+    has_id = true;
+    /* The backup must hold the key the server announces, for this user. */
+    if (id.key.pk_len != login->identity_key_len ||
+        memcmp(id.key.pk, login->identity_key, id.key.pk_len) != 0 ||
+        memcmp(id.user_id, c->user_id, KEYS_ID_LEN) != 0 || id.suite != c->suite) {
+        rc = PARLEY_EAUTH;
+        goto out;
+    }
+    if ((rc = add_device(c, &id, login->token, dev)) == 0)
+        rc = save_account(c, &id);
+out:
+    if (has_id)
+        keys_identity_release(&id);
+    buf_release_secure(&secret);
+    return rc;
+}
+
 int parley_client_register(const char *data_dir, const struct parley_config *cfg,
                            const char *username, const char *password, const char *new_password,
                            const struct parley_device_info *dev, struct parley_client **out)
 {
     struct parley_client *c = NULL;
     struct api_login login = {0};
-    struct keys_identity id = {0};
-    bool has_id = false;
     const char *pw = new_password ? new_password : password;
     char path[4096];
     int rc;
@@ -405,23 +461,8 @@ int parley_client_register(const char *data_dir, const struct parley_config *cfg
     if (rc < 0)
         return rc;
     rc = do_login(c, password, new_password, &login);
-    if (rc < 0)
-        goto out;
-    if (login.identity_key) {
-        rc = PARLEY_ECONFLICT;
-        goto out;
-    }
-    memcpy(c->user_id, login.user_id, KEYS_ID_LEN);
-    hex_encode(c->user_id, KEYS_ID_LEN, c->user_hex);
-    if ((rc = keys_identity_generate(&id, c->suite, c->user_id)) < 0)
-        goto out;
-    has_id = true;
-    if ((rc = put_identity(c, &id, pw, login.token)) < 0 ||
-        (rc = add_device(c, &id, login.token, dev)) < 0 || (rc = save_account(c, &id)) < 0)
-        goto out;
-out:
-    if (has_id)
-        keys_identity_release(&id);
+    if (rc == 0)
+        rc = register_tail(c, &login, pw, dev);
     api_login_release(&login);
     if (rc < 0) {
         abandon(c, path);
@@ -439,43 +480,15 @@ static int login_new_device(const char *data_dir, const struct parley_config *cf
 {
     struct parley_client *c = NULL;
     struct api_login login = {0};
-    struct keys_identity id = {0};
-    struct buf secret = BUF_INIT(4096);
-    bool has_id = false;
     char path[4096];
     int rc;
 
     rc = start_account(data_dir, cfg, username, password, &c, path, sizeof(path));
     if (rc < 0)
         return rc;
-    if ((rc = do_login(c, password, NULL, &login)) < 0)
-        goto out;
-    if (!login.identity_key) {
-        rc = PARLEY_ENOTFOUND; /* not registered yet: use parley_client_register */
-        goto out;
-    }
-    memcpy(c->user_id, login.user_id, KEYS_ID_LEN);
-    hex_encode(c->user_id, KEYS_ID_LEN, c->user_hex);
-    rc = pbe_open((const uint8_t *)password, strlen(password), login.identity_backup,
-                  login.identity_backup_len, NULL, &secret);
+    rc = do_login(c, password, NULL, &login);
     if (rc == 0)
-        rc = keys_identity_load(&id, secret.data, secret.len);
-    if (rc < 0)
-        goto out;
-    has_id = true;
-    /* The backup must hold the key the server announces, for this user. */
-    if (id.key.pk_len != login.identity_key_len ||
-        memcmp(id.key.pk, login.identity_key, id.key.pk_len) != 0 ||
-        memcmp(id.user_id, c->user_id, KEYS_ID_LEN) != 0 || id.suite != c->suite) {
-        rc = PARLEY_EAUTH;
-        goto out;
-    }
-    if ((rc = add_device(c, &id, login.token, dev)) < 0 || (rc = save_account(c, &id)) < 0)
-        goto out;
-out:
-    if (has_id)
-        keys_identity_release(&id);
-    buf_release_secure(&secret);
+        rc = newdev_tail(c, &login, password, dev);
     api_login_release(&login);
     if (rc < 0) {
         abandon(c, path);
@@ -567,7 +580,7 @@ int parley_client_login(const char *data_dir, const struct parley_config *cfg, c
         return rc;
     if (rc < 0)
         return rc;
-    if ((rc = make_data_dir(data_dir)) < 0)
+    if ((rc = client_make_data_dir(data_dir)) < 0)
         return rc;
     return login_new_device(data_dir, cfg, username, password, dev, out);
 }
@@ -577,5 +590,44 @@ int parley_client_signing_key(const struct parley_client *c, char *out, size_t l
     if (!c || !out || !c->has_dev || len < 2 * c->dev.sign.pk_len + 1)
         return PARLEY_EINVAL;
     hex_encode(c->dev.sign.pk, c->dev.sign.pk_len, out);
+    return 0;
+}
+
+/* Single sign-on (sso.c): the server vouched for `username` and gave a
+ * login token. With local state for the account, unlock it with
+ * `passphrase`; otherwise register (no identity yet) or add this device,
+ * with the identity backup and the local keys under `passphrase`. */
+int client_sso_account(const char *data_dir, const struct parley_config *cfg, const char *username,
+                       const struct api_login *login, const char *passphrase,
+                       const struct parley_device_info *dev, struct parley_client **out)
+{
+    struct parley_client *c = NULL;
+    char path[4096];
+    struct stat sb;
+    int rc;
+
+    *out = NULL;
+    if ((rc = client_make_data_dir(data_dir)) < 0 ||
+        (rc = account_path(data_dir, cfg->network_id, username, path, sizeof(path))) < 0)
+        return rc;
+    if (stat(path, &sb) == 0) {
+        rc = login_local(data_dir, path, username, passphrase, out);
+        if (rc == 0 && memcmp((*out)->user_id, login->user_id, KEYS_ID_LEN) != 0) {
+            parley_client_free(*out);
+            *out = NULL;
+            rc = PARLEY_ECONFLICT;
+        }
+        return rc;
+    }
+    rc = start_account(data_dir, cfg, username, passphrase, &c, path, sizeof(path));
+    if (rc < 0)
+        return rc;
+    rc = login->identity_key ? newdev_tail(c, login, passphrase, dev)
+                             : register_tail(c, login, passphrase, dev);
+    if (rc < 0) {
+        abandon(c, path);
+        return rc;
+    }
+    *out = c;
     return 0;
 }

@@ -77,6 +77,16 @@ struct parley_client {
 /* account.c */
 /* Allocate and initialise locks and the event pipe. */
 int client_alloc(struct parley_client **out);
+/* account.c: copy the configuration, write the pin file in data_dir and
+ * set up c->api; create data_dir (0700). */
+int client_set_config(struct parley_client *c, const char *data_dir,
+                      const struct parley_config *cfg);
+int client_make_data_dir(const char *data_dir);
+struct api_login;
+/* Single sign-on, after the server vouched for `username` (sso.c). */
+int client_sso_account(const char *data_dir, const struct parley_config *cfg, const char *username,
+                       const struct api_login *login, const char *passphrase,
+                       const struct parley_device_info *dev, struct parley_client **out);
 /* Persist the device key store (caller holds mu). */
 int client_save_keys(struct parley_client *c);
 

@@ -79,6 +79,73 @@ static json_t *operation(const struct http_route *r, json_t *params)
     return op;
 }
 
+/* The end-user single sign-on endpoints (api_sso.c): not admin routes,
+ * but what an administrator wiring an identity provider needs to see. */
+static void sso_paths(json_t *paths)
+{
+    static const char start[] =
+        "{\"post\":{\"summary\":\"POST /api/v1/client/sso/start\",\"tags\":[\"client SSO\"],"
+        "\"description\":\"Begin a user's sign-in through the identity provider of the network "
+        "whose SSO company ID is company_id. code_challenge is the client's own PKCE S256 "
+        "challenge (43 base64url characters); redirect_uri, if given, must be a loopback "
+        "http://127.0.0.1:PORT/PATH or http://[::1]:PORT/PATH (RFC 8252), where the browser is "
+        "sent with the one-time sign-in code; without it the server's page shows the code. "
+        "Answers the provider's authorization URL (authorization code flow, PKCE S256, state "
+        "and nonce valid once for expires_in seconds).\",\"security\":[],"
+        "\"x-parley-scope\":\"public\",\"requestBody\":{\"required\":true,\"content\":{"
+        "\"application/json\":{\"schema\":{\"type\":\"object\",\"required\":[\"company_id\","
+        "\"code_challenge\"],\"properties\":{\"company_id\":{\"type\":\"string\"},"
+        "\"code_challenge\":{\"type\":\"string\"},\"redirect_uri\":{\"type\":\"string\"},"
+        "\"login_hint\":{\"type\":\"string\"}}}}}},\"responses\":{\"200\":{\"description\":"
+        "\"the URL to open in a browser\",\"content\":{\"application/json\":{\"schema\":{"
+        "\"type\":\"object\",\"properties\":{\"authorization_url\":{\"type\":\"string\"},"
+        "\"network_id\":{\"type\":\"string\"},\"expires_in\":{\"type\":\"integer\"}}}}}},"
+        "\"400\":{\"description\":\"bad input; the message names the field\"},"
+        "\"404\":{\"description\":\"no network signs in with SSO under that company ID\"},"
+        "\"429\":{\"description\":\"too many sign-ins in progress\"},"
+        "\"502\":{\"description\":\"the identity provider could not be used (discovery "
+        "failed, private address refused, ...): the message says why\"}}}}";
+    static const char callback[] =
+        "{\"get\":{\"summary\":\"GET /sso/{network_id}/callback\",\"tags\":[\"client SSO\"],"
+        "\"description\":\"The redirect URI to register at the identity provider (the network "
+        "SSO configuration's network_endpoint). The browser returns here with code and state; "
+        "the server exchanges the code at the token endpoint, verifies the ID token (RS256 or "
+        "ES256, iss, aud, exp, iat, nonce) and maps the identity to a user of the network. "
+        "Answers an HTML page, or a redirect to the client's loopback redirect_uri with code "
+        "or error and error_description.\",\"security\":[],\"x-parley-scope\":\"public\","
+        "\"parameters\":[{\"name\":\"network_id\",\"in\":\"path\",\"required\":true,"
+        "\"schema\":{\"type\":\"string\"}},{\"name\":\"state\",\"in\":\"query\","
+        "\"required\":true,\"schema\":{\"type\":\"string\"}},{\"name\":\"code\",\"in\":"
+        "\"query\",\"schema\":{\"type\":\"string\"}},{\"name\":\"error\",\"in\":\"query\","
+        "\"schema\":{\"type\":\"string\"}}],\"responses\":{\"200\":{\"description\":"
+        "\"signed in: the page shows the one-time sign-in code\"},\"302\":{\"description\":"
+        "\"to the client's loopback redirect_uri\"},\"400\":{\"description\":\"unknown, "
+        "spent or expired state\"},\"401\":{\"description\":\"the provider refused, or its ID "
+        "token failed a check (the page names it)\"},\"403\":{\"description\":\"no such user "
+        "and auto_provision is off, unverified email, suspended account\"},\"502\":{"
+        "\"description\":\"the identity provider could not be reached\"}}}}";
+    static const char finish[] =
+        "{\"post\":{\"summary\":\"POST /api/v1/client/sso/finish\",\"tags\":[\"client SSO\"],"
+        "\"description\":\"Trade the one-time sign-in code and the PKCE code_verifier whose "
+        "S256 challenge began the sign-in for a login token, as POST /api/v1/client/login "
+        "answers, with the username the identity maps to. The code is spent by any attempt.\","
+        "\"security\":[],\"x-parley-scope\":\"public\",\"requestBody\":{\"required\":true,"
+        "\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\",\"required\":["
+        "\"code\",\"code_verifier\"],\"properties\":{\"code\":{\"type\":\"string\"},"
+        "\"code_verifier\":{\"type\":\"string\"}}}}}},\"responses\":{\"200\":{\"description\":"
+        "\"signed in\",\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\","
+        "\"properties\":{\"token\":{\"type\":\"string\"},\"user_id\":{\"type\":\"string\"},"
+        "\"username\":{\"type\":\"string\"},\"status\":{\"type\":\"string\"},"
+        "\"identity_key\":{\"type\":\"string\",\"nullable\":true},\"identity_backup\":{"
+        "\"type\":\"string\",\"nullable\":true}}}}}},\"400\":{\"description\":\"bad input; "
+        "the message names the field\"},\"401\":{\"description\":\"unknown, spent or expired "
+        "code, or a verifier that does not match\"},\"403\":{\"description\":\"account "
+        "suspended\"}}}}";
+    json_object_set_new(paths, "/api/v1/client/sso/start", json_loads(start, 0, NULL));
+    json_object_set_new(paths, "/sso/{network_id}/callback", json_loads(callback, 0, NULL));
+    json_object_set_new(paths, "/api/v1/client/sso/finish", json_loads(finish, 0, NULL));
+}
+
 json_t *admin_openapi_build(void)
 {
     json_t *paths = json_object();
@@ -105,6 +172,7 @@ json_t *admin_openapi_build(void)
         json_decref(params);
         free(p);
     }
+    sso_paths(paths);
     doc = json_pack(
         "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:{s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s}}}}}},"
         "s:{s:{s:s,s:s,s:s},s:{s:s,s:s,s:s}}},s:[{s:[]},{s:[]}]}",
@@ -113,7 +181,7 @@ json_t *admin_openapi_build(void)
         "The super-administrator and network-administrator API. Sign in with POST "
         "/api/v1/admin/login (session cookie + X-CSRF-Token on state-changing requests) or "
         "send an API token as 'Authorization: Bearer pat_...'. Generated from parleyd's route "
-        "table.",
+        "table. Also lists the end-user single sign-on endpoints (tag 'client SSO').",
         "servers", "url", "/", "paths", paths, "components", "schemas", "Error", "type", "object",
         "properties", "error", "type", "object", "properties", "code", "type", "string", "message",
         "type", "string", "securitySchemes", "session", "type", "apiKey", "in", "cookie", "name",

@@ -2,8 +2,8 @@
  * administrators' sign-in (GET/PUT /sso, deployment scope) and one per
  * network for its users (GET/PUT /networks/:network_id/sso).
  *
- * The configuration is stored and validated here; signing in through the
- * identity provider is later work. The client secret is write-only: it is
+ * The configuration is stored and validated here; users sign in through
+ * the identity provider in api_sso.c. The client secret is write-only: it is
  * sealed under admin.key at once (admin_seal, with the scope as associated
  * data), never returned, never logged or audited; replies say only
  * client_secret_set. The issuer URL is checked by urlcheck.c on a worker
@@ -14,6 +14,7 @@
 #include "admin_json.h"
 #include "api_admin.h"
 #include "api_admin_tools.h"
+#include "api_sso.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
@@ -26,12 +27,13 @@
 #define SSO_SCOPE_MAX      64 /* "deployment" or a network's public id */
 
 struct sso_conf {
-    bool enabled, group_sync, secret_set;
+    bool enabled, group_sync, secret_set, auto_provision;
     int grace;
     char company_id[65];
     char issuer_url[URLCHECK_MAX + 1];
     char client_id[257];
     char scopes[257];
+    char username_claim[32];
     char group_sync_ou[513];
     char sealed[ADMIN_SEAL_OUT_MAX]; /* the stored client secret, sealed */
 };
@@ -40,6 +42,8 @@ static void conf_defaults(struct sso_conf *sc)
 {
     memset(sc, 0, sizeof(*sc));
     strlcpy_p(sc->scopes, SSO_DEFAULT_SCOPES, sizeof(sc->scopes));
+    strlcpy_p(sc->username_claim, "email", sizeof(sc->username_claim));
+    sc->auto_provision = true;
 }
 
 /* "deployment" or the network's public id. */
@@ -60,7 +64,8 @@ static int conf_load(struct store_conn *c, const char *scope, struct sso_conf *s
     struct store_rows *r = NULL;
     int rc = store_query(c,
                          "SELECT enabled, company_id, issuer_url, client_id, client_secret, "
-                         "scopes, token_grace_minutes, group_sync, group_sync_ou FROM sso_configs "
+                         "scopes, token_grace_minutes, group_sync, group_sync_ou, username_claim, "
+                         "auto_provision FROM sso_configs "
                          "WHERE scope = $1",
                          p, 1, &r);
 
@@ -76,6 +81,8 @@ static int conf_load(struct store_conn *c, const char *scope, struct sso_conf *s
         sc->grace = (int)store_rows_int(r, 6);
         sc->group_sync = store_rows_int(r, 7) != 0;
         strlcpy_p(sc->group_sync_ou, text(r, 8), sizeof(sc->group_sync_ou));
+        strlcpy_p(sc->username_claim, text(r, 9), sizeof(sc->username_claim));
+        sc->auto_provision = store_rows_int(r, 10) != 0;
     }
     store_rows_free(r);
     return rc < 0 ? rc : 0;
@@ -91,7 +98,7 @@ static json_t *network_endpoint(const struct http_req *req, const struct admin_c
     if (req->srv->port != 443)
         snprintf(port, sizeof(port), ":%d", req->srv->port);
     if (ctx->net)
-        snprintf(url, sizeof(url), "https://%s%s/sso/%s/callback", host, port, ctx->network_id);
+        api_sso_redirect_uri(req->srv, ctx->network_id, url, sizeof(url));
     else
         snprintf(url, sizeof(url), "https://%s%s/sso/admin/callback", host, port);
     return json_string(url);
@@ -100,12 +107,13 @@ static json_t *network_endpoint(const struct http_req *req, const struct admin_c
 static json_t *conf_json(const struct http_req *req, const struct admin_ctx *ctx,
                          const struct sso_conf *sc)
 {
-    return json_pack("{s:b,s:s,s:s,s:s,s:b,s:s,s:i,s:{s:b,s:s},s:o}", "enabled", sc->enabled,
-                     "company_id", sc->company_id, "issuer_url", sc->issuer_url, "client_id",
-                     sc->client_id, "client_secret_set", sc->secret_set, "scopes", sc->scopes,
-                     "token_grace_period_minutes", sc->grace, "security_group_sync", "enabled",
-                     sc->group_sync, "ou", sc->group_sync_ou, "network_endpoint",
-                     network_endpoint(req, ctx));
+    return json_pack("{s:b,s:s,s:s,s:s,s:b,s:s,s:s,s:b,s:i,s:{s:b,s:s},s:o}", "enabled",
+                     sc->enabled, "company_id", sc->company_id, "issuer_url", sc->issuer_url,
+                     "client_id", sc->client_id, "client_secret_set", sc->secret_set, "scopes",
+                     sc->scopes, "username_claim", sc->username_claim, "auto_provision",
+                     sc->auto_provision, "token_grace_period_minutes", sc->grace,
+                     "security_group_sync", "enabled", sc->group_sync, "ou", sc->group_sync_ou,
+                     "network_endpoint", network_endpoint(req, ctx));
 }
 
 static void sso_get(struct http_req *req, struct admin_ctx *ctx)
@@ -138,6 +146,8 @@ static const struct admin_field sso_fields[] = {
     {"client_secret", AF_STRING, false, 0, ADMIN_SEAL_PLAIN_MAX, NULL},
     {"scopes", AF_STRING, false, 1, 256, NULL},
     {"token_grace_period_minutes", AF_INT, false, 0, 60, NULL},
+    {"username_claim", AF_STRING, false, 1, 31, NULL},
+    {"auto_provision", AF_BOOL, false, 0, 0, NULL},
     {"security_group_sync", AF_OBJECT, false, 0, 0, NULL},
     /* Read-only members of the reply, refused with a message that says so. */
     {"client_secret_set", AF_BOOL, false, 0, 0, NULL},
@@ -223,6 +233,17 @@ static bool merge(struct http_req *req, const json_t *body, struct sso_conf *sc,
         }
         strlcpy_p(sc->scopes, json_string_value(v), sizeof(sc->scopes));
     }
+    if ((v = json_object_get(body, "username_claim"))) {
+        if (strcmp(json_string_value(v), "email") != 0 &&
+            strcmp(json_string_value(v), "preferred_username") != 0) {
+            http_reply_error(req, 400, "bad_request",
+                             "field 'username_claim' must be \"email\" or \"preferred_username\"");
+            return false;
+        }
+        strlcpy_p(sc->username_claim, json_string_value(v), sizeof(sc->username_claim));
+    }
+    if ((v = json_object_get(body, "auto_provision")))
+        sc->auto_provision = json_is_true(v);
     if ((v = json_object_get(body, "token_grace_period_minutes"))) {
         g = json_integer_value(v);
         if (g != 0 && g != 30 && g != 60) {
@@ -359,15 +380,18 @@ static void sso_done(struct http_req *req, struct admin_ctx *ctx, struct admin_j
                                 STORE_INT(sc->grace),
                                 STORE_INT(sc->group_sync),
                                 STORE_TEXT(sc->group_sync_ou),
-                                STORE_INT((int64_t)time(NULL))};
+                                STORE_INT((int64_t)time(NULL)),
+                                STORE_TEXT(sc->username_claim),
+                                STORE_INT(sc->auto_provision)};
         rc = store_exec(ctx->c,
                         "INSERT INTO sso_configs (scope, network_id, enabled, company_id, "
                         "issuer_url, client_id, client_secret, scopes, token_grace_minutes, "
-                        "group_sync, group_sync_ou, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
-                        "$7, $8, $9, $10, $11, $12) ON CONFLICT (scope) DO UPDATE SET enabled = "
-                        "$3, company_id = $4, issuer_url = $5, client_id = $6, client_secret = "
-                        "$7, scopes = $8, token_grace_minutes = $9, group_sync = $10, "
-                        "group_sync_ou = $11, updated_at = $12",
+                        "group_sync, group_sync_ou, updated_at, username_claim, auto_provision) "
+                        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+                        "ON CONFLICT (scope) DO UPDATE SET enabled = $3, company_id = $4, "
+                        "issuer_url = $5, client_id = $6, client_secret = $7, scopes = $8, "
+                        "token_grace_minutes = $9, group_sync = $10, group_sync_ou = $11, "
+                        "updated_at = $12, username_claim = $13, auto_provision = $14",
                         p, ARRAY_SIZE(p), NULL);
     }
     if (rc == PARLEY_EEXIST) {

@@ -157,7 +157,7 @@ static int login_write(struct store_conn *c, void *arg)
 }
 
 /* The identity of `user_row`, if any, as JSON values (json_null otherwise). */
-static int load_identity(struct store *st, int64_t user_row, json_t **key, json_t **backup)
+int api_client_load_identity(struct store *st, int64_t user_row, json_t **key, json_t **backup)
 {
     struct store_val p[] = {STORE_INT(user_row)};
     struct store_conn *c;
@@ -204,7 +204,7 @@ static void login_work(void *arg)
 
     /* An unknown user costs the same time as a known one, so the answer
      * time does not tell which usernames exist. */
-    if (!w->known)
+    if (!w->known || !w->u.hash[0])
         password_verify_dummy(w->secret);
     else
         w->verified = password_verify(w->u.hash, w->secret) == 0;
@@ -225,6 +225,13 @@ static void login_finish(struct http_req *req, struct login_wait *w)
     j.verified = w->known && w->verified;
     if (!w->known) {
         http_reply_error(req, 401, "unauthorized", "wrong network_id, username or login_secret");
+        return;
+    }
+    /* Provisioned by single sign-on (api_sso.c): no password to guess, so
+     * failures count nothing and cannot suspend the account. */
+    if (!u->hash[0]) {
+        http_reply_error(req, 401, "unauthorized",
+                         "this user signs in through the network's identity provider (SSO)");
         return;
     }
     if (!j.verified) {
@@ -254,7 +261,7 @@ static void login_finish(struct http_req *req, struct login_wait *w)
     }
     rc = store_write_sync(req->srv->store, login_write, &j);
     if (rc == 0)
-        rc = load_identity(req->srv->store, u->user_row, &key, &backup);
+        rc = api_client_load_identity(req->srv->store, u->user_row, &key, &backup);
     if (rc < 0) {
         api_reply_store_error(req, rc);
         goto out;

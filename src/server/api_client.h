@@ -27,4 +27,9 @@ void api_client_prekeys_claim(struct http_req *req);
  * `key`'s integer (or boolean as 0/1), or `def` when absent or malformed. */
 int64_t api_setting_int(const char *settings_json, const char *key, int64_t def);
 
+struct store;
+/* The identity of `user_row` as JSON values (base64 of the public key and
+ * of the backup container), json_null() when it has none. */
+int api_client_load_identity(struct store *st, int64_t user_row, json_t **key, json_t **backup);
+
 #endif

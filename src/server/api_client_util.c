@@ -70,12 +70,22 @@ static const struct api_field file_create_fields[] = {
     {"burn_on_read", API_BOOL, false, 0},
     {"vault", API_BOOL, false, 0},
 };
+static const struct api_field sso_start_fields[] = {
+    {"company_id", API_STR, true, 64},
+    {"code_challenge", API_STR, true, 128},
+    {"redirect_uri", API_STR, false, 128},
+    {"login_hint", API_STR, false, 256},
+};
+static const struct api_field sso_finish_fields[] = {
+    {"code", API_STR, true, 128},
+    {"code_verifier", API_STR, true, 128},
+};
 
 const struct api_field *const api_body_fields[API_BODY_COUNT] = {
-    login_fields,       identity_fields,    device_fields,    bundle_fields,
-    claim_fields,       conv_create_fields, members_fields,   link_create_fields,
-    link_offer_fields,  link_chunk_fields,  link_done_fields, conv_settings_fields,
-    file_create_fields,
+    login_fields,       identity_fields,    device_fields,     bundle_fields,
+    claim_fields,       conv_create_fields, members_fields,    link_create_fields,
+    link_offer_fields,  link_chunk_fields,  link_done_fields,  conv_settings_fields,
+    file_create_fields, sso_start_fields,   sso_finish_fields,
 };
 const size_t api_body_nfields[API_BODY_COUNT] = {
     ARRAY_SIZE(login_fields),       ARRAY_SIZE(identity_fields),
@@ -84,7 +94,8 @@ const size_t api_body_nfields[API_BODY_COUNT] = {
     ARRAY_SIZE(members_fields),     ARRAY_SIZE(link_create_fields),
     ARRAY_SIZE(link_offer_fields),  ARRAY_SIZE(link_chunk_fields),
     ARRAY_SIZE(link_done_fields),   ARRAY_SIZE(conv_settings_fields),
-    ARRAY_SIZE(file_create_fields),
+    ARRAY_SIZE(file_create_fields), ARRAY_SIZE(sso_start_fields),
+    ARRAY_SIZE(sso_finish_fields),
 };
 
 static int parse_id(json_t *j, uint8_t out[KEYS_ID_LEN])

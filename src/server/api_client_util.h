@@ -71,6 +71,8 @@ enum api_body_kind {
     API_BODY_LINK_DONE,
     API_BODY_CONV_SETTINGS,
     API_BODY_FILE_CREATE,
+    API_BODY_SSO_START,
+    API_BODY_SSO_FINISH,
     API_BODY_COUNT
 };
 extern const struct api_field *const api_body_fields[API_BODY_COUNT];

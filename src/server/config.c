@@ -56,6 +56,9 @@ static const struct setting settings[] = {
     {"hostname", SET_STRING, NULL, 0, 0, NULL, OFF(hostname),
      "Host name clients use; goes into the self-signed certificate and the console URL. Default: "
      "the system's host name."},
+    {"sso_ca_file", SET_STRING, NULL, 0, 0, NULL, OFF(sso_ca_file),
+     "PEM file of the certificate authorities parleyd trusts when it calls an SSO identity "
+     "provider (discovery, keys, token endpoint). Unset: the system's trust store."},
     {"cluster_nats", SET_STRING, NULL, 0, 0, NULL, OFF(cluster_nats),
      "NATS server(s) linking the nodes of a deployment that share one PostgreSQL store, as "
      "nats://HOST:PORT (comma-separated for several). Unset: a single node."},

@@ -35,6 +35,7 @@ struct config {
     int admin_session_idle_minutes;
     int admin_session_max_hours;
     char *console_dir; /* the web console's static files (console.c) */
+    char *sso_ca_file; /* trust anchors for identity providers; NULL: the system's */
 };
 
 /* Fill `c` with the built-in defaults (derived ones, such as paths under the

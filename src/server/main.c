@@ -4,6 +4,7 @@
  * TLS certificate -> bind -> drop root -> database and migrations ->
  * first-start super administrator -> event loop. Nothing is created or
  * changed before the whole configuration has been checked. */
+#include "api_sso.h"
 #include "bootstrap.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -350,6 +351,7 @@ int main(int argc, char **argv)
     status = 0;
 out:
     transport_free(&srv);
+    api_sso_shutdown();
     cluster_close();
     if (srv.store) {
         store_close(srv.store);

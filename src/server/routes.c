@@ -9,6 +9,7 @@
 #include "api_conv.h"
 #include "api_link.h"
 #include "api_files.h"
+#include "api_sso.h"
 #include "console.h"
 
 /* Rows that are not admin routes leave the admin fields of struct
@@ -25,6 +26,15 @@ const struct http_route http_routes[] = {
      .path = "/api/v1/client/login",
      .fn = api_client_login,
      .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_POST,
+     .path = "/api/v1/client/sso/start",
+     .fn = api_sso_start,
+     .flags = HTTP_ROUTE_BODY},
+    {.method = HTTP_POST,
+     .path = "/api/v1/client/sso/finish",
+     .fn = api_sso_finish,
+     .flags = HTTP_ROUTE_BODY},
+    {HTTP_GET, "/sso/:network_id/callback", api_sso_callback, 0},
     {.method = HTTP_PUT,
      .path = "/api/v1/client/identity",
      .fn = api_client_identity,

@@ -530,6 +530,44 @@ const struct store_migration store_migrations[] = {
                       "  group_sync_ou TEXT NOT NULL DEFAULT '', "
                       "  updated_at BIGINT NOT NULL);",
     },
+    {
+        .version = 81,
+        .name = "sso_signin",
+        /* Single sign-on of users (api_sso.c): which claim names the
+         * user, whether unknown users are created at their first sign-in,
+         * and the sign-ins in progress. A row is keyed by the SHA-256 of
+         * its state (phase 'authorize': the provider has not answered
+         * yet) or of the one-time sign-in code handed to the browser
+         * (phase 'code'); both are single-use and expire. */
+        .sql_sqlite =
+            "ALTER TABLE sso_configs ADD COLUMN username_claim TEXT NOT NULL DEFAULT 'email'; "
+            "ALTER TABLE sso_configs ADD COLUMN auto_provision INTEGER NOT NULL DEFAULT 1; "
+            "CREATE TABLE sso_logins ( "
+            "  id_hash BLOB PRIMARY KEY, "
+            "  phase TEXT NOT NULL CHECK (phase IN ('authorize', 'code')), "
+            "  network_id BIGINT NOT NULL REFERENCES networks(id) ON DELETE CASCADE, "
+            "  nonce TEXT NOT NULL DEFAULT '', "
+            "  code_verifier TEXT NOT NULL DEFAULT '', "
+            "  client_challenge TEXT NOT NULL, "
+            "  redirect_uri TEXT NOT NULL DEFAULT '', "
+            "  user_row BIGINT REFERENCES users(id) ON DELETE CASCADE, "
+            "  expires_at BIGINT NOT NULL); "
+            "CREATE INDEX sso_logins_by_expiry ON sso_logins (expires_at);",
+        .sql_pg =
+            "ALTER TABLE sso_configs ADD COLUMN username_claim TEXT NOT NULL DEFAULT 'email'; "
+            "ALTER TABLE sso_configs ADD COLUMN auto_provision INTEGER NOT NULL DEFAULT 1; "
+            "CREATE TABLE sso_logins ( "
+            "  id_hash BYTEA PRIMARY KEY, "
+            "  phase TEXT NOT NULL CHECK (phase IN ('authorize', 'code')), "
+            "  network_id BIGINT NOT NULL REFERENCES networks(id) ON DELETE CASCADE, "
+            "  nonce TEXT NOT NULL DEFAULT '', "
+            "  code_verifier TEXT NOT NULL DEFAULT '', "
+            "  client_challenge TEXT NOT NULL, "
+            "  redirect_uri TEXT NOT NULL DEFAULT '', "
+            "  user_row BIGINT REFERENCES users(id) ON DELETE CASCADE, "
+            "  expires_at BIGINT NOT NULL); "
+            "CREATE INDEX sso_logins_by_expiry ON sso_logins (expires_at);",
+    },
 };
 
 const size_t store_migrations_count = ARRAY_SIZE(store_migrations);

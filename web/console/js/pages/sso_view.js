@@ -25,6 +25,8 @@ export async function ssoView(path, intro) {
       { name: 'client_id', label: 'Client ID', value: s.client_id },
       { name: 'client_secret', label: 'Client secret', type: 'password', help: s.client_secret_set ? 'A secret is set. Leave empty to keep it.' : 'No secret is set.' },
       { name: 'scopes', label: 'Scopes', value: s.scopes || 'openid email profile' },
+      { name: 'username_claim', label: 'Username from', type: 'select', value: s.username_claim || 'email', options: [['email', 'Email address (verified by the provider)'], ['preferred_username', 'Preferred username']], help: 'The ID token claim that names the Parley user.' },
+      { name: 'auto_provision', label: 'Create users at their first sign-in', type: 'checkbox', value: s.auto_provision ?? true, help: 'Off: only users that already exist in this network may sign in.' },
       { name: 'token_grace_period_minutes', label: 'Token grace period', type: 'select', value: String(s.token_grace_period_minutes ?? 0), options: [['0', 'None'], ['30', '30 minutes'], ['60', '60 minutes']], help: 'How long users stay signed in when the identity provider cannot be reached to refresh their token.' },
       { name: 'sync_enabled', label: 'Synchronise security groups from the identity provider', type: 'checkbox', value: sync.enabled },
       { name: 'sync_ou', label: 'Organisational unit to synchronise', value: sync.ou || '' },
@@ -32,7 +34,8 @@ export async function ssoView(path, intro) {
     onSubmit: async (v) => {
       const body = {
         enabled: v.enabled, company_id: v.company_id, issuer_url: v.issuer_url, client_id: v.client_id,
-        scopes: v.scopes, token_grace_period_minutes: Number(v.token_grace_period_minutes),
+        scopes: v.scopes, username_claim: v.username_claim, auto_provision: v.auto_provision,
+        token_grace_period_minutes: Number(v.token_grace_period_minutes),
         security_group_sync: { enabled: v.sync_enabled, ou: v.sync_ou },
       };
       if (v.client_secret) body.client_secret = v.client_secret;
