@@ -172,20 +172,22 @@ static uv_timer_t shutdown_timer;
  * signal: a stuck database or peer must not keep a node from restarting. */
 static void *watchdog(void *arg)
 {
-    int seconds = *(const int *)arg;
+    int seconds = (int)(intptr_t)arg;
     sleep((unsigned)seconds);
     log_error("shutdown took longer than %d s (shutdown_timeout): exiting now", seconds);
     _exit(1);
     return NULL;
 }
 
-static void start_watchdog(const int *seconds)
+/* The timeout goes by value: the configuration may be freed before a
+ * thread started late on a loaded machine reads it. */
+static void start_watchdog(int seconds)
 {
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &a, watchdog, (void *)seconds) != 0)
+    if (pthread_create(&t, &a, watchdog, (void *)(intptr_t)seconds) != 0)
         log_warnx("cannot start the shutdown watchdog");
     pthread_attr_destroy(&a);
 }
@@ -219,7 +221,7 @@ static void on_signal(uv_signal_t *handle, int signum)
     log_info("shutting down on %s: closing %d WebSocket sessions",
              signum == SIGINT ? "SIGINT" : "SIGTERM", srv->ws_sessions);
     srv->shutting_down = true;
-    start_watchdog(&srv->cfg->shutdown_timeout);
+    start_watchdog(srv->cfg->shutdown_timeout);
     /* Stop accepting; then give sessions and replies in flight up to half the
      * timeout (the rest is for the store to drain). */
     lws_context_deprecate(srv->ctx, NULL);
