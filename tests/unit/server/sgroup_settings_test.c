@@ -51,6 +51,11 @@ static void test_sgroup__validation_names_setting_bound_and_value(void **state)
          "\"k\"]}",
          {"quick_responses", "10", NULL}},
         {"{\"messaging_domains\":[7]}", {"messaging_domains", "element 0", NULL}},
+        {"{\"permitted_networks\":[\"ok\",\"Ops=a=b\"]}",
+         {"permitted_networks", "element 1", "label and '='"}},
+        {"{\"permitted_networks\":[\"=3f2a\"]}", {"permitted_networks", "element 0", NULL}},
+        {"{\"permitted_networks\":[\"Ops=\"]}", {"permitted_networks", "element 0", NULL}},
+        {"{\"permitted_networks\":[\"net work\"]}", {"permitted_networks", "element 0", NULL}},
         {"{\"no_such\":1}", {"no_such", "not known", NULL}},
         {"[]", {"settings", NULL, NULL}},
     };
