@@ -211,6 +211,29 @@ static int max_expiration(struct store_conn *c, int64_t user_row, int64_t *max)
     return rc;
 }
 
+/* The security group's max_expiration ("Auto-Destruct") bounds what a
+ * conversation may ask for: users choose any shorter time, never a longer
+ * one. 0 (or no field) takes the maximum. Burn-on-read is bounded the same
+ * way, since no message outlives its group's maximum. Refuses with a 400
+ * naming the field. */
+static int check_timers(struct conv_err *e, const struct api_value *exp,
+                        const struct api_value *bor, int64_t max_exp)
+{
+    if (max_exp <= 0)
+        return 0;
+    if (exp->present && exp->i > max_exp)
+        return refuse(e, 400, "bad_request",
+                      "field 'expiration' must be at most %lld s (your security group's "
+                      "max_expiration), got %lld",
+                      (long long)max_exp, (long long)exp->i);
+    if (bor->present && bor->i > max_exp)
+        return refuse(e, 400, "bad_request",
+                      "field 'burn_on_read' must be at most %lld s (your security group's "
+                      "max_expiration), got %lld",
+                      (long long)max_exp, (long long)bor->i);
+    return 0;
+}
+
 static void id_hex(const uint8_t id[KEYS_ID_LEN], char out[2 * KEYS_ID_LEN + 1])
 {
     hex_encode(id, KEYS_ID_LEN, out);
@@ -333,9 +356,11 @@ static int create_multi(struct store_conn *c, struct create_job *j, struct conv_
     rc = max_expiration(c, j->a->user_row, &max_exp);
     if (rc < 0)
         return rc;
+    if ((rc = check_timers(&j->err, &b->v[5], &b->v[6], max_exp)) < 0)
+        return rc;
     expiration = b->v[5].present ? b->v[5].i : 0;
-    if (max_exp > 0 && (expiration == 0 || expiration > max_exp))
-        expiration = max_exp; /* capped by the security group's maximum */
+    if (max_exp > 0 && expiration == 0)
+        expiration = max_exp; /* none asked for: the security group's maximum */
     struct store_val p[] = {STORE_BLOB(cv->conv_id, KEYS_ID_LEN),
                             STORE_INT(j->type),
                             STORE_INT(j->a->network_row),
@@ -687,12 +712,14 @@ static int change_settings(struct store_conn *c, struct change_job *j, struct co
     if (!exp->present && !bor->present)
         return refuse(&j->err, 400, "bad_request",
                       "give field 'expiration' or 'burn_on_read' (seconds, 0 = off)");
+    if ((rc = max_expiration(c, j->a->user_row, &max_exp)) < 0)
+        return rc;
+    if ((rc = check_timers(&j->err, exp, bor, max_exp)) < 0)
+        return rc;
     if (exp->present) {
-        if ((rc = max_expiration(c, j->a->user_row, &max_exp)) < 0)
-            return rc;
         cv->expiration = exp->i;
-        if (max_exp > 0 && (cv->expiration == 0 || cv->expiration > max_exp))
-            cv->expiration = max_exp; /* capped by the security group's maximum */
+        if (max_exp > 0 && cv->expiration == 0)
+            cv->expiration = max_exp; /* none asked for: the security group's maximum */
     }
     if (bor->present)
         cv->burn_on_read = bor->i;
