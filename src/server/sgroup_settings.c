@@ -85,8 +85,10 @@ const struct sgroup_setting sgroup_settings[] = {
     {"ssl_certificates", "push", SGS_STRING_LIST, "[]", 0, 8, 16384, NULL, SGS_CLIENT,
      "PEM certificates to pin (intermediates rather than leaves)."},
     /* Federation */
-    {"local_federation", "federation", SGS_ENUM, "\"enabled\"", 0, 0, 0, federation_modes,
-     SGS_SERVER, "Talk to other networks of this deployment: disabled, enabled or restricted."},
+    {"local_federation", "federation", SGS_ENUM, "\"disabled\"", 0, 0, 0, federation_modes,
+     SGS_SERVER,
+     "Talk to other networks of this deployment: disabled (the default: a network is closed), "
+     "enabled or restricted. Both networks' groups must allow it."},
     {"permitted_networks", "federation", SGS_STRING_LIST, "[]", 0, 1000, 64, NULL, SGS_SERVER,
      "With restricted federation, the networks users may talk to: network ids, each optionally "
      "preceded by a label and '=' (\"Ops=3f2a9c1d5e6b7a80\"). Both networks must list each other."},

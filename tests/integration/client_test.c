@@ -831,6 +831,8 @@ static int setup_federated(void **state)
     struct world *w = *state;
     if (harness_stop(&w->p, SIGTERM, 15, NULL) != 0 ||
         harness_provision_user(&w->p, NET2, "dave", "initial pw", id) < 0 ||
+        harness_provision_sql(&w->p, "UPDATE security_groups SET settings = "
+                                     "'{\"local_federation\":\"enabled\"}'") < 0 ||
         harness_provision_sql(&w->p, "INSERT INTO security_tags (network_id, name, color, "
                                      "security_groups, created_at) SELECT n.id, 'Restricted', "
                                      "'#aa0000', '[' || g.id || ']', 1 FROM networks n JOIN "

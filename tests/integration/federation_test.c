@@ -212,12 +212,22 @@ static void send_and_receive(const struct parleyd *p, struct tc_device *from, st
     buf_release(&env);
 }
 
+#define ENABLED "{\"local_federation\":\"enabled\"}"
+
+/* Networks are closed by default: B opening up is not enough while A
+ * keeps the default, and A opening up is not enough while B disables. */
 static void test_federation__disabled_on_one_side_refuses_everything(void **state)
 {
     struct parleyd *p = *state;
     struct fworld w;
 
-    fworld_up(p, &w, NULL, "{\"local_federation\":\"disabled\"}");
+    fworld_up(p, &w, NULL, ENABLED);
+    expect_unreachable(p, &w, "local federation is disabled for users of network " NET_A);
+    {
+        struct tc_device *none[1];
+        restart_with(p, NET_A, ENABLED, none, 0);
+        restart_with(p, NET_B, "{\"local_federation\":\"disabled\"}", none, 0);
+    }
     expect_unreachable(p, &w, "local federation is disabled for users of network " NET_B);
     fworld_down(&w);
 }
@@ -231,7 +241,7 @@ static void test_federation__enabled_on_both_sides_works_until_a_side_disables(v
     char path[200], body[300];
     json_t *r = NULL;
 
-    fworld_up(p, &w, NULL, NULL); /* the default: enabled */
+    fworld_up(p, &w, ENABLED, ENABLED);
     assert_int_equal(harness_stop(p, SIGTERM, 15, NULL), 0);
     assert_int_equal(
         harness_provision_sql(p, "INSERT INTO security_tags (network_id, name, color, "
@@ -324,7 +334,7 @@ static void test_federation__enabled_on_both_sides_works_until_a_side_disables(v
     /* Enabled again: the same conversation carries messages again. */
     {
         struct tc_device *open[] = {&w.da, &w.db};
-        restart_with(p, NET_B, "{\"local_federation\":\"enabled\"}", open, 2);
+        restart_with(p, NET_B, ENABLED, open, 2);
     }
     send_and_receive(p, &w.da, &w.db, users, conv, "back again");
     fworld_down(&w);

@@ -33,11 +33,15 @@ static bool allows(const char *na, const char *a, const char *nb, const char *b,
 
 static void test_federation__both_sides_decide(void **state)
 {
-    static const char en[] = "{}", off[] = "{\"local_federation\":\"disabled\"}";
+    static const char en[] = "{\"local_federation\":\"enabled\"}",
+                      off[] = "{\"local_federation\":\"disabled\"}";
     char why[300];
 
     (void)state;
     assert_true(allows("a", en, "b", en, why, sizeof(why)));
+    /* The default is disabled: nothing set, nothing reached. */
+    assert_false(allows("a", "{}", "b", en, why, sizeof(why)));
+    assert_non_null(strstr(why, "disabled for users of network a"));
     assert_false(allows("a", en, "b", off, why, sizeof(why)));
     assert_non_null(strstr(why, "disabled for users of network b"));
     assert_false(allows("a", off, "b", en, why, sizeof(why)));
@@ -60,8 +64,9 @@ static void test_federation__restricted_sides_list_each_other(void **state)
     assert_false(allows("a", a_lists_b, "b", b_lists_c, why, sizeof(why)));
     assert_non_null(strstr(why, "restricted for users of network b and network a is not"));
     /* Restricted on one side, enabled on the other: the list decides. */
-    assert_true(allows("a", a_lists_b, "b", "{}", why, sizeof(why)));
-    assert_false(allows("a", a_lists_b, "c", "{}", why, sizeof(why)));
+    static const char en[] = "{\"local_federation\":\"enabled\"}";
+    assert_true(allows("a", a_lists_b, "b", en, why, sizeof(why)));
+    assert_false(allows("a", a_lists_b, "c", en, why, sizeof(why)));
     /* A restricted list is not a disabled side's permission. */
     assert_false(
         allows("a", a_lists_b, "b", "{\"local_federation\":\"disabled\"}", why, sizeof(why)));

@@ -86,7 +86,8 @@ static void test_sgroup__fill_uses_defaults_and_drops_stale_values(void **state)
     assert_null(json_object_get(f, "gone"));
     /* Out of bounds now: the default applies. */
     assert_int_equal(json_integer_value(json_object_get(f, "max_upload_bytes")), 5368709120LL);
-    assert_string_equal(json_string_value(json_object_get(f, "local_federation")), "enabled");
+    /* Networks are closed to each other unless both open up. */
+    assert_string_equal(json_string_value(json_object_get(f, "local_federation")), "disabled");
     sgroup_password_policy(f, &pol);
     assert_int_equal(pol.min_len, 8);
     assert_true(pol.upper && pol.lower && pol.digit && !pol.symbol);
