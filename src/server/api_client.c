@@ -742,6 +742,26 @@ static void reply_user(struct http_req *req, const struct client_auth *a, const 
     rc = store_conn_get(req->srv->store, &c);
     if (rc < 0)
         goto fail;
+    /* A name in another network: first whether the caller's own group
+     * lets them reach that network at all, which tells nothing about who
+     * is in it (no probing of usernames from a closed network). */
+    if (network && strcmp(network, a->network_id) != 0) {
+        struct fed_user me;
+        rc = fed_user_load(c, a->user_row, &me);
+        if (rc == 0) {
+            struct fed_side mine = {me.network_id, me.settings}, other = {network, NULL};
+            rc = fed_side_permits(&mine, &other, why, sizeof(why))
+                     ? fed_network_admits(c, &me, network, why, sizeof(why))
+                     : 0;
+        }
+        fed_user_release(&me);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            http_reply_error(req, 403, "forbidden", "%s", why);
+            goto out;
+        }
+    }
     rc = store_query(c, sql, p, np, &r);
     if (rc == 0)
         rc = store_rows_next(r);

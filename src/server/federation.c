@@ -16,8 +16,8 @@ bool fed_entry_names(const char *entry, const char *network_id)
     return *network_id && strcmp(id, network_id) == 0;
 }
 
-static bool side_permits(const struct fed_side *s, const struct fed_side *other, char *why,
-                         size_t whylen)
+bool fed_side_permits(const struct fed_side *s, const struct fed_side *other, char *why,
+                      size_t whylen)
 {
     const char *mode = json_string_value(json_object_get(s->settings, "local_federation"));
     json_t *list, *e;
@@ -49,7 +49,7 @@ bool fed_allows(const struct fed_side *a, const struct fed_side *b, char *why, s
 {
     if (strcmp(a->network_id, b->network_id) == 0)
         return true;
-    return side_permits(a, b, why, whylen) && side_permits(b, a, why, whylen);
+    return fed_side_permits(a, b, why, whylen) && fed_side_permits(b, a, why, whylen);
 }
 
 /* The effective security group of a user: their own, or the network's
@@ -107,6 +107,42 @@ bool fed_users_allowed(const struct fed_user *a, const struct fed_user *b, char 
     if (a->network_row == b->network_row)
         return true;
     return fed_allows(&sa, &sb, why, whylen);
+}
+
+int fed_network_admits(struct store_conn *c, const struct fed_user *me, const char *network_id,
+                       char *why, size_t whylen)
+{
+    struct store_val p[] = {STORE_TEXT(network_id)};
+    struct store_rows *r = NULL;
+    int64_t *groups = NULL;
+    size_t n = 0, cap = 0;
+    int rc = store_query(c,
+                         "SELECT g.id FROM security_groups g JOIN networks n ON n.id = "
+                         "g.network_id WHERE n.network_id = $1 ORDER BY g.is_default DESC, g.id",
+                         p, 1, &r),
+        verdict = 0;
+
+    snprintf(why, whylen, "no network %.128s in this deployment", network_id);
+    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        if (n == cap)
+            groups = xrealloc(groups, (cap = cap ? cap * 2 : 8) * sizeof(*groups));
+        groups[n++] = store_rows_int(r, 0);
+        rc = 0;
+    }
+    store_rows_free(r);
+    for (size_t i = 0; rc == 0 && verdict == 0 && i < n; i++) {
+        json_t *settings = NULL;
+        char one[300];
+        rc = group_settings(c, groups[i], &settings);
+        struct fed_side theirs = {network_id, settings}, mine = {me->network_id, NULL};
+        if (rc == 0 && fed_side_permits(&theirs, &mine, one, sizeof(one)))
+            verdict = 1;
+        else if (rc == 0 && i == 0)
+            snprintf(why, whylen, "%s", one); /* the default group's reason */
+        json_decref(settings);
+    }
+    free(groups);
+    return rc < 0 ? rc : verdict;
 }
 
 int fed_check(struct store_conn *c, int64_t user_row, int64_t other_row, char *why, size_t whylen)

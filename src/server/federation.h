@@ -37,6 +37,12 @@ struct fed_side {
  * sentence for the user in `why` naming the side that refuses. Pure. */
 bool fed_allows(const struct fed_side *a, const struct fed_side *b, char *why, size_t whylen);
 
+/* Whether side `s`'s own settings let its users reach network
+ * other->network_id (other->settings is not read): half of fed_allows,
+ * which needs nothing of the other network. Pure. */
+bool fed_side_permits(const struct fed_side *s, const struct fed_side *other, char *why,
+                      size_t whylen);
+
 /* Whether permitted_networks entry `entry` names `network_id` ("ID" or
  * "label=ID"). Pure. */
 bool fed_entry_names(const char *entry, const char *network_id);
@@ -51,6 +57,13 @@ struct fed_user {
 };
 int fed_user_load(struct store_conn *c, int64_t user_row, struct fed_user *out);
 void fed_user_release(struct fed_user *u);
+
+/* Whether some security group of network `network_id` (public id) lets
+ * its users reach user `me`'s network: 1, 0 with `why` (also when there
+ * is no such network), or a negative store error. Asks nothing about any
+ * user of that network. */
+int fed_network_admits(struct store_conn *c, const struct fed_user *me, const char *network_id,
+                       char *why, size_t whylen);
 
 /* Whether users `a` and `b` (loaded) may reach each other; same network
  * always may. */

@@ -223,6 +223,22 @@ static void test_federation__disabled_on_one_side_refuses_everything(void **stat
 
     fworld_up(p, &w, NULL, ENABLED);
     expect_unreachable(p, &w, "local federation is disabled for users of network " NET_A);
+    /* A closed network cannot probe another's usernames: no such user
+     * answers the same 403. */
+    {
+        json_t *r = NULL;
+        assert_int_equal(tc_http(p, "GET", "/api/v1/client/users?username=nobody&network=" NET_B,
+                                 w.da.token, NULL, &r),
+                         403);
+        assert_non_null(strstr(error_message(r), "disabled for users of network " NET_A));
+        json_decref(r);
+        /* Nor can an open network probe a closed one's. */
+        assert_int_equal(tc_http(p, "GET", "/api/v1/client/users?username=nobody&network=" NET_A,
+                                 w.db.token, NULL, &r),
+                         403);
+        assert_non_null(strstr(error_message(r), "disabled for users of network " NET_A));
+        json_decref(r);
+    }
     {
         struct tc_device *none[1];
         restart_with(p, NET_A, ENABLED, none, 0);
