@@ -1,6 +1,9 @@
 /* fuzz_admin_json.c - admin request bodies: the checked-body parser and
- * the security-group settings validator, on the same bytes. */
+ * the security-group settings validator, on the same bytes, and the local
+ * federation rule over the settings that pass (permitted_networks
+ * entries are outside strings). */
 #include "server/admin_json.h"
+#include "server/federation.h"
 #include "server/sgroup_settings.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,6 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (s && sgroup_settings_validate(sgroup_settings, sgroup_settings_count, s, err,
                                           sizeof(err)) == 0) {
             json_t *f = sgroup_settings_fill(sgroup_settings, sgroup_settings_count, s);
+            struct fed_side a = {"net-a", f}, b = {"net-b", f};
+            /* The rule is symmetric whatever the settings. */
+            char why1[300], why2[300];
+            if (fed_allows(&a, &b, why1, sizeof(why1)) != fed_allows(&b, &a, why2, sizeof(why2)))
+                __builtin_trap();
             json_decref(f);
         }
         if (pw)

@@ -235,6 +235,23 @@ int parley_client_event_done(struct parley_client *c, const char *const *msg_ids
  * identity was pinned, else asked of the directory. free() *out. Returns
  * 0, PARLEY_ENOTFOUND, PARLEY_EIO. */
 int parley_client_user_name(struct parley_client *c, const char *user_id, char **out);
+
+/* What the directory says about a user: `user` is a username of the
+ * account's network, "NETWORK_ID/username" for one of another network of
+ * the deployment (local federation), or a user id (32 hex). tags lists
+ * the user's security tags as "name (color)", comma-separated, "" for
+ * none; clients show them beside the username. Returns 0,
+ * PARLEY_ENOTFOUND, PARLEY_EPERM (local federation does not let the two
+ * reach each other), PARLEY_EIO. */
+struct parley_user_info {
+    char user_id[PARLEY_ID_HEX];
+    char username[256];
+    char network_id[129];
+    char status[16];
+    char tags[512];
+};
+int parley_client_user_info(struct parley_client *c, const char *user,
+                            struct parley_user_info *out);
 /* A conversation's expiration and burn-on-read seconds as this client
  * learnt them (room control messages); 0 when unknown. Returns 0 or
  * PARLEY_ENOTFOUND if the client has never seen the conversation. */

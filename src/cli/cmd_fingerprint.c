@@ -1,7 +1,8 @@
 /* cmd_fingerprint.c - `parley fingerprint USER`: the safety number to
  * compare with USER out of band, and the same as a QR code drawn in the
  * terminal (libqrencode) for USER's device to scan. --trust accepts USER's
- * current identity key after a comparison. */
+ * current identity key after a comparison. `parley whois USER` shows what
+ * the directory says about USER, security tags included. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -63,5 +64,26 @@ int cmd_fingerprint(struct cli *cli, int argc, char **argv)
         cli_print_qr(code);
         printf("%s\n", code);
     }
+    return 0;
+}
+
+/* `parley whois USER`: what the directory says about USER, with the
+ * security tags the client shows beside the username. */
+int cmd_whois(struct cli *cli, int argc, char **argv)
+{
+    struct parley_user_info u;
+    int rc;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: parley whois USER|NETWORK_ID/USER|USER_ID\n");
+        return 2;
+    }
+    struct parley_client *c = cli_client(cli, false);
+    rc = parley_client_user_info(c, argv[1], &u);
+    parley_client_free(c);
+    if (rc < 0)
+        return cli_fail("whois", rc);
+    printf("username: %s\nuser_id:  %s\nnetwork:  %s\nstatus:   %s\ntags:     %s\n", u.username,
+           u.user_id, u.network_id, u.status, u.tags[0] ? u.tags : "(none)");
     return 0;
 }

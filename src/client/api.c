@@ -302,6 +302,27 @@ int api_user_parse(json_t *j, struct api_user *out)
         (rc = get_b64(j, "identity_key", SUITE_MAX_SIG_PK, &out->identity_key,
                       &out->identity_key_len)) < 0)
         goto fail;
+    if (json_object_get(j, "network_id") &&
+        (rc = get_str(j, "network_id", out->network_id, sizeof(out->network_id))) < 0)
+        goto fail;
+    {
+        json_t *tags = json_object_get(j, "security_tags"), *t;
+        size_t used = 0;
+        json_array_foreach(tags, i, t)
+        {
+            const char *name = json_string_value(json_object_get(t, "name"));
+            const char *color = json_string_value(json_object_get(t, "color"));
+            int w;
+            if (!name)
+                continue;
+            w = snprintf(out->tags + used, sizeof(out->tags) - used, "%s%s%s%s%s", used ? ", " : "",
+                         name, color && *color ? " (" : "", color && *color ? color : "",
+                         color && *color ? ")" : "");
+            if (w < 0 || (size_t)w >= sizeof(out->tags) - used)
+                break; /* the rest does not fit: shown as far as it goes */
+            used += (size_t)w;
+        }
+    }
     devs = json_object_get(j, "devices");
     if (devs && !json_is_null(devs)) {
         if (!json_is_array(devs) || json_array_size(devs) > API_MAX_DEVICES) {

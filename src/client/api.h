@@ -78,6 +78,10 @@ struct api_user {
     uint8_t user_id[KEYS_ID_LEN];
     char username[256];
     char status[16];
+    char network_id[129]; /* "" from a server that does not say */
+    /* The user's security tags as "name (color)", comma-separated; "" for
+     * none. Shown beside the username (docs/client-protocol.md). */
+    char tags[512];
     uint8_t *identity_key; /* NULL when the user has none */
     size_t identity_key_len;
     struct api_device *devices;

@@ -55,10 +55,22 @@ int client_get_user(struct parley_client *c, const char *id_hex, const char *nam
     json_t *resp = NULL;
     int rc;
 
-    if (id_hex)
+    const char *slash = name ? strchr(name, '/') : NULL;
+
+    if (id_hex) {
         rc = buf_printf(&path, "/api/v1/client/users/%s", id_hex);
-    else if ((rc = buf_append_str(&path, "/api/v1/client/users?username=")) == 0)
-        rc = url_escape(name, &path);
+    } else if ((rc = buf_append_str(&path, "/api/v1/client/users?username=")) == 0) {
+        /* "NETWORK_ID/username": a user of another network of the
+         * deployment (local federation); usernames never hold a '/'. */
+        rc = url_escape(slash ? slash + 1 : name, &path);
+        if (rc == 0 && slash) {
+            char *net = strndup(name, (size_t)(slash - name));
+            rc = net ? buf_append_str(&path, "&network=") : PARLEY_ENOMEM;
+            if (rc == 0)
+                rc = url_escape(net, &path);
+            free(net);
+        }
+    }
     if (rc == 0)
         rc = client_call(c, "GET", (const char *)path.data, NULL, &resp);
     if (rc == 0)
@@ -121,7 +133,12 @@ int client_resolve(struct parley_client *c, const char *to, uint8_t conv[KEYS_ID
     rc = client_get_user(c, NULL, to, &peer);
     if (rc < 0)
         return rc;
-    rc = ids_conv_direct(c->cfg->network_id, c->user_id, peer.user_id, conv);
+    /* Across networks the smaller network id names the conversation, so
+     * both sides find the same one. */
+    rc = ids_conv_direct(peer.network_id[0] && strcmp(peer.network_id, c->cfg->network_id) < 0
+                             ? peer.network_id
+                             : c->cfg->network_id,
+                         c->user_id, peer.user_id, conv);
     if (rc < 0)
         goto out;
     hex_encode(conv, KEYS_ID_LEN, lc->conv_id);
@@ -195,13 +212,19 @@ static int members_of(struct parley_client *c, struct lstore_conv *lc, uint8_t (
     return rc;
 }
 
-/* Fetch the network's compliance bots into c->bots. */
-static int fetch_bots(struct parley_client *c)
+/* Fetch the compliance bots into c->bots: the network's, or with `conv`
+ * (hex) those of every network with a member in that conversation. */
+static int fetch_bots(struct parley_client *c, const char *conv)
 {
     json_t *resp = NULL, *arr, *v;
     uint8_t(*bots)[KEYS_ID_LEN] = NULL;
     size_t i, n = 0;
-    int rc = client_call(c, "GET", "/api/v1/client/retention", NULL, &resp);
+    char path[128];
+    int rc;
+
+    snprintf(path, sizeof(path), "/api/v1/client/retention%s%s", conv ? "?conv_id=" : "",
+             conv ? conv : "");
+    rc = client_call(c, "GET", path, NULL, &resp);
 
     arr = json_object_get(resp, "compliance_bots");
     if (rc == 0 && !json_is_array(arr))
@@ -231,12 +254,14 @@ static int fetch_bots(struct parley_client *c)
     return 0;
 }
 
-/* Add the network's compliance bots to the recipients: the server refuses
- * an envelope whose key is not wrapped for their devices too. The list is
- * fetched on the first send and again when `refresh` (after the server
- * refused an envelope with devices_changed), not on every send. */
-static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], size_t *n,
-                         bool refresh)
+/* Add the compliance bots to the recipients: the server refuses an
+ * envelope whose key is not wrapped for their devices too. The network's
+ * list is fetched on the first send; when `refresh` (after the server
+ * refused an envelope with devices_changed) the list of conversation
+ * `conv` is, which also holds the bots of the other networks of its
+ * members (local federation). Not on every send. */
+static int add_retention(struct parley_client *c, const char *conv, uint8_t (**ids)[KEYS_ID_LEN],
+                         size_t *n, bool refresh)
 {
     bool known;
     int rc = 0;
@@ -244,7 +269,7 @@ static int add_retention(struct parley_client *c, uint8_t (**ids)[KEYS_ID_LEN], 
     pthread_mutex_lock(&c->mu);
     known = c->bots_known;
     pthread_mutex_unlock(&c->mu);
-    if ((refresh || !known) && (rc = fetch_bots(c)) < 0)
+    if ((refresh || !known) && (rc = fetch_bots(c, refresh ? conv : NULL)) < 0)
         return rc;
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < c->n_bots && rc == 0; i++) {
@@ -490,7 +515,7 @@ int client_send_payload(struct parley_client *c, const char *to, json_t *payload
 
         free(members);
         if ((rc = members_of(c, &lc, &members, &n_members)) < 0 ||
-            (rc = add_retention(c, &members, &n_members, attempt > 0)) < 0 ||
+            (rc = add_retention(c, lc.conv_id, &members, &n_members, attempt > 0)) < 0 ||
             (rc = gather(c, members, n_members, &t)) < 0)
             break;
         memcpy(hdr.conversation, conv, KEYS_ID_LEN);
@@ -1103,6 +1128,28 @@ int parley_client_user_name(struct parley_client *c, const char *user_id, char *
     *out = strdup(u.username);
     api_user_release(&u);
     return *out ? 0 : PARLEY_ENOMEM;
+}
+
+int parley_client_user_info(struct parley_client *c, const char *user, struct parley_user_info *out)
+{
+    struct api_user u;
+    bool by_id;
+    int rc;
+
+    if (!c || !user || !out)
+        return PARLEY_EINVAL;
+    memset(out, 0, sizeof(*out));
+    by_id = strlen(user) == 2 * KEYS_ID_LEN && strspn(user, "0123456789abcdef") == 2 * KEYS_ID_LEN;
+    rc = client_get_user(c, by_id ? user : NULL, by_id ? NULL : user, &u);
+    if (rc < 0)
+        return rc;
+    hex_encode(u.user_id, KEYS_ID_LEN, out->user_id);
+    strlcpy_p(out->username, u.username, sizeof(out->username));
+    strlcpy_p(out->network_id, u.network_id, sizeof(out->network_id));
+    strlcpy_p(out->status, u.status, sizeof(out->status));
+    strlcpy_p(out->tags, u.tags, sizeof(out->tags));
+    api_user_release(&u);
+    return 0;
 }
 
 int parley_client_conv_settings(struct parley_client *c, const char *conv_id, uint32_t *expiration,

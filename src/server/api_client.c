@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
+#include "federation.h"
 #include "password.h"
 #include "proto/keys.h"
 #include "sgroup_settings.h"
@@ -677,14 +678,20 @@ void api_client_logout(struct http_req *req)
 
 /* ---- directory --------------------------------------------------------- */
 
+/* Users are looked up across the deployment: by id (ids are unique in the
+ * deployment) or by network id and username. One of another network is
+ * shown only when local federation lets the two reach each other
+ * (federation.h). */
 static const char sql_user_by_name[] =
-    "SELECT u.id, u.user_id, u.username, u.first_name, u.last_name, u.status, i.identity_key "
-    "FROM users u LEFT JOIN identities i ON i.user_id = u.id "
-    "WHERE u.network_id = $1 AND u.username = $2";
+    "SELECT u.id, u.user_id, u.username, u.first_name, u.last_name, u.status, i.identity_key, "
+    "u.network_id, n.network_id FROM users u JOIN networks n ON n.id = u.network_id "
+    "LEFT JOIN identities i ON i.user_id = u.id "
+    "WHERE n.network_id = $1 AND u.username = $2";
 static const char sql_user_by_id[] =
-    "SELECT u.id, u.user_id, u.username, u.first_name, u.last_name, u.status, i.identity_key "
-    "FROM users u LEFT JOIN identities i ON i.user_id = u.id "
-    "WHERE u.network_id = $1 AND u.user_id = $2";
+    "SELECT u.id, u.user_id, u.username, u.first_name, u.last_name, u.status, i.identity_key, "
+    "u.network_id, n.network_id FROM users u JOIN networks n ON n.id = u.network_id "
+    "LEFT JOIN identities i ON i.user_id = u.id "
+    "WHERE u.user_id = $1";
 
 /* The security tags of user `user_row`: those of the network that apply to
  * the user's security group (the default group when none is set), as
@@ -726,45 +733,76 @@ static int user_tags(struct store_conn *c, int64_t network_row, int64_t user_row
     return rc < 0 ? rc : 0;
 }
 
-static void reply_user(struct http_req *req, const char *sql, struct store_val key)
+static void reply_user(struct http_req *req, const struct client_auth *a, const char *sql,
+                       const struct store_val *p, size_t np, const char *network)
 {
-    struct client_auth a;
-    struct store_val p[] = {STORE_INT(0), key};
     struct store_conn *c = NULL;
     struct store_rows *r = NULL;
     json_t *u = NULL, *devs, *tags;
     const uint8_t *b;
     size_t bl;
-    int64_t user_row = 0;
+    int64_t user_row = 0, net_row = 0;
+    char why[300];
     bool active;
     int rc;
 
-    if (api_auth(req, API_AUTH_ANY, &a) < 0)
-        return;
-    p[0] = STORE_INT(a.network_row);
     rc = store_conn_get(req->srv->store, &c);
     if (rc < 0)
         goto fail;
-    rc = store_query(c, sql, p, 2, &r);
+    /* A name in another network: first whether the caller's own group
+     * lets them reach that network at all, which tells nothing about who
+     * is in it (no probing of usernames from a closed network). */
+    if (network && strcmp(network, a->network_id) != 0) {
+        struct fed_user me;
+        rc = fed_user_load(c, a->user_row, &me);
+        if (rc == 0) {
+            struct fed_side mine = {me.network_id, me.settings}, other = {network, NULL};
+            rc = fed_side_permits(&mine, &other, why, sizeof(why))
+                     ? fed_network_admits(c, &me, network, why, sizeof(why))
+                     : 0;
+        }
+        fed_user_release(&me);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            http_reply_error(req, 403, "forbidden", "%s", why);
+            goto out;
+        }
+    }
+    rc = store_query(c, sql, p, np, &r);
     if (rc == 0)
         rc = store_rows_next(r);
     if (rc < 0)
         goto fail;
     if (rc == 0) {
-        http_reply_error(req, 404, "not_found", "no such user in your network");
+        if (network && strcmp(network, a->network_id) != 0)
+            http_reply_error(req, 404, "not_found", "no such user in network %.128s", network);
+        else
+            http_reply_error(req, 404, "not_found", "no such user in your network");
         goto out;
     }
     user_row = store_rows_int(r, 0);
+    net_row = store_rows_int(r, 7);
     b = store_rows_blob(r, 1, &bl);
     active = strcmp(store_rows_text(r, 5), "active") == 0;
-    u = json_pack("{s:o,s:s,s:s,s:s,s:s}", "user_id", api_json_id(b), "username",
+    u = json_pack("{s:o,s:s,s:s,s:s,s:s,s:s}", "user_id", api_json_id(b), "username",
                   store_rows_text(r, 2), "first_name", store_rows_text(r, 3), "last_name",
-                  store_rows_text(r, 4), "status", store_rows_text(r, 5));
+                  store_rows_text(r, 4), "status", store_rows_text(r, 5), "network_id",
+                  store_rows_text(r, 8));
     b = store_rows_blob(r, 6, &bl);
     json_object_set_new(u, "identity_key", b ? api_json_b64(b, bl) : json_null());
     store_rows_free(r);
     r = NULL;
-    rc = user_tags(c, a.network_row, user_row, &tags);
+    if (net_row != a->network_row) {
+        rc = fed_check(c, a->user_row, user_row, why, sizeof(why));
+        if (rc < 0)
+            goto fail;
+        if (rc == 0) {
+            http_reply_error(req, 403, "forbidden", "%s", why);
+            goto out;
+        }
+    }
+    rc = user_tags(c, net_row, user_row, &tags);
     if (rc < 0)
         goto fail;
     json_object_set_new(u, "security_tags", tags);
@@ -799,20 +837,31 @@ out:
 
 void api_client_user_by_name(struct http_req *req)
 {
-    char arg[300];
+    struct client_auth a;
+    char arg[300], narg[200];
     const char *name = lws_get_urlarg_by_name(req->wsi, "username=", arg, sizeof(arg));
+    const char *network = lws_get_urlarg_by_name(req->wsi, "network=", narg, sizeof(narg));
 
     if (!name || !*name || strlen(name) > 256) {
         http_reply_error(req, 400, "bad_request",
                          "query parameter 'username' is required (GET /api/v1/client/users?"
-                         "username=NAME)");
+                         "username=NAME[&network=NETWORK_ID])");
         return;
     }
-    reply_user(req, sql_user_by_name, STORE_TEXT(name));
+    if (network && (!*network || strlen(network) > 128)) {
+        http_reply_error(req, 400, "bad_request",
+                         "query parameter 'network' must be a network id of 1 to 128 characters");
+        return;
+    }
+    if (api_auth(req, API_AUTH_ANY, &a) < 0)
+        return;
+    struct store_val p[] = {STORE_TEXT(network ? network : a.network_id), STORE_TEXT(name)};
+    reply_user(req, &a, sql_user_by_name, p, 2, network);
 }
 
 void api_client_user_by_id(struct http_req *req)
 {
+    struct client_auth a;
     uint8_t id[KEYS_ID_LEN];
 
     if (strlen(req->params[0]) != 2 * KEYS_ID_LEN ||
@@ -821,26 +870,62 @@ void api_client_user_by_id(struct http_req *req)
                          "path segment 'user_id' must be 32 hex characters");
         return;
     }
-    reply_user(req, sql_user_by_id, STORE_BLOB(id, KEYS_ID_LEN));
+    if (api_auth(req, API_AUTH_ANY, &a) < 0)
+        return;
+    struct store_val p[] = {STORE_BLOB(id, KEYS_ID_LEN)};
+    reply_user(req, &a, sql_user_by_id, p, 1, NULL);
 }
 
 /* GET /api/v1/client/retention: the user ids of the network's active
  * compliance bots. A sender wraps every message key for their devices too,
- * or msgstore refuses the envelope (docs/client-protocol.md). */
+ * or msgstore refuses the envelope (docs/client-protocol.md). With
+ * ?conv_id=HEX (the caller a member): those of every network with a member
+ * in that conversation, which local federation may mix. */
 void api_client_retention(struct http_req *req)
 {
     struct client_auth a;
     struct store_conn *c = NULL;
     struct store_rows *r = NULL;
     json_t *arr = json_array();
+    char arg[80];
+    const char *conv = lws_get_urlarg_by_name(req->wsi, "conv_id=", arg, sizeof(arg));
+    uint8_t conv_id[KEYS_ID_LEN];
     int rc;
 
+    if (conv && (strlen(conv) != 2 * KEYS_ID_LEN ||
+                 hex_decode(conv, 2 * KEYS_ID_LEN, conv_id, KEYS_ID_LEN) < 0)) {
+        json_decref(arr);
+        http_reply_error(req, 400, "bad_request",
+                         "query parameter 'conv_id' must be 32 hex characters");
+        return;
+    }
     if (api_auth(req, API_AUTH_ANY, &a) < 0) {
         json_decref(arr);
         return;
     }
     rc = store_conn_get(req->srv->store, &c);
-    if (rc == 0) {
+    if (rc == 0 && conv) {
+        struct store_val p[] = {STORE_BLOB(conv_id, KEYS_ID_LEN), STORE_INT(a.user_row)};
+        int64_t yes = 0;
+        rc = store_query_int(c,
+                             "SELECT COUNT(*) FROM conversations c JOIN members m ON m.conv_id = "
+                             "c.id WHERE c.conv_id = $1 AND c.deleted = 0 AND m.user_id = $2",
+                             p, 2, &yes);
+        if (rc == 0 && yes == 0) {
+            store_conn_put(req->srv->store, c);
+            json_decref(arr);
+            http_reply_error(req, 404, "not_found",
+                             "query parameter 'conv_id': no such conversation among yours");
+            return;
+        }
+        if (rc == 0)
+            rc = store_query(c,
+                             "SELECT u.user_id FROM users u WHERE u.is_compliance = 1 AND "
+                             "u.status = 'active' AND u.network_id IN (SELECT mu.network_id FROM "
+                             "conversations c JOIN members m ON m.conv_id = c.id JOIN users mu ON "
+                             "mu.id = m.user_id WHERE c.conv_id = $1) ORDER BY u.user_id",
+                             p, 1, &r);
+    } else if (rc == 0) {
         struct store_val p[] = {STORE_INT(a.network_row)};
         rc = store_query(c,
                          "SELECT user_id FROM users WHERE network_id = $1 AND is_compliance = 1 "
@@ -872,7 +957,8 @@ void api_client_retention(struct http_req *req)
 
 struct claim_job {
     bool is_pg;
-    int64_t network_row;
+    int64_t network_row, user_row;
+    char why[300]; /* a refusal by local federation */
     const struct api_value *devices;
     struct buf *out; /* one bundle per device */
     int64_t *left;   /* one-time pre-keys left per device */
@@ -884,27 +970,45 @@ static int claim_write(struct store_conn *c, void *arg)
     struct claim_job *j = arg;
     /* Row locks keep two nodes from handing out the same pre-key; on
      * SQLite the committer is the only writer, which does the same. */
-    const char *sql = j->is_pg ? "SELECT d.id, d.bundle, d.prekeys_left FROM devices d JOIN users "
-                                 "u ON u.id = d.user_id WHERE d.device_id = $1 AND "
-                                 "u.network_id = $2 AND u.status = 'active' FOR UPDATE OF d"
-                               : "SELECT d.id, d.bundle, d.prekeys_left FROM devices d JOIN users "
-                                 "u ON u.id = d.user_id WHERE d.device_id = $1 AND "
-                                 "u.network_id = $2 AND u.status = 'active'";
+    const char *sql = j->is_pg ? "SELECT d.id, d.bundle, d.prekeys_left, u.id, u.network_id FROM "
+                                 "devices d JOIN users u ON u.id = d.user_id WHERE d.device_id = "
+                                 "$1 AND u.status = 'active' FOR UPDATE OF d"
+                               : "SELECT d.id, d.bundle, d.prekeys_left, u.id, u.network_id FROM "
+                                 "devices d JOIN users u ON u.id = d.user_id WHERE d.device_id = "
+                                 "$1 AND u.status = 'active'";
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < j->devices->n_ids; i++) {
-        struct store_val p[] = {STORE_BLOB(j->devices->ids[i], KEYS_ID_LEN),
-                                STORE_INT(j->network_row)};
+        struct store_val p[] = {STORE_BLOB(j->devices->ids[i], KEYS_ID_LEN)};
         struct store_rows *r = NULL;
         struct buf rest = BUF_INIT(SIZE_MAX);
         int64_t row = 0, left = 0;
         const uint8_t *bundle;
         size_t bl = 0, before;
 
-        rc = store_query(c, sql, p, 2, &r);
+        rc = store_query(c, sql, p, 1, &r);
         if (rc == 0 && (rc = store_rows_next(r)) == 0) {
             j->missing = i;
             rc = PARLEY_ENOTFOUND;
+        }
+        /* A device of another network: only when local federation lets
+         * the two users reach each other (federation.h). */
+        if (rc == 1 && store_rows_int(r, 4) != j->network_row) {
+            int64_t owner = store_rows_int(r, 3);
+            int ok;
+            store_rows_free(r);
+            r = NULL;
+            ok = fed_check(c, j->user_row, owner, j->why, sizeof(j->why));
+            if (ok == 0) {
+                j->missing = i;
+                rc = PARLEY_EPERM;
+            } else if (ok < 0) {
+                rc = ok;
+            } else {
+                rc = store_query(c, sql, p, 1, &r);
+                if (rc == 0)
+                    rc = store_rows_next(r) == 1 ? 1 : PARLEY_ENOTFOUND;
+            }
         }
         if (rc == 1) {
             row = store_rows_int(r, 0);
@@ -946,6 +1050,7 @@ void api_client_prekeys_claim(struct http_req *req)
         return;
     j.is_pg = store_is_pg(req->srv->store);
     j.network_row = a.network_row;
+    j.user_row = a.user_row;
     j.devices = &b.v[0];
     j.out = xcalloc(j.devices->n_ids + 1, sizeof(*j.out));
     j.left = xcalloc(j.devices->n_ids + 1, sizeof(*j.left));
@@ -956,9 +1061,13 @@ void api_client_prekeys_claim(struct http_req *req)
         char hex[2 * KEYS_ID_LEN + 1];
         hex_encode(j.devices->ids[j.missing], KEYS_ID_LEN, hex);
         http_reply_error(req, 404, "not_found",
-                         "field 'devices': %s is not a current device of an active user of your "
-                         "network",
-                         hex);
+                         "field 'devices': %s is not a current device of an active user", hex);
+        goto out;
+    }
+    if (rc == PARLEY_EPERM) {
+        char hex[2 * KEYS_ID_LEN + 1];
+        hex_encode(j.devices->ids[j.missing], KEYS_ID_LEN, hex);
+        http_reply_error(req, 403, "forbidden", "field 'devices': %s: %s", hex, j.why);
         goto out;
     }
     if (rc < 0) {

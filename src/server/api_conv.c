@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
+#include "federation.h"
 #include "proto/ids.h"
 #include "sgroup_settings.h"
 #include "store.h"
@@ -41,9 +42,13 @@ static int load_conv(struct store_conn *c, const uint8_t conv_id[KEYS_ID_LEN], i
 {
     struct store_val p[] = {STORE_BLOB(conv_id, KEYS_ID_LEN), STORE_INT(network_row)};
     struct store_rows *r = NULL;
+    /* A conversation of the caller's network, or one with a member of it
+     * (local federation lets members of several networks share one). */
     int rc = store_query(c,
                          "SELECT id, type, expiration, burn_on_read, created_at FROM conversations "
-                         "WHERE conv_id = $1 AND network_id = $2 AND deleted = 0",
+                         "WHERE conv_id = $1 AND deleted = 0 AND (network_id = $2 OR EXISTS "
+                         "(SELECT 1 FROM members m JOIN users u ON u.id = m.user_id WHERE "
+                         "m.conv_id = conversations.id AND u.network_id = $2))",
                          p, 2, &r);
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         out->row = store_rows_int(r, 0);
@@ -114,17 +119,6 @@ static int conv_json(struct store_conn *c, const struct conv_row *cv, json_t **o
     return 0;
 }
 
-/* The user row of `user_id` in the network, if it may join conversations. */
-static int user_row_of(struct store_conn *c, const uint8_t user_id[KEYS_ID_LEN],
-                       int64_t network_row, int64_t *row)
-{
-    struct store_val p[] = {STORE_BLOB(user_id, KEYS_ID_LEN), STORE_INT(network_row)};
-    return store_query_int(c,
-                           "SELECT id FROM users WHERE user_id = $1 AND network_id = $2 AND "
-                           "status IN ('pending', 'active')",
-                           p, 2, row);
-}
-
 static int add_member(struct store_conn *c, int64_t conv_row, int64_t user_row, const char *role)
 {
     struct store_val p[] = {STORE_INT(conv_row), STORE_INT(user_row), STORE_TEXT(role),
@@ -133,6 +127,70 @@ static int add_member(struct store_conn *c, int64_t conv_row, int64_t user_row, 
                       "INSERT INTO members (conv_id, user_id, role, added_at) VALUES ($1, $2, $3, "
                       "$4) ON CONFLICT (conv_id, user_id) DO NOTHING",
                       p, 4, NULL);
+}
+
+/* A user who may join conversations, in any network of the deployment:
+ * row, network row and network id. Whether the caller may reach one of
+ * another network is federation.h's to say. */
+struct user_ref {
+    int64_t row, network_row;
+    char network_id[129];
+};
+
+static int user_row_of(struct store_conn *c, const uint8_t user_id[KEYS_ID_LEN], struct user_ref *u)
+{
+    struct store_val p[] = {STORE_BLOB(user_id, KEYS_ID_LEN)};
+    struct store_rows *r = NULL;
+    int rc = store_query(c,
+                         "SELECT u.id, u.network_id, n.network_id FROM users u JOIN networks n "
+                         "ON n.id = u.network_id WHERE u.user_id = $1 AND u.status IN "
+                         "('pending', 'active')",
+                         p, 1, &r);
+    if (rc == 0 && (rc = store_rows_next(r)) == 1) {
+        u->row = store_rows_int(r, 0);
+        u->network_row = store_rows_int(r, 1);
+        strlcpy_p(u->network_id, store_rows_text(r, 2), sizeof(u->network_id));
+        rc = 0;
+    } else if (rc == 0) {
+        rc = PARLEY_ENOTFOUND;
+    }
+    store_rows_free(r);
+    return rc;
+}
+
+/* Whether the conversation has a member outside network `network_row`. */
+static int has_foreign_member(struct store_conn *c, int64_t conv_row, int64_t network_row,
+                              bool *yes)
+{
+    struct store_val p[] = {STORE_INT(conv_row), STORE_INT(network_row)};
+    int64_t n = 0;
+    int rc = store_query_int(c,
+                             "SELECT COUNT(*) FROM members m JOIN users u ON u.id = m.user_id "
+                             "WHERE m.conv_id = $1 AND u.network_id <> $2",
+                             p, 2, &n);
+    *yes = n > 0;
+    return rc;
+}
+
+/* Add `u` to the conversation if local federation lets them reach every
+ * member (checked only when networks mix: `*mixed` says whether they do
+ * already, and becomes true when `u` makes them). */
+static int add_member_checked(struct store_conn *c, struct conv_err *e, const char *field,
+                              int64_t conv_row, int64_t caller_network, const struct user_ref *u,
+                              const char *role, bool *mixed)
+{
+    char why[300];
+    int rc;
+
+    if (*mixed || u->network_row != caller_network) {
+        rc = fed_check_conv(c, conv_row, u->row, why, sizeof(why));
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return refuse(e, 403, "forbidden", "field '%s': %s", field, why);
+        *mixed |= u->network_row != caller_network;
+    }
+    return add_member(c, conv_row, u->row, role);
 }
 
 /* The longest expiration `user_row`'s security group allows (0: none). */
@@ -151,6 +209,29 @@ static int max_expiration(struct store_conn *c, int64_t user_row, int64_t *max)
         *max = json_integer_value(json_object_get(settings, "max_expiration"));
     json_decref(settings);
     return rc;
+}
+
+/* The security group's max_expiration ("Auto-Destruct") bounds what a
+ * conversation may ask for: users choose any shorter time, never a longer
+ * one. 0 (or no field) takes the maximum. Burn-on-read is bounded the same
+ * way, since no message outlives its group's maximum. Refuses with a 400
+ * naming the field. */
+static int check_timers(struct conv_err *e, const struct api_value *exp,
+                        const struct api_value *bor, int64_t max_exp)
+{
+    if (max_exp <= 0)
+        return 0;
+    if (exp->present && exp->i > max_exp)
+        return refuse(e, 400, "bad_request",
+                      "field 'expiration' must be at most %lld s (your security group's "
+                      "max_expiration), got %lld",
+                      (long long)max_exp, (long long)exp->i);
+    if (bor->present && bor->i > max_exp)
+        return refuse(e, 400, "bad_request",
+                      "field 'burn_on_read' must be at most %lld s (your security group's "
+                      "max_expiration), got %lld",
+                      (long long)max_exp, (long long)bor->i);
+    return 0;
 }
 
 static void id_hex(const uint8_t id[KEYS_ID_LEN], char out[2 * KEYS_ID_LEN + 1])
@@ -172,19 +253,32 @@ struct create_job {
 static int create_direct(struct store_conn *c, struct create_job *j, struct conv_row *cv)
 {
     const struct api_body *b = j->b;
-    int64_t peer = 0, now = (int64_t)time(NULL), existed = 0;
+    int64_t now = (int64_t)time(NULL), existed = 0;
+    struct user_ref peer;
+    char why[300];
     int rc;
 
     if (!b->v[1].present)
         return refuse(&j->err, 400, "bad_request", "field 'peer' is required for type 'direct'");
     if (memcmp(b->v[1].id, j->a->user_id, KEYS_ID_LEN) == 0)
         return refuse(&j->err, 400, "bad_request", "field 'peer' must be another user");
-    rc = user_row_of(c, b->v[1].id, j->a->network_row, &peer);
+    rc = user_row_of(c, b->v[1].id, &peer);
     if (rc == PARLEY_ENOTFOUND)
-        return refuse(&j->err, 404, "not_found", "field 'peer': no such user in your network");
+        return refuse(&j->err, 404, "not_found", "field 'peer': no such user");
     if (rc < 0)
         return rc;
-    if (ids_conv_direct(j->a->network_id, j->a->user_id, b->v[1].id, cv->conv_id) < 0)
+    if (peer.network_row != j->a->network_row) {
+        rc = fed_check(c, j->a->user_row, peer.row, why, sizeof(why));
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            return refuse(&j->err, 403, "forbidden", "field 'peer': %s", why);
+    }
+    /* Across networks the id takes the smaller network id, so both sides
+     * name the same conversation (docs/client-protocol.md). */
+    if (ids_conv_direct(strcmp(peer.network_id, j->a->network_id) < 0 ? peer.network_id
+                                                                      : j->a->network_id,
+                        j->a->user_id, b->v[1].id, cv->conv_id) < 0)
         return PARLEY_EINVAL;
     struct store_val q[] = {STORE_BLOB(cv->conv_id, KEYS_ID_LEN)};
     rc = store_query_int(c, "SELECT id FROM conversations WHERE conv_id = $1", q, 1, &existed);
@@ -208,7 +302,7 @@ static int create_direct(struct store_conn *c, struct create_job *j, struct conv
     if (rc == 0)
         rc = add_member(c, existed, j->a->user_row, "member");
     if (rc == 0)
-        rc = add_member(c, existed, peer, "member");
+        rc = add_member(c, existed, peer.row, "member");
     return rc;
 }
 
@@ -242,6 +336,7 @@ static int create_multi(struct store_conn *c, struct create_job *j, struct conv_
     const struct api_value *members = &b->v[3], *mods = &b->v[4];
     int64_t now = (int64_t)time(NULL), row = 0, max_exp = 0, expiration = 0, n = 0;
     char hex[2 * KEYS_ID_LEN + 1];
+    bool mixed = false;
     int rc;
 
     if (!b->v[2].present)
@@ -261,9 +356,11 @@ static int create_multi(struct store_conn *c, struct create_job *j, struct conv_
     rc = max_expiration(c, j->a->user_row, &max_exp);
     if (rc < 0)
         return rc;
+    if ((rc = check_timers(&j->err, &b->v[5], &b->v[6], max_exp)) < 0)
+        return rc;
     expiration = b->v[5].present ? b->v[5].i : 0;
-    if (max_exp > 0 && (expiration == 0 || expiration > max_exp))
-        expiration = max_exp; /* capped by the security group's maximum */
+    if (max_exp > 0 && expiration == 0)
+        expiration = max_exp; /* none asked for: the security group's maximum */
     struct store_val p[] = {STORE_BLOB(cv->conv_id, KEYS_ID_LEN),
                             STORE_INT(j->type),
                             STORE_INT(j->a->network_row),
@@ -286,17 +383,18 @@ static int create_multi(struct store_conn *c, struct create_job *j, struct conv_
     for (int pass = 0; rc == 0 && pass < 2; pass++) {
         const struct api_value *v = pass == 0 ? mods : members;
         for (size_t i = 0; rc == 0 && v->present && i < v->n_ids; i++) {
-            int64_t u = 0;
-            rc = user_row_of(c, v->ids[i], j->a->network_row, &u);
+            struct user_ref u;
+            const char *field = pass == 0 ? "moderators" : "members";
+            rc = user_row_of(c, v->ids[i], &u);
             if (rc == PARLEY_ENOTFOUND) {
                 id_hex(v->ids[i], hex);
                 return refuse(&j->err, 404, "not_found",
-                              "field '%s': user %s is not an active user of your network",
-                              pass == 0 ? "moderators" : "members", hex);
+                              "field '%s': user %s is not an active user", field, hex);
             }
             if (rc == 0)
-                rc = add_member(c, row, u,
-                                pass == 0 || in_ids(mods, v->ids[i]) ? "moderator" : "member");
+                rc = add_member_checked(
+                    c, &j->err, field, row, j->a->network_row, &u,
+                    pass == 0 || in_ids(mods, v->ids[i]) ? "moderator" : "member", &mixed);
         }
     }
     if (rc == 0)
@@ -536,6 +634,7 @@ static int change_members(struct store_conn *c, struct change_job *j, const stru
     bool is_room = cv->type == IDS_CONV_ROOM;
     char hex[2 * KEYS_ID_LEN + 1];
     int64_t n = 0;
+    bool mixed = false;
     int rc = 0;
 
     if (is_room && strcmp(role, "moderator") != 0)
@@ -550,22 +649,24 @@ static int change_members(struct store_conn *c, struct change_job *j, const stru
     if (add->present && add->n_ids > CONV_MAX_MEMBERS)
         return refuse(&j->err, 413, "too_large", "field 'add': at most %d members",
                       CONV_MAX_MEMBERS);
+    if (add->present && add->n_ids)
+        rc = has_foreign_member(c, cv->row, j->a->network_row, &mixed);
     for (size_t i = 0; rc == 0 && add->present && i < add->n_ids; i++) {
-        int64_t u = 0;
-        rc = user_row_of(c, add->ids[i], j->a->network_row, &u);
+        struct user_ref u;
+        rc = user_row_of(c, add->ids[i], &u);
         if (rc == PARLEY_ENOTFOUND) {
             id_hex(add->ids[i], hex);
-            return refuse(&j->err, 404, "not_found",
-                          "field 'add': user %s is not an active user of your network", hex);
+            return refuse(&j->err, 404, "not_found", "field 'add': user %s is not an active user",
+                          hex);
         }
         if (rc == 0)
-            rc = add_member(c, cv->row, u, "member");
+            rc = add_member_checked(c, &j->err, "add", cv->row, j->a->network_row, &u, "member",
+                                    &mixed);
     }
     for (size_t i = 0; rc == 0 && rem->present && i < rem->n_ids; i++) {
         int64_t u = 0;
-        struct store_val p[] = {STORE_BLOB(rem->ids[i], KEYS_ID_LEN), STORE_INT(j->a->network_row)};
-        rc = store_query_int(c, "SELECT id FROM users WHERE user_id = $1 AND network_id = $2", p, 2,
-                             &u);
+        struct store_val p[] = {STORE_BLOB(rem->ids[i], KEYS_ID_LEN)};
+        rc = store_query_int(c, "SELECT id FROM users WHERE user_id = $1", p, 1, &u);
         if (rc == PARLEY_ENOTFOUND) {
             rc = 0; /* not a user: not a member either */
             continue;
@@ -611,12 +712,14 @@ static int change_settings(struct store_conn *c, struct change_job *j, struct co
     if (!exp->present && !bor->present)
         return refuse(&j->err, 400, "bad_request",
                       "give field 'expiration' or 'burn_on_read' (seconds, 0 = off)");
+    if ((rc = max_expiration(c, j->a->user_row, &max_exp)) < 0)
+        return rc;
+    if ((rc = check_timers(&j->err, exp, bor, max_exp)) < 0)
+        return rc;
     if (exp->present) {
-        if ((rc = max_expiration(c, j->a->user_row, &max_exp)) < 0)
-            return rc;
         cv->expiration = exp->i;
-        if (max_exp > 0 && (cv->expiration == 0 || cv->expiration > max_exp))
-            cv->expiration = max_exp; /* capped by the security group's maximum */
+        if (max_exp > 0 && cv->expiration == 0)
+            cv->expiration = max_exp; /* none asked for: the security group's maximum */
     }
     if (bor->present)
         cv->burn_on_read = bor->i;

@@ -82,25 +82,25 @@ struct file_row {
     char role[16]; /* the caller's role in the conversation */
 };
 
-/* A live file of the caller's network in a conversation the caller is a
- * member of. PARLEY_ENOTFOUND otherwise: whether a file exists is not
- * told to those who may not read it. */
+/* A live file in a conversation the caller is a member of (whatever
+ * network the uploader is in: local federation mixes them). PARLEY_ENOTFOUND otherwise: whether a
+ * file exists is not told to those who may not read it. */
 static int load_file(struct store_conn *c, const uint8_t id[KEYS_ID_LEN],
                      const struct client_auth *a, struct file_row *f)
 {
-    struct store_val p[] = {STORE_BLOB(id, KEYS_ID_LEN), STORE_INT(a->network_row),
-                            STORE_INT(a->user_row), STORE_INT((int64_t)time(NULL))};
+    struct store_val p[] = {STORE_BLOB(id, KEYS_ID_LEN), STORE_INT(a->user_row),
+                            STORE_INT((int64_t)time(NULL))};
     struct store_rows *r = NULL;
     int rc = store_query(c,
                          "SELECT f.id, f.conv_id, f.uploader_id, f.size, f.max_bytes, f.stored, "
                          "f.expires_at, f.complete, f.burn_on_read, c.type, c.conv_id, m.role, "
                          "f.in_vault "
                          "FROM files f JOIN conversations c ON c.id = f.conv_id "
-                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
-                         "WHERE f.file_id = $1 AND f.network_id = $2 AND f.removed = 0 "
-                         "AND c.deleted = 0 AND (f.expires_at = 0 OR f.expires_at > $4 "
+                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $2 "
+                         "WHERE f.file_id = $1 AND f.removed = 0 "
+                         "AND c.deleted = 0 AND (f.expires_at = 0 OR f.expires_at > $3 "
                          "OR f.in_vault = 1)",
-                         p, 4, &r);
+                         p, 3, &r);
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         size_t bl;
         const uint8_t *cid = store_rows_blob(r, 10, &bl);
@@ -273,13 +273,12 @@ static int create_write(struct store_conn *c, void *arg)
     int rc;
 
     {
-        struct store_val p[] = {STORE_BLOB(b->v[0].id, KEYS_ID_LEN), STORE_INT(j->a->network_row),
-                                STORE_INT(j->a->user_row)};
+        struct store_val p[] = {STORE_BLOB(b->v[0].id, KEYS_ID_LEN), STORE_INT(j->a->user_row)};
         rc = store_query(c,
                          "SELECT c.id, c.expiration, c.type, m.role FROM conversations c "
-                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
-                         "WHERE c.conv_id = $1 AND c.network_id = $2 AND c.deleted = 0",
-                         p, 3, &r);
+                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $2 "
+                         "WHERE c.conv_id = $1 AND c.deleted = 0",
+                         p, 2, &r);
         if (rc == 0 && (rc = store_rows_next(r)) == 1) {
             conv_row = store_rows_int(r, 0);
             conv_exp = store_rows_int(r, 1);

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
+#include "federation.h"
 #include "sgroup_settings.h"
 #include "store.h"
 
@@ -152,36 +153,41 @@ static int64_t group_max_expiration(struct store_conn *c, int64_t group)
 /* One statement finds the conversation (the sender must be a member), the
  * sender's security group, and the devices the envelope must be wrapped
  * for: those of the conversation's active members, and those of the
- * network's active compliance bots, which receive every conversation's
- * messages (docs/protocol.md). No row: not a member, or no such
- * conversation (the sender's own device is always a row otherwise). */
+ * active compliance bots of every network with a member, which receive
+ * every conversation's messages (docs/protocol.md). No row: not a member,
+ * or no such conversation (the sender's own device is always a row
+ * otherwise). *cross says whether a device belongs to another network
+ * than the sender's (local federation, federation.h). */
 static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
-                        int64_t *max_exp, struct cur_device **out, size_t *n)
+                        int64_t *max_exp, struct cur_device **out, size_t *n, bool *cross)
 {
     struct store_val p[] = {STORE_BLOB(m->route.hdr.conversation, KEYS_ID_LEN),
-                            STORE_INT(m->network_row), STORE_INT(m->sender_user_row)};
+                            STORE_INT(m->sender_user_row)};
     struct store_rows *r = NULL;
     int64_t group = 0;
     size_t cap = 0;
     int rc = store_query(c,
                          "WITH cv AS (SELECT c.id AS cid, COALESCE(u.security_group_id, "
-                         "(SELECT id FROM security_groups WHERE network_id = c.network_id "
+                         "(SELECT id FROM security_groups WHERE network_id = u.network_id "
                          "AND is_default = 1 ORDER BY id LIMIT 1), 0) AS grp "
                          "FROM conversations c "
-                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $3 "
+                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $2 "
                          "JOIN users u ON u.id = m.user_id "
-                         "WHERE c.conv_id = $1 AND c.network_id = $2 AND c.deleted = 0) "
-                         "SELECT cv.cid, cv.grp, d.id, d.device_id FROM cv "
+                         "WHERE c.conv_id = $1 AND c.deleted = 0) "
+                         "SELECT cv.cid, cv.grp, d.id, d.device_id, u.network_id FROM cv "
                          "JOIN members m ON m.conv_id = cv.cid "
                          "JOIN users u ON u.id = m.user_id AND u.status = 'active' "
                          "JOIN devices d ON d.user_id = u.id "
-                         "UNION SELECT cv.cid, cv.grp, d.id, d.device_id FROM cv "
-                         "JOIN users u ON u.network_id = $2 AND u.is_compliance = 1 "
-                         "AND u.status = 'active' JOIN devices d ON d.user_id = u.id",
-                         p, 3, &r);
+                         "UNION SELECT cv.cid, cv.grp, d.id, d.device_id, u.network_id FROM cv "
+                         "JOIN users u ON u.is_compliance = 1 AND u.status = 'active' "
+                         "AND u.network_id IN (SELECT mu.network_id FROM members mm "
+                         "JOIN users mu ON mu.id = mm.user_id WHERE mm.conv_id = cv.cid) "
+                         "JOIN devices d ON d.user_id = u.id",
+                         p, 2, &r);
     *out = NULL;
     *n = 0;
     *max_exp = 0;
+    *cross = false;
     while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
         size_t bl;
         const uint8_t *b = store_rows_blob(r, 3, &bl);
@@ -194,6 +200,7 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
         if (b && bl == KEYS_ID_LEN)
             memcpy((*out)[*n].id, b, KEYS_ID_LEN);
         (*out)[*n].wrapped = false;
+        *cross |= store_rows_int(r, 4) != m->network_row;
         (*n)++;
     }
     store_rows_free(r);
@@ -383,17 +390,30 @@ static int submit_job(struct store_conn *c, void *arg)
     struct cur_device *cur = NULL;
     int64_t conv_row = 0, max_exp = 0, now = m->ts_ms / 1000;
     uint64_t exp = m->route.hdr.expires_at;
-    char why[160];
+    char why[320], fed[300];
+    bool cross = false;
     size_t n = 0;
     int rc;
 
     /* Checks first, duplicate detection last (write_envelope): a new
      * envelope, the common case, costs no lookup by message id. */
-    rc = load_targets(c, m, &conv_row, &max_exp, &cur, &n);
+    rc = load_targets(c, m, &conv_row, &max_exp, &cur, &n, &cross);
     if (rc == PARLEY_ENOTFOUND)
         return refuse(m, c, MSG_NOT_MEMBER, "no such conversation, or you are not a member");
     if (rc < 0)
         goto out;
+    /* Members of several networks: the security groups may have changed
+     * since they were added, so every envelope asks again. */
+    if (cross) {
+        rc = fed_check_conv(c, conv_row, m->sender_user_row, fed, sizeof(fed));
+        if (rc < 0)
+            goto out;
+        if (rc == 0) {
+            snprintf(why, sizeof(why), "local federation: %s", fed);
+            rc = refuse(m, c, MSG_FORBIDDEN, why);
+            goto out;
+        }
+    }
     if (exp != 0 && exp <= (uint64_t)now) {
         rc = refuse(m, c, MSG_EXPIRED, "expires_at is in the past");
         goto out;

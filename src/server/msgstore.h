@@ -48,7 +48,7 @@ struct msg_submit {
     bool is_pg;         /* set by msgstore_submit: which SQL dialect */
     /* Out: filled by the job. */
     enum msg_verdict verdict;
-    char message[200];
+    char message[384];
     bool duplicate; /* accepted before: ack again, deliver nothing new */
     uint8_t (*missing)[KEYS_ID_LEN], (*extra)[KEYS_ID_LEN];
     size_t n_missing, n_extra;

@@ -4,6 +4,8 @@
 #include "sgroup_settings.h"
 #include "store.h"
 
+#include <ctype.h>
+
 static const char *const federation_modes[] = {"disabled", "enabled", "restricted", NULL};
 static const char *const event_levels[] = {"activity", "ip_address", "messaging", "username_id",
                                            NULL};
@@ -83,10 +85,13 @@ const struct sgroup_setting sgroup_settings[] = {
     {"ssl_certificates", "push", SGS_STRING_LIST, "[]", 0, 8, 16384, NULL, SGS_CLIENT,
      "PEM certificates to pin (intermediates rather than leaves)."},
     /* Federation */
-    {"local_federation", "federation", SGS_ENUM, "\"enabled\"", 0, 0, 0, federation_modes,
-     SGS_SERVER, "Talk to other networks of this deployment: disabled, enabled or restricted."},
+    {"local_federation", "federation", SGS_ENUM, "\"disabled\"", 0, 0, 0, federation_modes,
+     SGS_SERVER,
+     "Talk to other networks of this deployment: disabled (the default: a network is closed), "
+     "enabled or restricted. Both networks' groups must allow it."},
     {"permitted_networks", "federation", SGS_STRING_LIST, "[]", 0, 1000, 64, NULL, SGS_SERVER,
-     "With restricted federation, the network ids users may talk to."},
+     "With restricted federation, the networks users may talk to: network ids, each optionally "
+     "preceded by a label and '=' (\"Ops=3f2a9c1d5e6b7a80\"). Both networks must list each other."},
     {"global_federation", "federation", SGS_BOOL, "false", 0, 0, 0, NULL, SGS_SERVER,
      "Talk to other deployments (when the super administrator has provisioned it)."},
     {"allow_guest_users", "federation", SGS_BOOL, "false", 0, 0, 0, NULL, SGS_SERVER,
@@ -115,6 +120,22 @@ static const char *type_name(enum sgroup_setting_type t)
 {
     static const char *const names[] = {"boolean", "integer", "enum", "string_list"};
     return names[t];
+}
+
+/* A permitted_networks entry: "ID" or "label=ID", where ID is a network id
+ * (letters, digits, '-', '_', '.') and the label has no '='. */
+static bool permitted_entry_ok(const char *e)
+{
+    const char *eq = strchr(e, '='), *id = eq ? eq + 1 : e;
+
+    if (eq && (eq == e || strchr(id, '=')))
+        return false;
+    if (!*id)
+        return false;
+    for (; *id; id++)
+        if (!isalnum((unsigned char)*id) && *id != '-' && *id != '_' && *id != '.')
+            return false;
+    return true;
 }
 
 static int check_one(const struct sgroup_setting *s, const json_t *v, char *err, size_t errlen)
@@ -167,6 +188,14 @@ static int check_one(const struct sgroup_setting *s, const json_t *v, char *err,
                 snprintf(err, errlen,
                          "setting '%s' element %zu must be a string of 1 to %lld bytes", s->name, i,
                          (long long)s->item_max);
+                return PARLEY_EINVAL;
+            }
+            if (strcmp(s->name, "permitted_networks") == 0 &&
+                !permitted_entry_ok(json_string_value(item))) {
+                snprintf(err, errlen,
+                         "setting 'permitted_networks' element %zu must be a network id, "
+                         "optionally preceded by a label and '=' (\"Ops=3f2a9c1d5e6b7a80\")",
+                         i);
                 return PARLEY_EINVAL;
             }
         }

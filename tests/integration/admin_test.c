@@ -998,6 +998,8 @@ static const struct {
      {{"{\"settings\":{\"max_upload_bytes\":-1}}", "max_upload_bytes"},
       {"{\"settings\":{\"audio_calling\":0}}", "audio_calling"},
       {"{\"settings\":{\"permitted_networks\":\"all\"}}", "permitted_networks"},
+      {"{\"settings\":{\"permitted_networks\":[\"Ops=a=b\"]}}", "permitted_networks"},
+      {"{\"settings\":{\"permitted_networks\":[\"no spaces\"]}}", "permitted_networks"},
       {"{\"name\":\"\"}", "name"}}},
 };
 

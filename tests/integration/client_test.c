@@ -55,17 +55,20 @@ static char *read_file(const char *path)
 }
 
 /* The configuration file an administrator would hand out for this server. */
-static struct parley_config *make_config(const struct parleyd *p)
+static struct parley_config *make_config_for(const struct parleyd *p, const char *net)
 {
     char path[400], file[400];
     snprintf(path, sizeof(path), "%s/tls/cert.pem", p->dir);
     char *pem = read_file(path);
     assert_non_null(pem);
     json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", p->port, "network_id", NET, "network_name",
+                            "service_port", p->port, "network_id", net, "network_name",
                             "Client tests", "suite", "x25519", "pinned_certs", pem, "policy");
     char *json = json_dumps(doc, JSON_COMPACT);
-    snprintf(file, sizeof(file), "%s/client.parley", p->dir);
+    if (strcmp(net, NET) == 0)
+        snprintf(file, sizeof(file), "%s/client.parley", p->dir);
+    else
+        snprintf(file, sizeof(file), "%s/client-%s.parley", p->dir, net);
     assert_int_equal(parley_config_create(file, json, "config pass"), 0);
     struct parley_config *cfg = NULL;
     assert_int_equal(parley_config_open(file, "config pass", &cfg), 0);
@@ -73,6 +76,11 @@ static struct parley_config *make_config(const struct parleyd *p)
     json_decref(doc);
     free(pem);
     return cfg;
+}
+
+static struct parley_config *make_config(const struct parleyd *p)
+{
+    return make_config_for(p, NET);
 }
 
 static int setup(void **state)
@@ -809,6 +817,77 @@ static void test_client__changed_identity_key_blocks_until_trusted(void **state)
     parley_client_free(b);
 }
 
+/* Local federation through libparley and the CLI: dave is in another
+ * network whose security group carries a tag. alice finds him as
+ * "NETWORK/dave", sees his tag (`parley whois`), and they talk both ways
+ * in one direct conversation. */
+#define NET2 "net-client-2"
+
+static int setup_federated(void **state)
+{
+    uint8_t id[16];
+    if (setup(state) < 0)
+        return -1;
+    struct world *w = *state;
+    if (harness_stop(&w->p, SIGTERM, 15, NULL) != 0 ||
+        harness_provision_user(&w->p, NET2, "dave", "initial pw", id) < 0 ||
+        harness_provision_sql(&w->p, "UPDATE security_groups SET settings = "
+                                     "'{\"local_federation\":\"enabled\"}'") < 0 ||
+        harness_provision_sql(&w->p, "INSERT INTO security_tags (network_id, name, color, "
+                                     "security_groups, created_at) SELECT n.id, 'Restricted', "
+                                     "'#aa0000', '[' || g.id || ']', 1 FROM networks n JOIN "
+                                     "security_groups g ON g.network_id = n.id WHERE "
+                                     "n.network_id = '" NET2 "'") < 0 ||
+        harness_start(&w->p) < 0)
+        return -1;
+    /* A new port after the restart: a new configuration file. */
+    parley_config_free(w->cfg);
+    w->cfg = make_config(&w->p);
+    return 0;
+}
+
+static void test_client__federated_user_found_tagged_and_reached(void **state)
+{
+    struct world *w = *state;
+    struct parley_config *cfg2 = make_config_for(&w->p, NET2);
+    struct parley_client *a = reg(w, 0, "alice"), *d = NULL;
+    struct parley_user_info u;
+    char id[PARLEY_ID_HEX], pw[200], *out = NULL;
+
+    assert_int_equal(parley_client_register(w->dirs[1], cfg2, "dave", "initial pw", NULL, NULL, &d),
+                     0);
+    online(a);
+    online(d);
+    assert_int_equal(parley_client_user_info(a, NET2 "/dave", &u), 0);
+    assert_string_equal(u.username, "dave");
+    assert_string_equal(u.network_id, NET2);
+    assert_string_equal(u.user_id, parley_client_user_id(d));
+    assert_string_equal(u.tags, "Restricted (#aa0000)");
+    /* Her own network has no dave. */
+    assert_int_equal(parley_client_user_info(a, "dave", &u), PARLEY_ENOTFOUND);
+
+    assert_int_equal(parley_client_send_text(a, NET2 "/dave", "hello other network", id), 0);
+    expect_text(d, parley_client_user_id(a), "hello other network");
+    assert_int_equal(parley_client_send_text(d, NET "/alice", "hello back", id), 0);
+    expect_text(a, parley_client_user_id(d), "hello back");
+
+    /* The command line shows the tag under the name. */
+    snprintf(pw, sizeof(pw), "%s/pw", w->dirs[0]);
+    FILE *f = fopen(pw, "w");
+    fprintf(f, "initial pw\n");
+    fclose(f);
+    char *whois[] = {"parley",          "--data-dir", w->dirs[0], "--username", "alice",
+                     "--password-file", pw,           "whois",    NET2 "/dave", NULL};
+    assert_int_equal(run_cli(whois, &out), 0);
+    assert_non_null(strstr(out, "username: dave\n"));
+    assert_non_null(strstr(out, "network:  " NET2 "\n"));
+    assert_non_null(strstr(out, "tags:     Restricted (#aa0000)\n"));
+    free(out);
+    parley_client_free(a);
+    parley_client_free(d);
+    parley_config_free(cfg2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -824,6 +903,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client__changed_identity_key_blocks_until_trusted,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__federated_user_found_tagged_and_reached,
+                                        setup_federated, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -949,6 +949,79 @@ static void test_messaging__group_rights_cap_leave_and_delete(void **state)
     world_down(&w);
 }
 
+/* The security group's max_expiration bounds a conversation's timers and
+ * every envelope's expiry: 0 takes the maximum, longer is refused with a
+ * message naming the field and the bound. */
+static void test_messaging__timers_are_bounded_by_the_group_maximum(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device *to[1];
+    struct buf env = BUF_INIT(SIZE_MAX);
+    uint8_t group[KEYS_ID_LEN];
+    char body[300], path[200];
+    json_t *r = NULL, *j;
+
+    memset(&w, 0, sizeof(w));
+    tc_user_provision(p, &w.a, "alice");
+    tc_user_provision(p, &w.b, "bob");
+    assert_int_equal(harness_provision_sql(p, "UPDATE security_groups SET settings = "
+                                              "'{\"max_expiration\": 3600}'"),
+                     0);
+    start(p);
+    tc_user_ready(p, &w.a, &w.da);
+    tc_user_ready(p, &w.b, &w.db);
+    tc_conv_direct(p, &w.da, &w.b, w.conv);
+    assert_int_equal(ids_conv_new(IDS_CONV_GROUP, group), 0);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"group\",\"conv_id\":\"%s\",\"members\":[\"%s\"],\"expiration\":7200}",
+             tc_hex(group), tc_hex(w.b.user_id));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, &r), 400);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+               "field 'expiration' must be at most 3600 s"));
+    json_decref(r);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"group\",\"conv_id\":\"%s\",\"members\":[\"%s\"],\"burn_on_read\":3601}",
+             tc_hex(group), tc_hex(w.b.user_id));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, &r), 400);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+               "field 'burn_on_read' must be at most 3600 s"));
+    json_decref(r);
+    /* None asked for: the maximum. */
+    snprintf(body, sizeof(body), "{\"type\":\"group\",\"conv_id\":\"%s\",\"members\":[\"%s\"]}",
+             tc_hex(group), tc_hex(w.b.user_id));
+    assert_int_equal(tc_http(p, "POST", "/api/v1/client/conversations", w.da.token, body, &r), 201);
+    assert_int_equal(json_integer_value(json_object_get(r, "expiration")), 3600);
+    json_decref(r);
+    snprintf(path, sizeof(path), "/api/v1/client/conversations/%s/settings", tc_hex(group));
+    assert_int_equal(tc_http(p, "PUT", path, w.db.token, "{\"expiration\":3601}", &r), 400);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+               "field 'expiration'"));
+    json_decref(r);
+    assert_int_equal(
+        tc_http(p, "PUT", path, w.db.token, "{\"expiration\":1800,\"burn_on_read\":600}", &r), 200);
+    assert_int_equal(json_integer_value(json_object_get(r, "expiration")), 1800);
+    assert_int_equal(json_integer_value(json_object_get(r, "burn_on_read")), 600);
+    json_decref(r);
+    /* An envelope asking to live longer than the maximum is refused. */
+    to[0] = &w.db;
+    tc_ws_auth(p, &w.da);
+    tc_seal(p, &w.da, to, 1, w.conv, "too long", (uint64_t)time(NULL) + 7200, &env);
+    tc_send_envelope(&w.da, &env);
+    j = expect_nack(&w.da, "forbidden");
+    assert_non_null(strstr(json_string_value(json_object_get(j, "message")), "3600 s"));
+    json_decref(j);
+    buf_reset(&env);
+    tc_seal(p, &w.da, to, 1, w.conv, "short enough", (uint64_t)time(NULL) + 1800, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    buf_release(&env);
+    world_down(&w);
+}
+
 static void test_messaging__expired_envelopes_are_purged(void **state)
 {
     struct parleyd *p = *state;
@@ -1325,6 +1398,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_messaging__expired_envelopes_are_purged, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_messaging__timers_are_bounded_by_the_group_maximum,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__malformed_frames_get_errors_not_crashes,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__read_receipts_presence_and_typing_policies,

@@ -100,12 +100,19 @@ static uint8_t *unb64(const char *s, size_t *len)
     return out;
 }
 
-void tc_user_provision(struct parleyd *p, struct tc_user *u, const char *name)
+void tc_user_provision_in(struct parleyd *p, struct tc_user *u, const char *name,
+                          const char *network)
 {
     memset(u, 0, sizeof(*u));
+    snprintf(u->network, sizeof(u->network), "%s", network);
     snprintf(u->name, sizeof(u->name), "%s", name);
     snprintf(u->password, sizeof(u->password), "pw-%s-123", name);
-    assert_int_equal(harness_provision_user(p, TC_NETWORK, u->name, u->password, u->user_id), 0);
+    assert_int_equal(harness_provision_user(p, network, u->name, u->password, u->user_id), 0);
+}
+
+void tc_user_provision(struct parleyd *p, struct tc_user *u, const char *name)
+{
+    tc_user_provision_in(p, u, name, TC_NETWORK);
 }
 
 long tc_login(const struct parleyd *p, struct tc_user *u)
@@ -114,10 +121,12 @@ long tc_login(const struct parleyd *p, struct tc_user *u)
     json_t *r = NULL;
     long st;
 
-    assert_int_equal(ids_login_secret(TC_NETWORK, u->name, u->password, secret), 0);
+    const char *net = u->network[0] ? u->network : TC_NETWORK;
+
+    assert_int_equal(ids_login_secret(net, u->name, u->password, secret), 0);
     snprintf(body, sizeof(body),
-             "{\"network_id\":\"%s\",\"username\":\"%s\",\"login_secret\":\"%s\"}", TC_NETWORK,
-             u->name, secret);
+             "{\"network_id\":\"%s\",\"username\":\"%s\",\"login_secret\":\"%s\"}", net, u->name,
+             secret);
     st = tc_http(p, "POST", "/api/v1/client/login", NULL, body, &r);
     if (st == 200) {
         const char *tok = json_string_value(json_object_get(r, "token"));

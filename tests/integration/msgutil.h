@@ -19,6 +19,7 @@
 #define TC_MAX_INBOX 256
 
 struct tc_user {
+    char network[32]; /* "" for TC_NETWORK */
     char name[32];
     char password[32];
     uint8_t user_id[KEYS_ID_LEN];
@@ -54,6 +55,9 @@ long tc_http(const struct parleyd *p, const char *method, const char *path, cons
 
 /* Provision the user in TC_NETWORK (parleyd stopped). */
 void tc_user_provision(struct parleyd *p, struct tc_user *u, const char *name);
+/* The same in network `network` (created if missing). */
+void tc_user_provision_in(struct parleyd *p, struct tc_user *u, const char *name,
+                          const char *network);
 /* Log in; returns the status and keeps the login token on 200. */
 long tc_login(const struct parleyd *p, struct tc_user *u);
 /* Generate and upload the identity (PUT identity). Returns the status. */

@@ -51,6 +51,11 @@ static void test_sgroup__validation_names_setting_bound_and_value(void **state)
          "\"k\"]}",
          {"quick_responses", "10", NULL}},
         {"{\"messaging_domains\":[7]}", {"messaging_domains", "element 0", NULL}},
+        {"{\"permitted_networks\":[\"ok\",\"Ops=a=b\"]}",
+         {"permitted_networks", "element 1", "label and '='"}},
+        {"{\"permitted_networks\":[\"=3f2a\"]}", {"permitted_networks", "element 0", NULL}},
+        {"{\"permitted_networks\":[\"Ops=\"]}", {"permitted_networks", "element 0", NULL}},
+        {"{\"permitted_networks\":[\"net work\"]}", {"permitted_networks", "element 0", NULL}},
         {"{\"no_such\":1}", {"no_such", "not known", NULL}},
         {"[]", {"settings", NULL, NULL}},
     };
@@ -81,7 +86,8 @@ static void test_sgroup__fill_uses_defaults_and_drops_stale_values(void **state)
     assert_null(json_object_get(f, "gone"));
     /* Out of bounds now: the default applies. */
     assert_int_equal(json_integer_value(json_object_get(f, "max_upload_bytes")), 5368709120LL);
-    assert_string_equal(json_string_value(json_object_get(f, "local_federation")), "enabled");
+    /* Networks are closed to each other unless both open up. */
+    assert_string_equal(json_string_value(json_object_get(f, "local_federation")), "disabled");
     sgroup_password_policy(f, &pol);
     assert_int_equal(pol.min_len, 8);
     assert_true(pol.upper && pol.lower && pol.digit && !pol.symbol);
