@@ -58,6 +58,7 @@ void parley_client_free(struct parley_client *c)
         free(c->device_token);
     }
     free(c->bots);
+    api_release(&c->api);
     lstore_close(c->st);
     parley_config_free(c->cfg);
     close(c->ev_pipe[0]);

@@ -25,6 +25,12 @@ int api_global_init(void)
     return global_rc == CURLE_OK ? 0 : PARLEY_EIO;
 }
 
+struct api_idle {
+    pthread_mutex_t mu;
+    CURL *h[API_IDLE_HANDLES];
+    int n;
+};
+
 int api_init(struct api *a, const char *host, int port, const char *ca_file)
 {
     /* An IPv6 literal needs brackets in a URL. */
@@ -34,7 +40,54 @@ int api_init(struct api *a, const char *host, int port, const char *ca_file)
         return PARLEY_EINVAL;
     if (strlcpy_p(a->ca_file, ca_file, sizeof(a->ca_file)) >= sizeof(a->ca_file))
         return PARLEY_EINVAL;
+    api_release(a);
+    if (!(a->idle = calloc(1, sizeof(*a->idle))))
+        return PARLEY_ENOMEM;
+    pthread_mutex_init(&a->idle->mu, NULL);
     return api_global_init();
+}
+
+void api_release(struct api *a)
+{
+    if (!a->idle)
+        return;
+    for (int i = 0; i < a->idle->n; i++)
+        curl_easy_cleanup(a->idle->h[i]);
+    pthread_mutex_destroy(&a->idle->mu);
+    free(a->idle);
+    a->idle = NULL;
+}
+
+/* A handle for one request: an idle one (reset to defaults; it keeps its
+ * connections and caches) or a new one. */
+static CURL *handle_get(const struct api *a)
+{
+    CURL *cu = NULL;
+    if (a->idle) {
+        pthread_mutex_lock(&a->idle->mu);
+        if (a->idle->n > 0)
+            cu = a->idle->h[--a->idle->n];
+        pthread_mutex_unlock(&a->idle->mu);
+    }
+    if (cu) {
+        curl_easy_reset(cu);
+        return cu;
+    }
+    return curl_easy_init();
+}
+
+static void handle_put(const struct api *a, CURL *cu, bool reusable)
+{
+    if (reusable && a->idle) {
+        pthread_mutex_lock(&a->idle->mu);
+        if (a->idle->n < API_IDLE_HANDLES) {
+            a->idle->h[a->idle->n++] = cu;
+            cu = NULL;
+        }
+        pthread_mutex_unlock(&a->idle->mu);
+    }
+    if (cu)
+        curl_easy_cleanup(cu);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -80,7 +133,7 @@ int api_request(const struct api *a, const char *method, const char *path, const
     *resp = NULL;
     if ((rc = buf_printf(&url, "%s%s", a->base, path)) < 0)
         goto out;
-    if (!(cu = curl_easy_init())) {
+    if (!(cu = handle_get(a))) {
         rc = PARLEY_ENOMEM;
         goto out;
     }
@@ -130,7 +183,7 @@ out:
     }
     curl_slist_free_all(hdrs);
     if (cu)
-        curl_easy_cleanup(cu);
+        handle_put(a, cu, rc != PARLEY_EIO);
     buf_release_secure(&auth);
     buf_release_secure(&in);
     buf_release(&url);

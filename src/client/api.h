@@ -1,6 +1,8 @@
 /* api.h - the HTTPS half of the client protocol (docs/client-protocol.md):
  * one libcurl request per call with the server certificate pinned, and the
- * parsers of the server's JSON answers.
+ * parsers of the server's JSON answers. Finished requests leave their
+ * handle to the next one, which reuses its open TLS connection and its
+ * loaded trust store instead of paying for both again.
  *
  * The answers are outside bytes: every parser checks types, lengths and
  * encodings and never trusts a count (fuzz/client/fuzz_client_response.c). */
@@ -17,14 +19,22 @@
 #define API_MAX_TOKEN    256
 #define API_MAX_CLAIM    1000 /* devices in one pre-key claim */
 
+#define API_IDLE_HANDLES 4
+
+struct api_idle; /* handles of finished requests, for the next ones */
+
 struct api {
     char base[512];     /* "https://host:port" */
     char ca_file[4096]; /* the pinned certificates, PEM; "": the system store */
+    struct api_idle *idle;
 };
 
-/* Copy the service address and the pin file path. Returns 0 or
- * PARLEY_EINVAL. The process must have called api_global_init(). */
+/* Copy the service address and the pin file path (`a` zeroed or released
+ * before). Returns 0, PARLEY_EINVAL or PARLEY_ENOMEM. The process must
+ * have called api_global_init(). */
 int api_init(struct api *a, const char *host, int port, const char *ca_file);
+/* Close the idle connections. */
+void api_release(struct api *a);
 /* curl_global_init, once per process (thread-safe). */
 int api_global_init(void);
 
