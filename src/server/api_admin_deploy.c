@@ -431,3 +431,31 @@ int api_admin_deploy_setting(struct store_conn *c, const char *name, json_t **ou
     json_decref(stored);
     return *out ? 0 : PARLEY_ENOTFOUND;
 }
+
+int api_admin_local_domain_check(struct store_conn *c, const char *username, char *err,
+                                 size_t errlen)
+{
+    json_t *list = NULL, *d;
+    const char *at = strrchr(username, '@');
+    struct buf names = BUF_INIT(8192);
+    size_t i;
+    int rc = api_admin_deploy_setting(c, "local_domains", &list);
+
+    if (rc < 0 || json_array_size(list) == 0)
+        goto out;
+    json_array_foreach(list, i, d)
+    {
+        if (at && at != username && strcasecmp(at + 1, json_string_value(d)) == 0)
+            goto out;
+        (void)buf_printf(&names, "%s%s", i ? ", " : "", json_string_value(d));
+    }
+    snprintf(err, errlen,
+             "field 'username' must be name@domain with one of this deployment's local domains "
+             "(%s)",
+             names.data ? (const char *)names.data : "");
+    rc = PARLEY_EINVAL;
+out:
+    buf_release(&names);
+    json_decref(list);
+    return rc;
+}

@@ -686,6 +686,13 @@ static void create_user(struct http_req *req, struct admin_ctx *ctx, bool bot)
                          "field 'username' of a bot must end with \"bot\"");
         goto out;
     }
+    if (!bot && (rc = api_admin_local_domain_check(ctx->c, username, err, sizeof(err))) < 0) {
+        if (rc == PARLEY_EINVAL)
+            http_reply_error(req, 400, "bad_request", "%s", err);
+        else
+            api_admin_store_error(req, ctx, rc);
+        goto out;
+    }
     sg = json_object_get(body, "security_group_id");
     if (!group_of_network(req, ctx, "security_group_id", sg ? json_integer_value(sg) : 0, &group))
         goto out;

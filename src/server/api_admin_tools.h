@@ -37,6 +37,12 @@ void api_admin_deploy_crash_report(struct http_req *req, struct admin_ctx *ctx);
  * reference in *out. Returns 0, PARLEY_ENOTFOUND or a store error. */
 struct store_conn;
 int api_admin_deploy_setting(struct store_conn *c, const char *name, json_t **out);
+/* While the deployment lists local domains (Global Federation), a new
+ * user's name must be user@domain with one of them (any case). Returns 0,
+ * PARLEY_EINVAL with a message for field 'username' in err, or a store
+ * error. */
+int api_admin_local_domain_check(struct store_conn *c, const char *username, char *err,
+                                 size_t errlen);
 /* GET /api/v1/appearance and /api/v1/appearance/logo: public, for the
  * console's sign-in page. */
 void api_appearance(struct http_req *req);

@@ -777,6 +777,26 @@ static void test_deploy__settings_validated_and_stored(void **state)
              NULL);
     assert_int_equal(json_array_size(json_object_get(j, "entries")), 1);
     json_decref(j);
+
+    /* While local domains are listed, new users are named user@domain with
+     * one of them; bots keep their own rule. */
+    char *users = adm_fmt("/api/v1/admin/networks/%s/users", w->net_a);
+    char *bots = adm_fmt("/api/v1/admin/networks/%s/bots", w->net_a);
+    refused(w, "POST", users, "{\"username\":\"nodomain\",\"password\":\"Carol-pass-1\"}", 400,
+            "testing.example");
+    refused(w, "POST", users, "{\"username\":\"x@other.example\",\"password\":\"Carol-pass-1\"}",
+            400, "local domains");
+    refused(w, "POST", users, "{\"username\":\"@example.com\",\"password\":\"Carol-pass-1\"}", 400,
+            "username");
+    json_decref(call(w, &w->na, 201, "POST", users,
+                     "{\"username\":\"dora@Example.COM\",\"password\":\"Carol-pass-1\"}"));
+    json_decref(call(w, &w->na, 201, "POST", bots,
+                     "{\"username\":\"domainlessbot\",\"password\":\"Carol-pass-1\"}"));
+    json_decref(call(w, &w->super, 200, "PATCH", path, "{\"settings\":{\"local_domains\":[]}}"));
+    json_decref(call(w, &w->na, 201, "POST", users,
+                     "{\"username\":\"nodomain\",\"password\":\"Carol-pass-1\"}"));
+    free(users);
+    free(bots);
 }
 
 static void test_deploy__appearance_and_public_logo(void **state)
