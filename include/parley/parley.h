@@ -65,6 +65,14 @@ size_t parley_config_pinned_count(const struct parley_config *cfg);
 const char *parley_config_pinned_cert(const struct parley_config *cfg, size_t i); /* PEM */
 /* The "policy" object as compact JSON ("{}" when absent). */
 const char *parley_config_policy(const struct parley_config *cfg);
+/* Check a password the user chooses against the policy's password rules
+ * (password_min_length, password_require_uppercase/_lowercase/_digit/
+ * _symbol; absent rules do not apply). Returns 0, or PARLEY_EINVAL with a
+ * sentence saying what the password lacks in `why` (may be NULL). The
+ * server never sees a user's password, so this is where the security
+ * group's complexity rules apply to it. */
+int parley_config_password_check(const struct parley_config *cfg, const char *password, char *why,
+                                 size_t why_len);
 
 /* ---- Accounts -------------------------------------------------------------
  * A client is one account on one device, kept in `data_dir` (created if
@@ -81,7 +89,9 @@ struct parley_device_info {
  * `password`, optionally replace it with `new_password` (NULL: keep it),
  * create the user's identity and its password-encrypted backup, then this
  * device. Creates the local state; fails with PARLEY_EEXIST if it exists.
- * Returns 0, PARLEY_EAUTH (wrong password), PARLEY_EPERM (suspended, or
+ * Returns 0, PARLEY_EINVAL (`new_password` breaks the policy's password
+ * rules: parley_config_password_check says why), PARLEY_EAUTH (wrong
+ * password), PARLEY_EPERM (suspended, or
  * the network forbids changing the password), PARLEY_ECONFLICT (the user
  * already has an identity: use parley_client_login), PARLEY_EIO (network),
  * PARLEY_EPROTO (a malformed answer), PARLEY_ESTORE, PARLEY_ENOMEM. */

@@ -35,6 +35,14 @@ int cmd_register(struct cli *cli, int argc, char **argv)
         return cli_fail(cli->config_path, rc);
     char *pw = cli_password(cli, 0, "PARLEY_PASSWORD", "initial password");
     char *npw = change ? cli_password(cli, 1, "PARLEY_NEW_PASSWORD", "new password") : NULL;
+    char why[256];
+    if (npw && parley_config_password_check(cfg, npw, why, sizeof(why)) < 0) {
+        fprintf(stderr, "parley: register: %s\n", why);
+        cli_password_free(pw);
+        cli_password_free(npw);
+        parley_config_free(cfg);
+        return 1;
+    }
     rc = parley_client_register(cli->data_dir, cfg, cli->username, pw, npw, &dev, &c);
     cli_password_free(pw);
     cli_password_free(npw);

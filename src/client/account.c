@@ -458,6 +458,8 @@ int parley_client_register(const char *data_dir, const struct parley_config *cfg
     if (!out)
         return PARLEY_EINVAL;
     *out = NULL;
+    if (new_password && cfg && (rc = parley_config_password_check(cfg, new_password, NULL, 0)) < 0)
+        return rc;
     rc = start_account(data_dir, cfg, username, pw, &c, path, sizeof(path));
     if (rc < 0)
         return rc;

@@ -399,3 +399,51 @@ const char *parley_config_policy(const struct parley_config *cfg)
 {
     return cfg->policy;
 }
+
+int parley_config_password_check(const struct parley_config *cfg, const char *password, char *why,
+                                 size_t why_len)
+{
+    json_t *pol = json_loads(cfg->policy ? cfg->policy : "{}", 0, NULL);
+    json_int_t min = json_integer_value(json_object_get(pol, "password_min_length"));
+    bool up = false, low = false, digit = false, sym = false;
+    size_t chars = 0;
+    struct buf lacks = BUF_INIT(512);
+    int rc = 0;
+
+    for (const unsigned char *p = (const unsigned char *)password; *p; p++) {
+        chars += (*p & 0xc0) != 0x80; /* UTF-8: count characters, not bytes */
+        up |= *p >= 'A' && *p <= 'Z';
+        low |= *p >= 'a' && *p <= 'z';
+        digit |= *p >= '0' && *p <= '9';
+        sym |= *p < 0x80 &&
+               !((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'));
+    }
+    const struct {
+        bool broken;
+        const char *what;
+    } rules[] = {
+        {min > 0 && chars < (size_t)min, "enough characters"},
+        {json_is_true(json_object_get(pol, "password_require_uppercase")) && !up,
+         "an uppercase letter"},
+        {json_is_true(json_object_get(pol, "password_require_lowercase")) && !low,
+         "a lowercase letter"},
+        {json_is_true(json_object_get(pol, "password_require_digit")) && !digit, "a digit"},
+        {json_is_true(json_object_get(pol, "password_require_symbol")) && !sym, "a symbol"},
+    };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (!rules[i].broken)
+            continue;
+        if (i == 0)
+            (void)buf_printf(&lacks, "at least %lld characters", (long long)min);
+        else
+            (void)buf_printf(&lacks, "%s%s", lacks.len ? ", " : "", rules[i].what);
+        rc = PARLEY_EINVAL;
+    }
+    if (why && why_len)
+        snprintf(why, why_len, "%s%.*s%s", rc ? "the password needs " : "", (int)lacks.len,
+                 lacks.data ? (const char *)lacks.data : "",
+                 rc ? " (the security group's password rules)" : "");
+    buf_release(&lacks);
+    json_decref(pol);
+    return rc;
+}

@@ -247,9 +247,18 @@ static void test_cconf__libparley_registers_with_api_file(void **state)
     assert_int_equal(parley_config_pinned_count(cfg), 1);
     assert_non_null(strstr(parley_config_policy(cfg), "max_expiration"));
 
-    /* ... and a real client registers with it. */
+    /* ... and a real client registers with it, once the password it
+     * chooses meets the security group's rules the file carries. */
     snprintf(dir, sizeof(dir), "%s/client-carol", w->p.dir);
     rm_tree(dir);
+    char why[256];
+    assert_int_equal(parley_config_password_check(cfg, "weakpass", why, sizeof(why)),
+                     PARLEY_EINVAL);
+    assert_non_null(strstr(why, "an uppercase letter"));
+    assert_int_equal(
+        parley_client_register(dir, cfg, "carol", "Carol-pass-1", "weakpass", NULL, &c),
+        PARLEY_EINVAL);
+    assert_null(c);
     assert_int_equal(parley_client_register(dir, cfg, "carol", "Carol-pass-1", NULL, NULL, &c), 0);
     parley_client_free(c);
     parley_config_free(cfg);

@@ -118,6 +118,52 @@ static void test_config__pinning_off(void **state)
     parley_config_free(cfg);
 }
 
+/* The security group's password rules, as the configuration file carries
+ * them, applied to a password the user chooses. */
+static void test_config__password_rules(void **state)
+{
+    static const char doc[] =
+        "{\"version\":1,\"service_host\":\"h\",\"service_port\":1,\"network_id\":\"n\","
+        "\"suite\":\"x25519\",\"certificate_pinning\":false,\"policy\":{"
+        "\"password_min_length\":10,\"password_require_uppercase\":true,"
+        "\"password_require_lowercase\":true,\"password_require_digit\":true,"
+        "\"password_require_symbol\":true}}";
+    static const char open_doc[] =
+        "{\"version\":1,\"service_host\":\"h\",\"service_port\":1,\"network_id\":\"n\","
+        "\"suite\":\"x25519\",\"certificate_pinning\":false}";
+    struct parley_config *cfg, *open_cfg;
+    char err[256], why[256];
+    (void)state;
+    assert_int_equal(config_parse(doc, strlen(doc), &cfg, err, sizeof(err)), 0);
+    assert_int_equal(parley_config_password_check(cfg, "Longer-pass-9", why, sizeof(why)), 0);
+    assert_string_equal(why, "");
+    /* Ten characters, not ten bytes. */
+    assert_int_equal(
+        parley_config_password_check(cfg, "Pw-1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+                                     why, sizeof(why)),
+        0);
+    assert_int_equal(parley_config_password_check(
+                         cfg, "Pw-1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", why, sizeof(why)),
+                     PARLEY_EINVAL);
+    assert_int_equal(parley_config_password_check(cfg, "Sh-1", why, sizeof(why)), PARLEY_EINVAL);
+    assert_non_null(strstr(why, "at least 10 characters"));
+    assert_int_equal(parley_config_password_check(cfg, "alllowercase", why, sizeof(why)),
+                     PARLEY_EINVAL);
+    assert_non_null(strstr(why, "an uppercase letter"));
+    assert_non_null(strstr(why, "a digit"));
+    assert_non_null(strstr(why, "a symbol"));
+    assert_null(strstr(why, "lowercase"));
+    assert_int_equal(parley_config_password_check(cfg, "NOLOWER-123", why, sizeof(why)),
+                     PARLEY_EINVAL);
+    assert_non_null(strstr(why, "a lowercase letter"));
+    assert_int_equal(parley_config_password_check(cfg, "Nosymbol123", NULL, 0), PARLEY_EINVAL);
+    /* No rules in the policy: nothing to refuse. */
+    assert_int_equal(config_parse(open_doc, strlen(open_doc), &open_cfg, err, sizeof(err)), 0);
+    assert_int_equal(parley_config_password_check(open_cfg, "x", why, sizeof(why)), 0);
+    parley_config_free(cfg);
+    parley_config_free(open_cfg);
+}
+
 static void test_config__p384_and_defaults(void **state)
 {
     static const char doc[] =
@@ -152,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_config__file_holds_no_plaintext),
         cmocka_unit_test(test_config__rejects_invalid_documents),
         cmocka_unit_test(test_config__p384_and_defaults),
+        cmocka_unit_test(test_config__password_rules),
         cmocka_unit_test(test_config__pinning_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
