@@ -663,6 +663,145 @@ static void test_bot__kill9_mid_stream(void **state)
     free(ids);
 }
 
+/* ---- attachments ---- */
+
+/* `n` bytes: text when `text`, else every byte value, from a seeded
+ * generator (binary files with NULs, 0xff, CR and LF). */
+static void make_file(const char *path, size_t n, bool text, unsigned seed)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int ch = text ? "retention copy\n"[i % 15] : (int)((seed >> 16) & 0xff);
+        fputc(ch, f);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static bool same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+static void send_file(struct world *w, int from, const char *to, const char *path,
+                      const char *shown, char id[PARLEY_ID_HEX])
+{
+    char why[256] = "";
+    struct parley_file_opts o = {.name = shown, .error = why, .error_len = sizeof(why)};
+    int rc = parley_file_send(w->u[from], to, path, &o, id);
+    if (rc < 0)
+        fail_msg("send file %s: %s (%s)", path, parley_strerror(rc), why);
+}
+
+/* Real files through real clients: the line carries Appendix A's file
+ * fields, its localfilename is a byte-identical copy inside the
+ * attachment directory, whatever name the sender chose. */
+static void test_bot__attachments(void **state)
+{
+    struct world *w = *state;
+    char ids[5][PARLEY_ID_HEX], src[5][400], attdir[300], room[PARLEY_ID_HEX];
+    struct logview v;
+    static const char *shown[] = {"notes.txt", "photo.bin", "../../../../tmp/escape.txt",
+                                  "notes.txt", "room plan.pdf"};
+    const char *members[] = {"bob", "carol"}, *mods[] = {"bob"};
+
+    snprintf(attdir, sizeof(attdir), "%s/att", w->tmp);
+    for (int i = 0; i < 5; i++)
+        snprintf(src[i], sizeof(src[i]), "%s/src%d", w->tmp, i);
+    make_file(src[0], 3000, true, 1);
+    make_file(src[1], 2621440 + 17, false, 2); /* three 1 MiB records */
+    make_file(src[2], 100, true, 3);
+    make_file(src[3], 0, true, 4); /* same shown name as the first, empty */
+    make_file(src[4], 70000, false, 5);
+    unlink("/tmp/escape.txt");
+    send_file(w, 0, "bob", src[0], shown[0], ids[0]);
+    send_file(w, 1, "alice", src[1], shown[1], ids[1]);
+    send_file(w, 0, "carol", src[2], shown[2], ids[2]);
+    send_file(w, 0, "bob", src[3], shown[3], ids[3]);
+    assert_int_equal(parley_conv_create(w->u[0], "room", "Files", members, 2, mods, 1, 0, 0, room),
+                     0);
+    send_file(w, 2, room, src[4], shown[4], ids[4]);
+
+    wait_for(w, ids, 5, 120, &v);
+    for (int i = 0; i < 5; i++) {
+        json_t *l = find_line(&v, ids[i]), *f = json_object_get(l, "file");
+        const char *local = json_string_value(json_object_get(f, "localfilename"));
+        assert_int_equal(json_integer_value(json_object_get(l, "msgtype")), 6000);
+        assert_string_equal(json_string_value(json_object_get(f, "filename")), shown[i]);
+        assert_int_equal(strlen(json_string_value(json_object_get(f, "guid"))), 32);
+        assert_string_equal(json_string_value(json_object_get(f, "uploadedbyuser")),
+                            names[i == 1   ? 1
+                                  : i == 4 ? 2
+                                           : 0]);
+        assert_string_equal(json_string_value(json_object_get(f, "uploadedtimestamp")),
+                            json_string_value(json_object_get(l, "time")));
+        assert_false(json_is_true(json_object_get(f, "isscreenshot")));
+        assert_null(json_object_get(f, "key")); /* the file key stays out of the log */
+        if (!local)
+            fail_msg("no localfilename for %s", shown[i]);
+        /* attachment_<YYYYMMDDhhmmssmmm>_<name>, directly in the directory. */
+        assert_int_equal(strncmp(local, attdir, strlen(attdir)), 0);
+        assert_int_equal(local[strlen(attdir)], '/');
+        assert_null(strchr(local + strlen(attdir) + 1, '/'));
+        assert_int_equal(strncmp(local + strlen(attdir) + 1, "attachment_", 11), 0);
+        assert_int_equal(local[strlen(attdir) + 1 + 11 + 17], '_');
+        char *real = realpath(local, NULL);
+        assert_non_null(real);
+        assert_int_equal(strncmp(real, attdir, strlen(attdir)), 0);
+        free(real);
+        if (!same_bytes(src[i], local))
+            fail_msg("%s is not a byte-identical copy of %s", local, shown[i]);
+    }
+    json_t *esc = json_object_get(find_line(&v, ids[2]), "file");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(esc, "localfilename")), "_escape.txt"));
+    assert_int_equal(access("/tmp/escape.txt", F_OK), -1);
+    /* Two attachments never share a copy. */
+    assert_string_not_equal(json_string_value(json_object_get(
+                                json_object_get(find_line(&v, ids[0]), "file"), "localfilename")),
+                            json_string_value(json_object_get(
+                                json_object_get(find_line(&v, ids[3]), "file"), "localfilename")));
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+/* A file deleted by its uploader before the bot could fetch it: the
+ * message still gets its line, without localfilename; the bot goes on. */
+static void test_bot__attachment_gone(void **state)
+{
+    struct world *w = *state;
+    char ids[2][PARLEY_ID_HEX], src[400], *out = NULL;
+    struct logview v;
+
+    snprintf(src, sizeof(src), "%s/gone", w->tmp);
+    make_file(src, 5000, false, 9);
+    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
+    free(out);
+    send_file(w, 0, "bob", src, "gone.bin", ids[0]);
+    assert_int_equal(parley_file_delete(w->u[0], ids[0]), 0);
+    send_ok(w->u[0], "bob", "{\"msgtype\":1000,\"message\":\"after the file\"}", ids[1]);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    wait_for(w, ids, 2, 120, &v);
+    json_t *f = json_object_get(find_line(&v, ids[0]), "file");
+    assert_string_equal(json_string_value(json_object_get(f, "filename")), "gone.bin");
+    assert_null(json_object_get(f, "localfilename"));
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
 /* The console as the specification's session shows it: a second bot added
  * by answering the questions on standard input, then restart, upgrade and
  * delete on it. */
@@ -755,6 +894,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bot__lists_the_running_bot),
         cmocka_unit_test(test_bot__every_message_type),
+        cmocka_unit_test(test_bot__attachments),
+        cmocka_unit_test(test_bot__attachment_gone),
         cmocka_unit_test(test_bot__rotates),
         cmocka_unit_test(test_bot__offline_catch_up),
         cmocka_unit_test(test_bot__kill9_mid_stream),
