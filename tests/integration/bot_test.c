@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 #include <parley/parley.h>
+#include <zmq.h>
 
 #include "admin_util.h"
 #include "harness.h"
@@ -802,6 +803,188 @@ static void test_bot__attachment_gone(void **state)
     logview_free(&v);
 }
 
+/* ---- other integrations ---- */
+
+/* `parley-bot add` with the bot engine integration, then `start`: the
+ * runtime launches parley-botengine with the bot's account, and its
+ * ZeroMQ command channel answers; `pause` stops it. */
+static void test_bot__engine_integration(void **state)
+{
+    struct world *w = *state;
+    char *p = adm_fmt("/api/v1/admin/networks/%s/bots", w->network_id), *out = NULL;
+    char pwpath[400], cpath[400], ipc[300], iset[400], ep[400], buf[256];
+
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"enginebot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    free(p);
+    snprintf(pwpath, sizeof(pwpath), "%s/botpw", w->tmp);
+    snprintf(cpath, sizeof(cpath), "%s/cfgpw", w->tmp);
+    snprintf(ipc, sizeof(ipc), "%s/ipc", w->tmp);
+    snprintf(iset, sizeof(iset), "ipc_dir=%s", ipc);
+    int rc = bot(w, &out, "add", "--username", "enginebot", "--config", w->cfgfile,
+                 "--password-file", pwpath, "--config-password-file", cpath, "--integration",
+                 "botengine", "--autologin", "yes", "--set", iset, NULL);
+    if (rc != 0)
+        fail_msg("add enginebot: %s", out);
+    free(out);
+    assert_int_equal(bot(w, &out, "start", "enginebot", "--yes", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    assert_non_null(strstr(out, "botengine"));
+    free(out);
+
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_REQ);
+    int timeout = 60000, zero = 0, n;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    snprintf(ep, sizeof(ep), "ipc://%s/enginebot/tmp/0", ipc);
+    assert_int_equal(zmq_connect(sock, ep), 0);
+    assert_int_equal(zmq_send(sock, "{\"action\":\"ping\"}", 17, 0), 17);
+    n = zmq_recv(sock, buf, sizeof(buf) - 1, 0);
+    if (n < 0) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/clients/enginebot/bot.log", w->home);
+        char *log = read_file(path);
+        fail_msg("the engine does not answer: %s\n%s", zmq_strerror(zmq_errno()),
+                 log ? log : "(no log)");
+    }
+    buf[n] = '\0';
+    assert_string_equal(buf, "0:pong");
+    /* The engine is signed in as the bot: it reports its own name. */
+    assert_int_equal(zmq_send(sock, "{\"action\":\"get_state\"}", 22, 0), 22);
+    n = zmq_recv(sock, buf, sizeof(buf) - 1, 0);
+    assert_true(n > 0);
+    zmq_close(sock);
+
+    assert_int_equal(bot(w, &out, "pause", "enginebot", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    char *row = strstr(out, "enginebot");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "Paused"));
+    free(out);
+    /* Stopped with the bot: nobody answers any more. */
+    sock = zmq_socket(ctx, ZMQ_REQ);
+    timeout = 2000;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_connect(sock, ep), 0);
+    zmq_send(sock, "{\"action\":\"ping\"}", 17, ZMQ_DONTWAIT);
+    assert_true(zmq_recv(sock, buf, sizeof(buf) - 1, 0) < 0);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    assert_int_equal(bot(w, &out, "delete", "enginebot", "--yes", NULL), 0);
+    free(out);
+}
+
+/* A room alice is in where `bot` is a moderator, or "" (out). */
+static void room_moderated_by(struct parley_client *c, const char *bot_name,
+                              char out[PARLEY_ID_HEX])
+{
+    char *lj = NULL;
+    out[0] = '\0';
+    if (parley_conv_list(c, &lj) < 0)
+        return;
+    json_t *doc = json_loads(lj, 0, NULL), *conv;
+    json_t *list = json_is_array(doc) ? doc : json_object_get(doc, "conversations");
+    size_t k;
+    json_array_foreach(list, k, conv)
+    {
+        const char *cid = json_string_value(json_object_get(conv, "conv_id"));
+        const char *type = json_string_value(json_object_get(conv, "type"));
+        char *mj = NULL;
+        if (!cid || !type || strcmp(type, "room") != 0 || parley_conv_members(c, cid, &mj) < 0)
+            continue;
+        json_t *arr = json_loads(mj, 0, NULL), *m;
+        size_t i;
+        json_array_foreach(arr, i, m)
+        {
+            const char *n = json_string_value(json_object_get(m, "username"));
+            const char *r = json_string_value(json_object_get(m, "role"));
+            if (n && r && strcmp(n, bot_name) == 0 && strcmp(r, "moderator") == 0)
+                snprintf(out, PARLEY_ID_HEX, "%s", cid);
+        }
+        json_decref(arr);
+        free(mj);
+    }
+    json_decref(doc);
+    free(lj);
+}
+
+/* `parley-bot add` with the room bot integration, then `start`: the
+ * runtime launches parley-roombot with the bot's account and the admin
+ * API token the answers name, and it creates the network's default room
+ * with alice in it. A bad answer is refused, naming the question. */
+static void test_bot__roombot_integration(void **state)
+{
+    struct world *w = *state;
+    char *out = NULL, pwpath[400], cpath[400], tokpath[400], tset[450], room[PARLEY_ID_HEX];
+    json_t *tok = NULL;
+    char *p;
+
+    snprintf(pwpath, sizeof(pwpath), "%s/botpw", w->tmp);
+    snprintf(cpath, sizeof(cpath), "%s/cfgpw", w->tmp);
+    snprintf(tokpath, sizeof(tokpath), "%s/roombot.token", w->tmp);
+    snprintf(tset, sizeof(tset), "token_file=%s", tokpath);
+    assert_int_equal(adm_req(&w->p, &w->a, "PATCH", "/api/v1/admin/deployment/settings",
+                             "{\"settings\":{\"room_bot_enabled\":true}}", NULL),
+                     200);
+    p = adm_fmt("/api/v1/admin/networks/%s/bots", w->network_id);
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"roomsbot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"badbot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    free(p);
+    p = adm_fmt("/api/v1/admin/networks/%s/default-rooms", w->network_id);
+    assert_int_equal(
+        adm_req(&w->p, &w->a, "POST", p, "{\"name\":\"All hands\",\"all_users\":true}", NULL), 201);
+    free(p);
+    char *body = adm_fmt("{\"label\":\"room bot\",\"scope\":\"network\",\"network_id\":\"%s\","
+                         "\"permissions\":[\"users.read\",\"networks.read\"]}",
+                         w->network_id);
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", "/api/v1/admin/tokens", body, &tok), 201);
+    free(body);
+    char *t = adm_fmt("%s\n", json_string_value(json_object_get(tok, "token")));
+    write_file(tokpath, t);
+    free(t);
+    json_decref(tok);
+
+    assert_int_equal(bot(w, &out, "add", "--username", "badbot", "--config", w->cfgfile,
+                         "--password-file", pwpath, "--config-password-file", cpath,
+                         "--integration", "roombot", "--autologin", "yes", "--set", tset, "--set",
+                         "admin_url=http://plain.example", NULL),
+                     1);
+    assert_non_null(strstr(out, "admin_url"));
+    free(out);
+    int rc = bot(w, &out, "add", "--username", "roomsbot", "--config", w->cfgfile,
+                 "--password-file", pwpath, "--config-password-file", cpath, "--integration",
+                 "roombot", "--autologin", "yes", "--set", tset, "--set", "interval=2", NULL);
+    if (rc != 0)
+        fail_msg("add roomsbot: %s", out);
+    free(out);
+    assert_int_equal(bot(w, &out, "start", "roomsbot", "--yes", NULL), 0);
+    free(out);
+    for (int i = 0; i < 300; i++) {
+        room_moderated_by(w->u[0], "roomsbot", room);
+        if (room[0])
+            break;
+        usleep(200 * 1000);
+    }
+    if (!room[0]) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/clients/roomsbot/bot.log", w->home);
+        char *log = read_file(path);
+        fail_msg("the room bot made no room for alice\n%s", log ? log : "(no log)");
+    }
+    assert_int_equal(bot(w, &out, "pause", "roomsbot", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "delete", "roomsbot", "--yes", NULL), 0);
+    free(out);
+}
+
 /* The console as the specification's session shows it: a second bot added
  * by answering the questions on standard input, then restart, upgrade and
  * delete on it. */
@@ -900,6 +1083,8 @@ int main(void)
         cmocka_unit_test(test_bot__offline_catch_up),
         cmocka_unit_test(test_bot__kill9_mid_stream),
         cmocka_unit_test(test_bot__console_session),
+        cmocka_unit_test(test_bot__engine_integration),
+        cmocka_unit_test(test_bot__roombot_integration),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
