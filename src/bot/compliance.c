@@ -204,8 +204,8 @@ int compliance_attachment_save(struct parley_client *c, const char *msg_id, cons
                       err[0] ? ": " : "", err);
         return rc;
     }
-    /* link(2) never replaces: a name already taken (another attachment
-     * of the same millisecond and name) gets a number. */
+    /* A name already taken (another attachment of the same millisecond
+     * and name) gets a number. */
     for (unsigned n = 1; n < 10000; n++) {
         if (n == 1)
             snprintf(final, sizeof(final), "%s/%s", dir, name);
@@ -213,8 +213,12 @@ int compliance_attachment_save(struct parley_client *c, const char *msg_id, cons
             numbered(name, n, alt, sizeof(alt));
             snprintf(final, sizeof(final), "%s/%s", dir, alt);
         }
-        if (link(tmp, final) == 0) {
+        /* Atomic and never replacing; link(2) where the file system has
+         * no RENAME_NOREPLACE. */
+        int moved = renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE);
+        if (moved < 0 && errno == EINVAL && (moved = link(tmp, final)) == 0)
             unlink(tmp);
+        if (moved == 0) {
             dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dfd >= 0) {
                 if (fsync(dfd) < 0)
@@ -268,9 +272,10 @@ static bool pause_or_stop(struct state *s, int ms)
 /* The attachment of file message `ev`, saved before its line is written,
  * so that a line's "localfilename" always names a whole, decrypted file.
  * Returns 0 with *local set (or NULL: the file cannot be had, and the line
- * is written without it), or DEFERRED when the bot stops while the server
- * cannot be reached: the message stays in the journal, its line is
- * written after the next start. */
+ * is written without it); DEFERRED when the bot stops or restarts while
+ * the server cannot be reached: the message stays in the journal, its
+ * line is written after the next start; PARLEY_EIO when the log itself
+ * cannot be synced. */
 static int attachment(struct state *s, const struct parley_event *ev, char **local)
 {
     json_t *p = json_loads(ev->body, 0, NULL);
@@ -298,7 +303,11 @@ static int attachment(struct state *s, const struct parley_event *ev, char **loc
         if (rc == PARLEY_EIO) {
             log_warnx("message %s: the attachment will be fetched again in %d s", ev->msg_id,
                       wait_ms / 1000);
-            if (commit(s) < 0 || pause_or_stop(s, wait_ms)) {
+            if (commit(s) < 0) {
+                buf_release(&name);
+                return PARLEY_EIO; /* the log cannot be written: stop */
+            }
+            if (pause_or_stop(s, wait_ms)) {
                 rc = DEFERRED;
                 break;
             }
@@ -347,7 +356,7 @@ static int handle(struct state *s, const struct parley_event *ev)
     m.payload = ev->body;
     if (ev->msgtype == 6000 && s->attachments) {
         rc = attachment(s, ev, &local);
-        if (rc > 0)
+        if (rc != 0)
             return rc; /* stopping: the message stays in the journal */
         m.localfilename = local;
     }

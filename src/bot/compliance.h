@@ -18,7 +18,7 @@ int compliance_run(const struct integ_run *r);
  * 6000, in the client's journal) into `dir` as `name`, or `name` with a
  * number before its extension when that is taken, and put the full path in
  * *path (malloc'd). The file is streamed to `dir`/.incoming/<msg_id> (a
- * cut download resumes there) and linked under its name only when whole
+ * cut download resumes there) and moved under its name only when whole
  * and synced. Returns 0, PARLEY_ECANCELED (*stop was set), PARLEY_EIO (the
  * network or the disk: try again), or a code saying the file cannot be had
  * (PARLEY_ENOTFOUND: expired, recalled or never uploaded; PARLEY_EAUTH,
