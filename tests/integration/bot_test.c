@@ -803,6 +803,46 @@ static void test_bot__attachment_gone(void **state)
     logview_free(&v);
 }
 
+/* A download that fails (here: the bot cannot write its download) holds
+ * its line back, and the lines after it, until it works: then the line
+ * comes with its copy, in the order the messages arrived. */
+static void test_bot__attachment_retried(void **state)
+{
+    struct world *w = *state;
+    char ids[2][PARLEY_ID_HEX], src[400], incoming[400], cmd[500];
+    struct logview v;
+
+    snprintf(src, sizeof(src), "%s/later.bin", w->tmp);
+    make_file(src, 150000, false, 11);
+    snprintf(incoming, sizeof(incoming), "%s/att/.incoming", w->tmp);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", incoming);
+    assert_int_equal(system(cmd), 0);
+    write_file(incoming, "not a directory\n");
+    send_file(w, 1, "carol", src, "later.bin", ids[0]);
+    send_ok(w->u[1], "carol", "{\"msgtype\":1000,\"message\":\"after the held file\"}", ids[1]);
+    sleep(4);
+    read_log(w, &v);
+    assert_null(find_line(&v, ids[0]));
+    assert_null(find_line(&v, ids[1]));
+    logview_free(&v);
+    assert_int_equal(unlink(incoming), 0);
+    wait_for(w, ids, 2, 90, &v);
+    json_t *f = json_object_get(find_line(&v, ids[0]), "file");
+    const char *local = json_string_value(json_object_get(f, "localfilename"));
+    assert_non_null(local);
+    assert_true(same_bytes(src, local));
+    size_t at_file = 0, at_text = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (strcmp(v.l[i].id, ids[0]) == 0)
+            at_file = i;
+        if (strcmp(v.l[i].id, ids[1]) == 0)
+            at_text = i;
+    }
+    assert_true(at_file < at_text);
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
 /* ---- other integrations ---- */
 
 /* `parley-bot add` with the bot engine integration, then `start`: the
@@ -1079,6 +1119,7 @@ int main(void)
         cmocka_unit_test(test_bot__every_message_type),
         cmocka_unit_test(test_bot__attachments),
         cmocka_unit_test(test_bot__attachment_gone),
+        cmocka_unit_test(test_bot__attachment_retried),
         cmocka_unit_test(test_bot__rotates),
         cmocka_unit_test(test_bot__offline_catch_up),
         cmocka_unit_test(test_bot__kill9_mid_stream),
