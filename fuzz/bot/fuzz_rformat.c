@@ -1,6 +1,8 @@
 /* fuzz_rformat.c - a payload a sender chose, through the retention line
  * formatter: no crash, and a line that comes out is one JSON object on
- * one line. */
+ * one line, whose file object never carries the file key. The same bytes
+ * as a file's display name give an attachment name that stays inside the
+ * attachment directory. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,11 +46,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (out.len < 3 || out.data[out.len - 1] != '\n' || memchr(out.data, '\n', out.len - 1))
             __builtin_trap();
         o = json_loadb((const char *)out.data, out.len - 1, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(o))
+        if (!json_is_object(o) || json_object_get(json_object_get(o, "file"), "key"))
             __builtin_trap();
         json_decref(o);
     }
     buf_release(&out);
+    /* The bytes up to the first NUL, as a sender's file name. */
+    struct buf an = BUF_INIT(4096);
+    if (rformat_attachment_name(1691176544790, payload, &an) == 0) {
+        const char *n = (const char *)an.data;
+        if (an.len < 12 || memchr(n, '/', an.len) || memchr(n, 0, an.len) || n[0] == '.' ||
+            strncmp(n, "attachment_", 11) != 0)
+            __builtin_trap();
+    }
+    buf_release(&an);
     free(payload);
     return 0;
 }

@@ -171,6 +171,10 @@ void parley_client_free(struct parley_client *c);
 const char *parley_client_user_id(const struct parley_client *c);
 const char *parley_client_device_id(const struct parley_client *c);
 const char *parley_client_username(const struct parley_client *c);
+/* The network's configuration this client runs with: the one given to
+ * register or login, or the copy kept in the local state when login got
+ * none. Owned by the client (parley_config_* read it). */
+const struct parley_config *parley_client_config(const struct parley_client *c);
 
 /* This device's public signing key in hex (what an administrator compares
  * to recognise the device). `len` must hold 2 * key length + 1 (257 is

@@ -9,6 +9,8 @@
  * log is cut back to whole lines on open. */
 #include "compliance.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,13 @@
 #include "rlog.h"
 
 #define CACHE_MAX 4096
+
+/* A download that fails for the network is tried again after 5 s, then
+ * 10, 20... up to 5 minutes apart. */
+#define ATTACH_RETRY_MS     5000
+#define ATTACH_RETRY_MAX_MS 300000
+/* handle(): the bot is stopping before the message could be logged. */
+#define DEFERRED 2
 
 /* A small cache of names by user id and of conversation details. */
 struct entry {
@@ -151,19 +160,79 @@ static const char *receiver_of(struct state *s, const char *conv_id, const char 
     return name_of(s, other);
 }
 
-int compliance_attachment_save(struct parley_client *c, const json_t *file, const char *dir,
-                               const char *name, char **path)
+/* Cancel a download when the bot is asked to stop: the message stays in
+ * the journal and the download resumes on the next start. */
+static int on_progress(void *arg, uint64_t done, uint64_t total)
 {
-    /* NEEDSWORK: files. Once the server keeps encrypted blobs, fetch the
-     * blob named by file.guid, check it against the payload's digest, open
-     * it with the payload's file key, and write it to a temporary file in
-     * `dir` that is synced and renamed to `name` before *path is set. */
-    (void)c;
-    (void)file;
-    (void)dir;
-    (void)name;
+    (void)done;
+    (void)total;
+    return *(volatile sig_atomic_t *)arg != 0;
+}
+
+/* `<stem>-<n><ext>`: the name with a number before its extension. */
+static void numbered(const char *name, unsigned n, char *out, size_t outlen)
+{
+    const char *dot = strrchr(name, '.');
+    const char *under = strrchr(name, '_');
+    if (!dot || (under && dot < under))
+        dot = name + strlen(name);
+    snprintf(out, outlen, "%.*s-%u%s", (int)(dot - name), name, n, dot);
+}
+
+int compliance_attachment_save(struct parley_client *c, const char *msg_id, const char *dir,
+                               const char *name, volatile sig_atomic_t *stop, char **path)
+{
+    struct parley_file_opts o = {.progress = on_progress, .progress_arg = (void *)stop};
+    char err[256] = "", incoming[4200], tmp[4300], final[4400], alt[300];
+    int rc, dfd;
+
     *path = NULL;
-    return PARLEY_ENOTSUP;
+    o.error = err;
+    o.error_len = sizeof(err);
+    /* Downloaded under the message id, a name no sender chooses, so that a
+     * download cut short resumes where it stopped (`<id>.part`). */
+    snprintf(incoming, sizeof(incoming), "%s/.incoming", dir);
+    if (mkdir(incoming, 0700) < 0 && errno != EEXIST) {
+        log_warn("cannot create '%s'", incoming);
+        return PARLEY_EIO;
+    }
+    snprintf(tmp, sizeof(tmp), "%s/%s", incoming, msg_id);
+    rc = parley_file_get(c, msg_id, tmp, &o);
+    if (rc < 0) {
+        if (rc != PARLEY_ECANCELED)
+            log_warnx("message %s: attachment not downloaded (%s)%s%s", msg_id, parley_strerror(rc),
+                      err[0] ? ": " : "", err);
+        return rc;
+    }
+    /* A name already taken (another attachment of the same millisecond
+     * and name) gets a number. */
+    for (unsigned n = 1; n < 10000; n++) {
+        if (n == 1)
+            snprintf(final, sizeof(final), "%s/%s", dir, name);
+        else {
+            numbered(name, n, alt, sizeof(alt));
+            snprintf(final, sizeof(final), "%s/%s", dir, alt);
+        }
+        /* Atomic and never replacing; link(2) where the file system has
+         * no RENAME_NOREPLACE. */
+        int moved = renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_NOREPLACE);
+        if (moved < 0 && errno == EINVAL && (moved = link(tmp, final)) == 0)
+            unlink(tmp);
+        if (moved == 0) {
+            dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (dfd >= 0) {
+                if (fsync(dfd) < 0)
+                    log_warn("cannot sync '%s'", dir);
+                close(dfd);
+            }
+            *path = xstrdup(final);
+            return 0;
+        }
+        if (errno != EEXIST)
+            break;
+    }
+    log_warn("message %s: cannot name the attachment '%s' in '%s'", msg_id, name, dir);
+    return PARLEY_EIO;
 }
 
 static int64_t now_ms(void)
@@ -187,6 +256,74 @@ static int commit(struct state *s)
         s->n_done = 0;
     }
     return 0;
+}
+
+/* Wait up to `ms`, or until the bot is asked to stop or restart (true). */
+static bool pause_or_stop(struct state *s, int ms)
+{
+    for (int t = 0; t < ms; t += 250) {
+        if (*s->r->stop || (s->r->restart_at_ms && now_ms() >= s->r->restart_at_ms))
+            return true;
+        usleep(250 * 1000);
+    }
+    return *s->r->stop != 0;
+}
+
+/* The attachment of file message `ev`, saved before its line is written,
+ * so that a line's "localfilename" always names a whole, decrypted file.
+ * Returns 0 with *local set (or NULL: the file cannot be had, and the line
+ * is written without it); DEFERRED when the bot stops or restarts while
+ * the server cannot be reached: the message stays in the journal, its
+ * line is written after the next start; PARLEY_EIO when the log itself
+ * cannot be synced. */
+static int attachment(struct state *s, const struct parley_event *ev, char **local)
+{
+    json_t *p = json_loads(ev->body, 0, NULL);
+    struct buf name = BUF_INIT(512);
+    const char *display =
+        json_string_value(json_object_get(json_object_get(p, "file"), "filename"));
+    int rc = rformat_attachment_name(ev->ts_ms, display ? display : "", &name);
+    int wait_ms = ATTACH_RETRY_MS;
+
+    json_decref(p);
+    *local = NULL;
+    if (rc < 0) {
+        buf_release(&name);
+        return 0;
+    }
+    for (;;) {
+        rc = compliance_attachment_save(s->r->client, ev->msg_id, s->attach_dir,
+                                        (const char *)name.data, s->r->stop, local);
+        if (rc != PARLEY_EIO && rc != PARLEY_ECANCELED)
+            break;
+        /* The server or the disk failed: the lines before this one are
+         * synced and marked done, and the download is tried again (it
+         * resumes) until it works, the file is gone for good, or the bot
+         * stops. Lines stay in the order the messages arrived. */
+        if (rc == PARLEY_EIO) {
+            log_warnx("message %s: the attachment will be fetched again in %d s", ev->msg_id,
+                      wait_ms / 1000);
+            if (commit(s) < 0) {
+                buf_release(&name);
+                return PARLEY_EIO; /* the log cannot be written: stop */
+            }
+            if (pause_or_stop(s, wait_ms)) {
+                rc = DEFERRED;
+                break;
+            }
+            if (wait_ms < ATTACH_RETRY_MAX_MS)
+                wait_ms *= 2;
+            continue;
+        }
+        rc = DEFERRED;
+        break;
+    }
+    if (rc < 0)
+        log_warnx("message %s: attachment '%s' cannot be saved (%s): the line has no "
+                  "localfilename",
+                  ev->msg_id, (const char *)name.data, parley_strerror(rc));
+    buf_release(&name);
+    return rc > 0 ? rc : 0;
 }
 
 static int handle(struct state *s, const struct parley_event *ev)
@@ -218,18 +355,9 @@ static int handle(struct state *s, const struct parley_event *ev)
     m.bor_s = bor;
     m.payload = ev->body;
     if (ev->msgtype == 6000 && s->attachments) {
-        json_t *p = json_loads(ev->body, 0, NULL);
-        struct buf name = BUF_INIT(512);
-        const char *display =
-            json_string_value(json_object_get(json_object_get(p, "file"), "filename"));
-        if (rformat_attachment_name(ev->ts_ms, display ? display : "", &name) == 0) {
-            rc = compliance_attachment_save(s->r->client, json_object_get(p, "file"), s->attach_dir,
-                                            (const char *)name.data, &local);
-            if (rc < 0)
-                log_warnx("message %s: attachment not saved (%s)", ev->msg_id, parley_strerror(rc));
-        }
-        buf_release(&name);
-        json_decref(p);
+        rc = attachment(s, ev, &local);
+        if (rc != 0)
+            return rc; /* stopping: the message stays in the journal */
         m.localfilename = local;
     }
     rc = rformat_line(&m, on_name, s, &line);
@@ -317,6 +445,10 @@ int compliance_run(const struct integ_run *r)
         else if (ev->type == PARLEY_EVENT_ONLINE)
             log_info("online");
         parley_event_free(ev);
+        if (rc == DEFERRED) {
+            rc = *r->stop ? 0 : 1; /* stopping, or restarting */
+            break;
+        }
         if (rc < 0)
             break;
         if ((rlog_batch_full(s->log) || s->n_done == RLOG_BATCH_LINES) && (rc = commit(s)) < 0)

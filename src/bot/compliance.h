@@ -14,11 +14,16 @@
  * journal). */
 int compliance_run(const struct integ_run *r);
 
-/* Save the decrypted attachment of a file message (6000) under `dir` as
- * `name` and put its full path in *path (malloc'd). Returns 0, or
- * PARLEY_ENOTSUP while the server keeps no file blobs: the line is then
- * written without "localfilename". */
-int compliance_attachment_save(struct parley_client *c, const json_t *file, const char *dir,
-                               const char *name, char **path);
+/* Download and decrypt the attachment of file message `msg_id` (msgtype
+ * 6000, in the client's journal) into `dir` as `name`, or `name` with a
+ * number before its extension when that is taken, and put the full path in
+ * *path (malloc'd). The file is streamed to `dir`/.incoming/<msg_id> (a
+ * cut download resumes there) and moved under its name only when whole
+ * and synced. Returns 0, PARLEY_ECANCELED (*stop was set), PARLEY_EIO (the
+ * network or the disk: try again), or a code saying the file cannot be had
+ * (PARLEY_ENOTFOUND: expired, recalled or never uploaded; PARLEY_EAUTH,
+ * PARLEY_EPROTO: tampered; PARLEY_EINVAL: no file key in the message). */
+int compliance_attachment_save(struct parley_client *c, const char *msg_id, const char *dir,
+                               const char *name, volatile sig_atomic_t *stop, char **path);
 
 #endif

@@ -26,10 +26,75 @@ static const struct integ_question compliance_questions[] = {
      "1440", IQ_INT, 0, 525600, NULL},
 };
 
+/* The ZeroMQ bot engine (parley-botengine(1)): bots written against the
+ * bot API packages connect to its ipc sockets under `ipc_dir`/<bot name>. */
+static const struct integ_question engine_questions[] = {
+    {"ipc_dir", "Please specify the directory of the bot API sockets", "/opt/WickrIO/clients",
+     IQ_DIR, 0, 0, NULL},
+};
+
+static void engine_argv(const struct integ_launch *l, char *argv[INTEG_ARGV_MAX])
+{
+    const char *ipc = json_string_value(json_object_get(l->config, "ipc_dir"));
+    size_t n = 0;
+    argv[n++] = xstrdup(l->program);
+    argv[n++] = xstrdup("--data-dir");
+    argv[n++] = xstrdup(l->account);
+    argv[n++] = xstrdup("--username");
+    argv[n++] = xstrdup(l->username);
+    argv[n++] = xstrdup("--name");
+    argv[n++] = xstrdup(l->name);
+    argv[n++] = xstrdup("--ipc-dir");
+    argv[n++] = xstrdup(ipc ? ipc : "/opt/WickrIO/clients");
+    argv[n++] = xstrdup("--password-file");
+    argv[n++] = xstrdup("-");
+    argv[n] = NULL;
+}
+
+/* The room bot (parley-roombot(1)): keeps the network's default rooms,
+ * reading their definitions through the admin API with a token. */
+static const struct integ_question roombot_questions[] = {
+    {"token_file", "Please specify the file holding the admin API token", "@/admin-token", IQ_FILE,
+     0, 0, NULL},
+    {"admin_url", "Please enter the admin API URL (empty: the server of the configuration)", "",
+     IQ_URL, 0, 0, NULL},
+    {"interval", "Please enter the seconds between checks of the default rooms", "60", IQ_INT, 1,
+     86400, NULL},
+};
+
+static void roombot_argv(const struct integ_launch *l, char *argv[INTEG_ARGV_MAX])
+{
+    const char *url = json_string_value(json_object_get(l->config, "admin_url"));
+    const char *tok = json_string_value(json_object_get(l->config, "token_file"));
+    size_t n = 0;
+    argv[n++] = xstrdup(l->program);
+    argv[n++] = xstrdup("--data-dir");
+    argv[n++] = xstrdup(l->account);
+    argv[n++] = xstrdup("--username");
+    argv[n++] = xstrdup(l->username);
+    argv[n++] = xstrdup("--token-file");
+    argv[n++] = tok ? xstrdup(tok) : xasprintf("%s/admin-token", l->dir);
+    argv[n++] = xstrdup("--interval");
+    argv[n++] = xasprintf("%lld", (long long)(integ_int(l->config, "interval") ?: 60));
+    if (url && *url) {
+        argv[n++] = xstrdup("--admin-url");
+        argv[n++] = xstrdup(url);
+    }
+    argv[n++] = xstrdup("--password-file");
+    argv[n++] = xstrdup("-");
+    argv[n] = NULL;
+}
+
 /* clang-format off */
 const struct integration integ_table[] = {
     {"compliance", "data retention: a copy of every message of the network, one JSON line each",
-     "0.1.0", compliance_questions, ARRAY_SIZE(compliance_questions), compliance_run, NULL},
+     "0.1.0", compliance_questions, ARRAY_SIZE(compliance_questions), compliance_run, NULL, NULL},
+    {"botengine", "the ZeroMQ bot engine, for bots written against the bot API packages",
+     "0.1.0", engine_questions, ARRAY_SIZE(engine_questions), NULL, "parley-botengine",
+     engine_argv},
+    {"roombot", "the room bot: keeps the network's default rooms and their members",
+     "0.1.0", roombot_questions, ARRAY_SIZE(roombot_questions), NULL, "parley-roombot",
+     roombot_argv},
 };
 /* clang-format on */
 const size_t integ_count = ARRAY_SIZE(integ_table);
@@ -56,6 +121,18 @@ int integ_answer_check(const struct integ_question *q, const char *v, char *err,
         if (v[0] == '/' && strlen(v) < 3000 && !strstr(v, "/../") && !strchr(v, '\n'))
             return 0;
         snprintf(err, errlen, "'%s': give an absolute directory path", q->key);
+        return PARLEY_EINVAL;
+    case IQ_FILE:
+        if (v[0] == '/' && v[strlen(v) - 1] != '/' && strlen(v) < 3000 && !strstr(v, "/../") &&
+            !strchr(v, '\n'))
+            return 0;
+        snprintf(err, errlen, "'%s': give an absolute file path", q->key);
+        return PARLEY_EINVAL;
+    case IQ_URL:
+        if (!v[0] ||
+            (strncmp(v, "https://", 8) == 0 && v[8] && strlen(v) < 2000 && !strpbrk(v, " \t\r\n")))
+            return 0;
+        snprintf(err, errlen, "'%s': give an https:// URL, or nothing", q->key);
         return PARLEY_EINVAL;
     case IQ_PREFIX:
         if (rlog_prefix_ok(v))
@@ -88,4 +165,30 @@ int64_t integ_int(const json_t *config, const char *key)
     if (s && str_to_i64(s, INT64_MIN, INT64_MAX, &n) < 0)
         n = 0;
     return n;
+}
+
+void integ_argv(const struct integration *in, const struct integ_launch *l,
+                char *argv[INTEG_ARGV_MAX])
+{
+    size_t n = 0;
+    if (in->argv) {
+        in->argv(l, argv);
+        return;
+    }
+    argv[n++] = xstrdup(l->program);
+    argv[n++] = xstrdup("--account-dir");
+    argv[n++] = xstrdup(l->account);
+    argv[n++] = xstrdup("--username");
+    argv[n++] = xstrdup(l->username);
+    argv[n++] = xstrdup("--integration-dir");
+    argv[n++] = xstrdup(l->dir);
+    argv[n++] = xstrdup("--config");
+    argv[n++] = xstrdup(l->record);
+    argv[n] = NULL;
+}
+
+void integ_argv_free(char *argv[INTEG_ARGV_MAX])
+{
+    for (size_t i = 0; i < INTEG_ARGV_MAX && argv[i]; i++)
+        free(argv[i]);
 }

@@ -13,7 +13,9 @@
  *   cwd:   the integration directory
  * They are looked up next to parley-bot first, then in $PATH, and run in
  * the foreground of `parley-bot run`, which restarts them with the same
- * rules as built-in integrations. */
+ * rules as built-in integrations. A program with a command line of its own
+ * (the bot engine, the room bot) has an argv builder in its row instead:
+ * it gets the same facts and the password on stdin all the same. */
 #ifndef PARLEY_BOT_INTEG_H
 #define PARLEY_BOT_INTEG_H
 
@@ -29,6 +31,8 @@ enum integ_answer {
     IQ_DIR,       /* an absolute directory path */
     IQ_PREFIX,    /* a file prefix (rlog_prefix_ok) */
     IQ_INT,       /* an integer within [min, max] */
+    IQ_FILE,      /* an absolute file path */
+    IQ_URL,       /* empty, or an https:// URL */
 };
 
 struct integ_question {
@@ -53,6 +57,23 @@ struct integ_run {
  * the bot), or a negative PARLEY_E* code. */
 typedef int (*integ_run_fn)(const struct integ_run *r);
 
+/* What an external integration is started with. */
+struct integ_launch {
+    const char *program;  /* as found: next to parley-bot, else a name for $PATH */
+    const char *name;     /* the bot's name */
+    const char *username; /* its account's username */
+    const char *account;  /* the account's local state (parley-bot add made it) */
+    const char *dir;      /* the integration directory */
+    const char *record;   /* the bot's record (bot.json) */
+    const json_t *config; /* the answers */
+};
+
+#define INTEG_ARGV_MAX 24
+
+/* Fill argv (malloc'd strings, NULL-terminated, at most INTEG_ARGV_MAX - 1)
+ * for program l->program. The password always comes on stdin. */
+typedef void (*integ_argv_fn)(const struct integ_launch *l, char *argv[INTEG_ARGV_MAX]);
+
 struct integration {
     const char *name;
     const char *description;
@@ -61,6 +82,7 @@ struct integration {
     size_t n_questions;
     integ_run_fn run;    /* built in, or NULL */
     const char *program; /* external, or NULL */
+    integ_argv_fn argv;  /* external: its command line; NULL for the convention above */
 };
 
 extern const struct integration integ_table[];
@@ -75,5 +97,10 @@ int integ_answer_check(const struct integ_question *q, const char *value, char *
 char *integ_default(const struct integ_question *q, const char *dir);
 /* The answer to `key` in `config` as an integer (0 if absent). */
 int64_t integ_int(const json_t *config, const char *key);
+/* The command line of external integration `in` (integ_argv_fn); free it
+ * with integ_argv_free. */
+void integ_argv(const struct integration *in, const struct integ_launch *l,
+                char *argv[INTEG_ARGV_MAX]);
+void integ_argv_free(char *argv[INTEG_ARGV_MAX]);
 
 #endif

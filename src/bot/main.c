@@ -472,40 +472,46 @@ static int run_external(const struct bot *b, const struct integration *in, const
 {
     int64_t minutes = integ_int(json_object_get(b->rec, "config"), "restart_minutes");
     char *prog = find_program(in->program), *cfgpath = bot_path(b, "bot.json");
-    char *args[] = {prog,
-                    "--account-dir",
-                    (char *)account,
-                    "--username",
-                    (char *)bot_str(b, "username"),
-                    "--integration-dir",
-                    (char *)idir,
-                    "--config",
-                    cfgpath,
-                    NULL};
-    int status = 0;
+    struct integ_launch l = {
+        .program = prog,
+        .name = b->name,
+        .username = bot_str(b, "username"),
+        .account = account,
+        .dir = idir,
+        .record = cfgpath,
+        .config = json_object_get(b->rec, "config"),
+    };
+    char *args[INTEG_ARGV_MAX] = {0};
+    int status = 0, rc = 0;
 
+    integ_argv(in, &l, args);
     while (!stop_flag) {
         time_t until = minutes ? time(NULL) + minutes * 60 : 0;
         pid_t pid = spawn(args, pw, NULL, idir);
-        if (pid < 0)
-            return 1;
+        if (pid < 0) {
+            log_warn("cannot start '%s'", prog);
+            rc = 1;
+            break;
+        }
         while (!stop_flag && (!until || time(NULL) < until)) {
             pid_t w = waitpid(pid, &status, WNOHANG);
             if (w == pid) {
                 log_warnx("integration '%s' exited with status %d", in->name,
                           WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-                free(prog);
-                free(cfgpath);
-                return 1;
+                rc = 1;
+                break;
             }
             usleep(200 * 1000);
         }
+        if (rc)
+            break;
         kill(pid, SIGTERM);
         waitpid(pid, &status, 0);
     }
+    integ_argv_free(args);
     free(prog);
     free(cfgpath);
-    return 0;
+    return rc;
 }
 
 /* Hold the bot's run lock (and write our pid into it) for as long as this

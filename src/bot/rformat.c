@@ -155,6 +155,25 @@ static int copy_content(json_t *line, json_t *payload, int type, const struct rf
     json_t *ctl = json_object_get(line, "control");
     json_t *links = json_object_get(line, "links");
     json_t *file = json_object_get(line, "file");
+    if (json_is_object(file)) {
+        /* Appendix A's file fields only: the payload also carries the
+         * file's key, which has no place in a log. */
+        json_t *kept = json_object();
+        static const char *const file_keys[] = {"filename", "guid", "isscreenshot"};
+        if (!kept)
+            return PARLEY_ENOMEM;
+        for (size_t k = 0; k < ARRAY_SIZE(file_keys); k++) {
+            json_t *v = json_object_get(file, file_keys[k]);
+            if ((k < 2 ? json_is_string(v) : json_is_boolean(v)) &&
+                json_object_set(kept, file_keys[k], v) < 0) {
+                json_decref(kept);
+                return PARLEY_ENOMEM;
+            }
+        }
+        if (json_object_set_new(line, "file", kept) < 0)
+            return PARLEY_ENOMEM;
+        file = kept;
+    }
     if (json_is_object(ctl)) {
         /* Appendix B repeats the type inside every control object. */
         if (json_object_set_new(ctl, "msgtype", json_integer(type)) < 0)
@@ -165,7 +184,6 @@ static int copy_content(json_t *line, json_t *payload, int type, const struct rf
         rc = normalise_links(links);
     if (rc == 0 && json_is_object(file)) {
         rformat_time(m->ts_ms, when);
-        json_object_del(file, "localfilename");
         if (m->localfilename)
             rc = set_str(file, "localfilename", m->localfilename);
         if (rc == 0)

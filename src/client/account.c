@@ -85,6 +85,11 @@ const char *parley_client_username(const struct parley_client *c)
     return c->username;
 }
 
+const struct parley_config *parley_client_config(const struct parley_client *c)
+{
+    return c->cfg;
+}
+
 int client_save_keys(struct parley_client *c)
 {
     struct buf b = BUF_INIT(KEYS_MAX_STORE);

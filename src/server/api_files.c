@@ -78,29 +78,39 @@ struct file_row {
     int64_t row, conv_row, uploader_row, size, max_bytes, stored, expires_at;
     int conv_type;
     bool complete, burn_on_read, in_vault;
+    bool compliance; /* read by the network's compliance bot, not a member */
     uint8_t file_id[KEYS_ID_LEN], conv_id[KEYS_ID_LEN];
-    char role[16]; /* the caller's role in the conversation */
+    char role[16]; /* the caller's role in the conversation ("" for the bot) */
 };
 
 /* A live file in a conversation the caller is a member of (whatever
- * network the uploader is in: local federation mixes them). PARLEY_ENOTFOUND otherwise: whether a
- * file exists is not told to those who may not read it. */
+ * network the uploader is in: local federation mixes them), or, when
+ * `bot_reads`, for an active compliance bot, any live file of a
+ * conversation with a member of its network: it keeps a copy of every
+ * attachment without being a member (docs/retention.md).
+ * PARLEY_ENOTFOUND otherwise: whether a file exists is not told to those
+ * who may not read it. */
 static int load_file(struct store_conn *c, const uint8_t id[KEYS_ID_LEN],
-                     const struct client_auth *a, struct file_row *f)
+                     const struct client_auth *a, bool bot_reads, struct file_row *f)
 {
     struct store_val p[] = {STORE_BLOB(id, KEYS_ID_LEN), STORE_INT(a->user_row),
-                            STORE_INT((int64_t)time(NULL))};
+                            STORE_INT((int64_t)time(NULL)), STORE_INT(bot_reads)};
     struct store_rows *r = NULL;
     int rc = store_query(c,
                          "SELECT f.id, f.conv_id, f.uploader_id, f.size, f.max_bytes, f.stored, "
-                         "f.expires_at, f.complete, f.burn_on_read, c.type, c.conv_id, m.role, "
-                         "f.in_vault "
+                         "f.expires_at, f.complete, f.burn_on_read, c.type, c.conv_id, "
+                         "COALESCE(m.role, ''), f.in_vault, "
+                         "CASE WHEN m.user_id IS NULL THEN 1 ELSE 0 END "
                          "FROM files f JOIN conversations c ON c.id = f.conv_id "
-                         "JOIN members m ON m.conv_id = c.id AND m.user_id = $2 "
+                         "LEFT JOIN members m ON m.conv_id = c.id AND m.user_id = $2 "
                          "WHERE f.file_id = $1 AND f.removed = 0 "
                          "AND c.deleted = 0 AND (f.expires_at = 0 OR f.expires_at > $3 "
-                         "OR f.in_vault = 1)",
-                         p, 3, &r);
+                         "OR f.in_vault = 1) AND (m.user_id IS NOT NULL OR ($4 = 1 AND "
+                         "EXISTS (SELECT 1 FROM users u JOIN members bm ON bm.conv_id = c.id "
+                         "JOIN users mu ON mu.id = bm.user_id WHERE u.id = $2 "
+                         "AND u.is_compliance = 1 AND u.status = 'active' "
+                         "AND mu.network_id = u.network_id)))",
+                         p, 4, &r);
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         size_t bl;
         const uint8_t *cid = store_rows_blob(r, 10, &bl);
@@ -118,6 +128,7 @@ static int load_file(struct store_conn *c, const uint8_t id[KEYS_ID_LEN],
         memcpy(f->conv_id, cid, bl == KEYS_ID_LEN ? KEYS_ID_LEN : 0);
         strlcpy_p(f->role, store_rows_text(r, 11), sizeof(f->role));
         f->in_vault = store_rows_int(r, 12) != 0;
+        f->compliance = store_rows_int(r, 13) != 0;
         rc = 0;
     } else if (rc == 0) {
         rc = PARLEY_ENOTFOUND;
@@ -385,7 +396,7 @@ static int request_file(struct http_req *req, struct client_auth *a, struct file
     if (rc == 0)
         rc = store_begin_read(c);
     if (rc == 0) {
-        rc = load_file(c, id, a, f);
+        rc = load_file(c, id, a, true, f);
         store_commit(c);
     }
     if (c)
@@ -542,7 +553,7 @@ static int check_part(struct http_req *req, const struct client_auth *a, struct 
     if (rc == 0) {
         uint8_t id[KEYS_ID_LEN];
         memcpy(id, f->file_id, KEYS_ID_LEN);
-        rc = load_file(c, id, a, f);
+        rc = load_file(c, id, a, false, f);
         if (rc == PARLEY_ENOTFOUND)
             rc = refuse(e, 404, "not_found",
                         "no such file in your conversations (it may have expired or been "
@@ -673,8 +684,8 @@ struct downloaded_job {
     int64_t file_row, user_row;
 };
 
-/* Burn-on-read: a file goes once every member but its uploader has
- * downloaded it to the end. */
+/* Burn-on-read: a file goes once every member but its uploader, and the
+ * network's active compliance bot, has downloaded it to the end. */
 static int downloaded_write(struct store_conn *c, void *arg)
 {
     struct downloaded_job *j = arg;
@@ -689,7 +700,11 @@ static int downloaded_write(struct store_conn *c, void *arg)
                       "UPDATE files SET removed = 1 WHERE id = $1 AND burn_on_read = 1 AND "
                       "NOT EXISTS (SELECT 1 FROM members m WHERE m.conv_id = files.conv_id "
                       "AND m.user_id <> files.uploader_id AND NOT EXISTS (SELECT 1 FROM "
-                      "file_downloads d WHERE d.file_id = files.id AND d.user_id = m.user_id))",
+                      "file_downloads d WHERE d.file_id = files.id AND d.user_id = m.user_id)) "
+                      "AND NOT EXISTS (SELECT 1 FROM users u WHERE u.network_id = "
+                      "files.network_id AND u.is_compliance = 1 AND u.status = 'active' AND "
+                      "NOT EXISTS (SELECT 1 FROM file_downloads d WHERE d.file_id = files.id "
+                      "AND d.user_id = u.id))",
                       p, 1, NULL);
 }
 
@@ -731,8 +746,10 @@ void api_files_data(struct http_req *req)
 
     if (request_file(req, &a, &f) < 0)
         return;
-    rc = store_conn_get(req->srv->store, &c);
-    if (rc == 0) {
+    /* The security group's toggle is for people; the compliance bot keeps
+     * every attachment sent in its network. */
+    rc = f.compliance ? 0 : store_conn_get(req->srv->store, &c);
+    if (rc == 0 && !f.compliance) {
         rc = check_policy(c, a.user_row, -1, NULL, &e);
         store_conn_put(req->srv->store, c);
     }
@@ -802,7 +819,7 @@ static int delete_write(struct store_conn *c, void *arg)
 {
     struct delete_job *j = arg;
     struct file_row f;
-    int rc = load_file(c, j->file_id, j->a, &f);
+    int rc = load_file(c, j->file_id, j->a, false, &f);
 
     if (rc == PARLEY_ENOTFOUND)
         return refuse(&j->err, 404, "not_found",
@@ -850,7 +867,7 @@ static int vault_write(struct store_conn *c, void *arg)
 {
     struct vault_job *j = arg;
     struct file_row f;
-    int rc = load_file(c, j->file_id, j->a, &f);
+    int rc = load_file(c, j->file_id, j->a, false, &f);
 
     if (rc == PARLEY_ENOTFOUND)
         return refuse(&j->err, 404, "not_found",

@@ -206,8 +206,29 @@ int retention_check_line(const char *line, char *err, size_t errlen)
             !matches(json_string_value(json_object_get(f, "uploadedtimestamp")), RE_TIME))
             FAIL("6000 needs file.filename, guid, uploadedbyuser, uploadedtimestamp");
         if (json_object_get(f, "localfilename") &&
-            json_string_value(json_object_get(f, "localfilename"))[0] != '/')
+            (!json_is_string(json_object_get(f, "localfilename")) ||
+             json_string_value(json_object_get(f, "localfilename"))[0] != '/'))
             FAIL("file.localfilename is a full path");
+        if (json_object_get(f, "isscreenshot") &&
+            !json_is_boolean(json_object_get(f, "isscreenshot")))
+            FAIL("file.isscreenshot is a boolean");
+        {
+            /* Appendix A's file fields and no others (the file key above all). */
+            static const char *const allowed[] = {"filename",       "guid",
+                                                  "isscreenshot",   "localfilename",
+                                                  "uploadedbyuser", "uploadedtimestamp"};
+            const char *fk;
+            json_t *fv;
+            json_object_foreach(f, fk, fv)
+            {
+                size_t i = 0;
+                while (i < sizeof(allowed) / sizeof(allowed[0]) && strcmp(allowed[i], fk) != 0)
+                    i++;
+                if (i == sizeof(allowed) / sizeof(allowed[0]))
+                    FAIL("file has the field '%s', which Appendix A does not define", fk);
+                (void)fv;
+            }
+        }
         break;
     }
     case 7000: {

@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 #include <parley/parley.h>
+#include <zmq.h>
 
 #include "admin_util.h"
 #include "harness.h"
@@ -663,6 +664,367 @@ static void test_bot__kill9_mid_stream(void **state)
     free(ids);
 }
 
+/* ---- attachments ---- */
+
+/* `n` bytes: text when `text`, else every byte value, from a seeded
+ * generator (binary files with NULs, 0xff, CR and LF). */
+static void make_file(const char *path, size_t n, bool text, unsigned seed)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int ch = text ? "retention copy\n"[i % 15] : (int)((seed >> 16) & 0xff);
+        fputc(ch, f);
+    }
+    assert_int_equal(fclose(f), 0);
+}
+
+static bool same_bytes(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+static void send_file(struct world *w, int from, const char *to, const char *path,
+                      const char *shown, char id[PARLEY_ID_HEX])
+{
+    char why[256] = "";
+    struct parley_file_opts o = {.name = shown, .error = why, .error_len = sizeof(why)};
+    int rc = parley_file_send(w->u[from], to, path, &o, id);
+    if (rc < 0)
+        fail_msg("send file %s: %s (%s)", path, parley_strerror(rc), why);
+}
+
+/* Real files through real clients: the line carries Appendix A's file
+ * fields, its localfilename is a byte-identical copy inside the
+ * attachment directory, whatever name the sender chose. */
+static void test_bot__attachments(void **state)
+{
+    struct world *w = *state;
+    char ids[5][PARLEY_ID_HEX], src[5][400], attdir[300], room[PARLEY_ID_HEX];
+    struct logview v;
+    static const char *shown[] = {"notes.txt", "photo.bin", "../../../../tmp/escape.txt",
+                                  "notes.txt", "room plan.pdf"};
+    const char *members[] = {"bob", "carol"}, *mods[] = {"bob"};
+
+    snprintf(attdir, sizeof(attdir), "%s/att", w->tmp);
+    for (int i = 0; i < 5; i++)
+        snprintf(src[i], sizeof(src[i]), "%s/src%d", w->tmp, i);
+    make_file(src[0], 3000, true, 1);
+    make_file(src[1], 2621440 + 17, false, 2); /* three 1 MiB records */
+    make_file(src[2], 100, true, 3);
+    make_file(src[3], 0, true, 4); /* same shown name as the first, empty */
+    make_file(src[4], 70000, false, 5);
+    unlink("/tmp/escape.txt");
+    send_file(w, 0, "bob", src[0], shown[0], ids[0]);
+    send_file(w, 1, "alice", src[1], shown[1], ids[1]);
+    send_file(w, 0, "carol", src[2], shown[2], ids[2]);
+    send_file(w, 0, "bob", src[3], shown[3], ids[3]);
+    assert_int_equal(parley_conv_create(w->u[0], "room", "Files", members, 2, mods, 1, 0, 0, room),
+                     0);
+    send_file(w, 2, room, src[4], shown[4], ids[4]);
+
+    wait_for(w, ids, 5, 120, &v);
+    for (int i = 0; i < 5; i++) {
+        json_t *l = find_line(&v, ids[i]), *f = json_object_get(l, "file");
+        const char *local = json_string_value(json_object_get(f, "localfilename"));
+        assert_int_equal(json_integer_value(json_object_get(l, "msgtype")), 6000);
+        assert_string_equal(json_string_value(json_object_get(f, "filename")), shown[i]);
+        assert_int_equal(strlen(json_string_value(json_object_get(f, "guid"))), 32);
+        assert_string_equal(json_string_value(json_object_get(f, "uploadedbyuser")),
+                            names[i == 1   ? 1
+                                  : i == 4 ? 2
+                                           : 0]);
+        assert_string_equal(json_string_value(json_object_get(f, "uploadedtimestamp")),
+                            json_string_value(json_object_get(l, "time")));
+        assert_false(json_is_true(json_object_get(f, "isscreenshot")));
+        assert_null(json_object_get(f, "key")); /* the file key stays out of the log */
+        if (!local)
+            fail_msg("no localfilename for %s", shown[i]);
+        /* attachment_<YYYYMMDDhhmmssmmm>_<name>, directly in the directory. */
+        assert_int_equal(strncmp(local, attdir, strlen(attdir)), 0);
+        assert_int_equal(local[strlen(attdir)], '/');
+        assert_null(strchr(local + strlen(attdir) + 1, '/'));
+        assert_int_equal(strncmp(local + strlen(attdir) + 1, "attachment_", 11), 0);
+        assert_int_equal(local[strlen(attdir) + 1 + 11 + 17], '_');
+        char *real = realpath(local, NULL);
+        assert_non_null(real);
+        assert_int_equal(strncmp(real, attdir, strlen(attdir)), 0);
+        free(real);
+        if (!same_bytes(src[i], local))
+            fail_msg("%s is not a byte-identical copy of %s", local, shown[i]);
+    }
+    json_t *esc = json_object_get(find_line(&v, ids[2]), "file");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(esc, "localfilename")), "_escape.txt"));
+    assert_int_equal(access("/tmp/escape.txt", F_OK), -1);
+    /* Two attachments never share a copy. */
+    assert_string_not_equal(json_string_value(json_object_get(
+                                json_object_get(find_line(&v, ids[0]), "file"), "localfilename")),
+                            json_string_value(json_object_get(
+                                json_object_get(find_line(&v, ids[3]), "file"), "localfilename")));
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+/* A file deleted by its uploader before the bot could fetch it: the
+ * message still gets its line, without localfilename; the bot goes on. */
+static void test_bot__attachment_gone(void **state)
+{
+    struct world *w = *state;
+    char ids[2][PARLEY_ID_HEX], src[400], *out = NULL;
+    struct logview v;
+
+    snprintf(src, sizeof(src), "%s/gone", w->tmp);
+    make_file(src, 5000, false, 9);
+    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
+    free(out);
+    send_file(w, 0, "bob", src, "gone.bin", ids[0]);
+    assert_int_equal(parley_file_delete(w->u[0], ids[0]), 0);
+    send_ok(w->u[0], "bob", "{\"msgtype\":1000,\"message\":\"after the file\"}", ids[1]);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    wait_for(w, ids, 2, 120, &v);
+    json_t *f = json_object_get(find_line(&v, ids[0]), "file");
+    assert_string_equal(json_string_value(json_object_get(f, "filename")), "gone.bin");
+    assert_null(json_object_get(f, "localfilename"));
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+/* A download that fails (here: the bot cannot write its download) holds
+ * its line back, and the lines after it, until it works: then the line
+ * comes with its copy, in the order the messages arrived. */
+static void test_bot__attachment_retried(void **state)
+{
+    struct world *w = *state;
+    char ids[2][PARLEY_ID_HEX], src[400], incoming[400], cmd[500];
+    struct logview v;
+
+    snprintf(src, sizeof(src), "%s/later.bin", w->tmp);
+    make_file(src, 150000, false, 11);
+    snprintf(incoming, sizeof(incoming), "%s/att/.incoming", w->tmp);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", incoming);
+    assert_int_equal(system(cmd), 0);
+    write_file(incoming, "not a directory\n");
+    send_file(w, 1, "carol", src, "later.bin", ids[0]);
+    send_ok(w->u[1], "carol", "{\"msgtype\":1000,\"message\":\"after the held file\"}", ids[1]);
+    sleep(4);
+    read_log(w, &v);
+    assert_null(find_line(&v, ids[0]));
+    assert_null(find_line(&v, ids[1]));
+    logview_free(&v);
+    assert_int_equal(unlink(incoming), 0);
+    wait_for(w, ids, 2, 90, &v);
+    json_t *f = json_object_get(find_line(&v, ids[0]), "file");
+    const char *local = json_string_value(json_object_get(f, "localfilename"));
+    assert_non_null(local);
+    assert_true(same_bytes(src, local));
+    size_t at_file = 0, at_text = 0;
+    for (size_t i = 0; i < v.n; i++) {
+        if (strcmp(v.l[i].id, ids[0]) == 0)
+            at_file = i;
+        if (strcmp(v.l[i].id, ids[1]) == 0)
+            at_text = i;
+    }
+    assert_true(at_file < at_text);
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+/* ---- other integrations ---- */
+
+/* `parley-bot add` with the bot engine integration, then `start`: the
+ * runtime launches parley-botengine with the bot's account, and its
+ * ZeroMQ command channel answers; `pause` stops it. */
+static void test_bot__engine_integration(void **state)
+{
+    struct world *w = *state;
+    char *p = adm_fmt("/api/v1/admin/networks/%s/bots", w->network_id), *out = NULL;
+    char pwpath[400], cpath[400], ipc[300], iset[400], ep[400], buf[256];
+
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"enginebot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    free(p);
+    snprintf(pwpath, sizeof(pwpath), "%s/botpw", w->tmp);
+    snprintf(cpath, sizeof(cpath), "%s/cfgpw", w->tmp);
+    snprintf(ipc, sizeof(ipc), "%s/ipc", w->tmp);
+    snprintf(iset, sizeof(iset), "ipc_dir=%s", ipc);
+    int rc = bot(w, &out, "add", "--username", "enginebot", "--config", w->cfgfile,
+                 "--password-file", pwpath, "--config-password-file", cpath, "--integration",
+                 "botengine", "--autologin", "yes", "--set", iset, NULL);
+    if (rc != 0)
+        fail_msg("add enginebot: %s", out);
+    free(out);
+    assert_int_equal(bot(w, &out, "start", "enginebot", "--yes", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    assert_non_null(strstr(out, "botengine"));
+    free(out);
+
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_REQ);
+    int timeout = 60000, zero = 0, n;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    snprintf(ep, sizeof(ep), "ipc://%s/enginebot/tmp/0", ipc);
+    assert_int_equal(zmq_connect(sock, ep), 0);
+    assert_int_equal(zmq_send(sock, "{\"action\":\"ping\"}", 17, 0), 17);
+    n = zmq_recv(sock, buf, sizeof(buf) - 1, 0);
+    if (n < 0) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/clients/enginebot/bot.log", w->home);
+        char *log = read_file(path);
+        fail_msg("the engine does not answer: %s\n%s", zmq_strerror(zmq_errno()),
+                 log ? log : "(no log)");
+    }
+    buf[n] = '\0';
+    assert_string_equal(buf, "0:pong");
+    /* The engine is signed in as the bot: it reports its own name. */
+    assert_int_equal(zmq_send(sock, "{\"action\":\"get_state\"}", 22, 0), 22);
+    n = zmq_recv(sock, buf, sizeof(buf) - 1, 0);
+    assert_true(n > 0);
+    zmq_close(sock);
+
+    assert_int_equal(bot(w, &out, "pause", "enginebot", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "list", NULL), 0);
+    char *row = strstr(out, "enginebot");
+    assert_non_null(row);
+    assert_non_null(strstr(row, "Paused"));
+    free(out);
+    /* Stopped with the bot: nobody answers any more. */
+    sock = zmq_socket(ctx, ZMQ_REQ);
+    timeout = 2000;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_connect(sock, ep), 0);
+    zmq_send(sock, "{\"action\":\"ping\"}", 17, ZMQ_DONTWAIT);
+    assert_true(zmq_recv(sock, buf, sizeof(buf) - 1, 0) < 0);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    assert_int_equal(bot(w, &out, "delete", "enginebot", "--yes", NULL), 0);
+    free(out);
+}
+
+/* A room alice is in where `bot` is a moderator, or "" (out). */
+static void room_moderated_by(struct parley_client *c, const char *bot_name,
+                              char out[PARLEY_ID_HEX])
+{
+    char *lj = NULL;
+    out[0] = '\0';
+    if (parley_conv_list(c, &lj) < 0)
+        return;
+    json_t *doc = json_loads(lj, 0, NULL), *conv;
+    json_t *list = json_is_array(doc) ? doc : json_object_get(doc, "conversations");
+    size_t k;
+    json_array_foreach(list, k, conv)
+    {
+        const char *cid = json_string_value(json_object_get(conv, "conv_id"));
+        const char *type = json_string_value(json_object_get(conv, "type"));
+        char *mj = NULL;
+        if (!cid || !type || strcmp(type, "room") != 0 || parley_conv_members(c, cid, &mj) < 0)
+            continue;
+        json_t *arr = json_loads(mj, 0, NULL), *m;
+        size_t i;
+        json_array_foreach(arr, i, m)
+        {
+            const char *n = json_string_value(json_object_get(m, "username"));
+            const char *r = json_string_value(json_object_get(m, "role"));
+            if (n && r && strcmp(n, bot_name) == 0 && strcmp(r, "moderator") == 0)
+                snprintf(out, PARLEY_ID_HEX, "%s", cid);
+        }
+        json_decref(arr);
+        free(mj);
+    }
+    json_decref(doc);
+    free(lj);
+}
+
+/* `parley-bot add` with the room bot integration, then `start`: the
+ * runtime launches parley-roombot with the bot's account and the admin
+ * API token the answers name, and it creates the network's default room
+ * with alice in it. A bad answer is refused, naming the question. */
+static void test_bot__roombot_integration(void **state)
+{
+    struct world *w = *state;
+    char *out = NULL, pwpath[400], cpath[400], tokpath[400], tset[450], room[PARLEY_ID_HEX];
+    json_t *tok = NULL;
+    char *p;
+
+    snprintf(pwpath, sizeof(pwpath), "%s/botpw", w->tmp);
+    snprintf(cpath, sizeof(cpath), "%s/cfgpw", w->tmp);
+    snprintf(tokpath, sizeof(tokpath), "%s/roombot.token", w->tmp);
+    snprintf(tset, sizeof(tset), "token_file=%s", tokpath);
+    assert_int_equal(adm_req(&w->p, &w->a, "PATCH", "/api/v1/admin/deployment/settings",
+                             "{\"settings\":{\"room_bot_enabled\":true}}", NULL),
+                     200);
+    p = adm_fmt("/api/v1/admin/networks/%s/bots", w->network_id);
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"roomsbot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", p,
+                             "{\"username\":\"badbot\",\"password\":\"" BOT_PW "\"}", NULL),
+                     201);
+    free(p);
+    p = adm_fmt("/api/v1/admin/networks/%s/default-rooms", w->network_id);
+    assert_int_equal(
+        adm_req(&w->p, &w->a, "POST", p, "{\"name\":\"All hands\",\"all_users\":true}", NULL), 201);
+    free(p);
+    char *body = adm_fmt("{\"label\":\"room bot\",\"scope\":\"network\",\"network_id\":\"%s\","
+                         "\"permissions\":[\"users.read\",\"networks.read\"]}",
+                         w->network_id);
+    assert_int_equal(adm_req(&w->p, &w->a, "POST", "/api/v1/admin/tokens", body, &tok), 201);
+    free(body);
+    char *t = adm_fmt("%s\n", json_string_value(json_object_get(tok, "token")));
+    write_file(tokpath, t);
+    free(t);
+    json_decref(tok);
+
+    assert_int_equal(bot(w, &out, "add", "--username", "badbot", "--config", w->cfgfile,
+                         "--password-file", pwpath, "--config-password-file", cpath,
+                         "--integration", "roombot", "--autologin", "yes", "--set", tset, "--set",
+                         "admin_url=http://plain.example", NULL),
+                     1);
+    assert_non_null(strstr(out, "admin_url"));
+    free(out);
+    int rc = bot(w, &out, "add", "--username", "roomsbot", "--config", w->cfgfile,
+                 "--password-file", pwpath, "--config-password-file", cpath, "--integration",
+                 "roombot", "--autologin", "yes", "--set", tset, "--set", "interval=2", NULL);
+    if (rc != 0)
+        fail_msg("add roomsbot: %s", out);
+    free(out);
+    assert_int_equal(bot(w, &out, "start", "roomsbot", "--yes", NULL), 0);
+    free(out);
+    for (int i = 0; i < 300; i++) {
+        room_moderated_by(w->u[0], "roomsbot", room);
+        if (room[0])
+            break;
+        usleep(200 * 1000);
+    }
+    if (!room[0]) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/clients/roomsbot/bot.log", w->home);
+        char *log = read_file(path);
+        fail_msg("the room bot made no room for alice\n%s", log ? log : "(no log)");
+    }
+    assert_int_equal(bot(w, &out, "pause", "roomsbot", NULL), 0);
+    free(out);
+    assert_int_equal(bot(w, &out, "delete", "roomsbot", "--yes", NULL), 0);
+    free(out);
+}
+
 /* The console as the specification's session shows it: a second bot added
  * by answering the questions on standard input, then restart, upgrade and
  * delete on it. */
@@ -755,10 +1117,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bot__lists_the_running_bot),
         cmocka_unit_test(test_bot__every_message_type),
+        cmocka_unit_test(test_bot__attachments),
+        cmocka_unit_test(test_bot__attachment_gone),
+        cmocka_unit_test(test_bot__attachment_retried),
         cmocka_unit_test(test_bot__rotates),
         cmocka_unit_test(test_bot__offline_catch_up),
         cmocka_unit_test(test_bot__kill9_mid_stream),
         cmocka_unit_test(test_bot__console_session),
+        cmocka_unit_test(test_bot__engine_integration),
+        cmocka_unit_test(test_bot__roombot_integration),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

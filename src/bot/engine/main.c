@@ -25,14 +25,30 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: parley-botengine --data-dir DIR --username NAME [--config FILE]\n"
-               "                        [--password-file FILE] [--ipc-dir DIR] [--name NAME]\n"
+               "                        [--password-file FILE|-] [--ipc-dir DIR] [--name NAME]\n"
                "                        [--log-level LEVEL]\n");
 }
 
-/* Line `which` (0-based) of the password file, else $env. NULL if neither. */
+/* Line `which` (0-based) of the password file ("-": standard input, read
+ * once, so that parley-bot can hand the password over on a pipe), else
+ * $env. NULL if neither. */
 static char *password(const char *file, int which, const char *env)
 {
+    static char *stdin_lines[3];
+    static bool stdin_read;
     char *pw = NULL;
+    if (file && strcmp(file, "-") == 0) {
+        if (!stdin_read) {
+            for (int i = 0; i < 3 && (stdin_lines[i] = secret_read_line(stdin)); i++)
+                ;
+            stdin_read = true;
+        }
+        /* Each line is handed out once, then only its owner holds it. */
+        char *line = which < 3 ? stdin_lines[which] : NULL;
+        if (which < 3)
+            stdin_lines[which] = NULL;
+        return line;
+    }
     if (file) {
         FILE *f = fopen(file, "r");
         if (!f)

@@ -277,15 +277,31 @@ static bool member_change(struct roombot *b, const struct parley_event *ev)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: parley-roombot --data-dir DIR --username NAME --config FILE\n"
-               "                      --token-file FILE [--password-file FILE]\n"
+    fprintf(f, "usage: parley-roombot --data-dir DIR --username NAME [--config FILE]\n"
+               "                      --token-file FILE [--password-file FILE|-]\n"
                "                      [--admin-url URL] [--interval SECONDS] [--once]\n"
                "                      [--log-level LEVEL]\n");
 }
 
+/* Line `which` (0-based) of `file` ("-": standard input, read once, so
+ * that parley-bot can hand the password over on a pipe), else $env. */
 static char *secret_line(const char *file, int which, const char *env)
 {
+    static char *stdin_lines[3];
+    static bool stdin_read;
     char *s = NULL;
+    if (file && strcmp(file, "-") == 0) {
+        if (!stdin_read) {
+            for (int i = 0; i < 3 && (stdin_lines[i] = secret_read_line(stdin)); i++)
+                ;
+            stdin_read = true;
+        }
+        /* Each line is handed out once, then only its owner holds it. */
+        char *line = which < 3 ? stdin_lines[which] : NULL;
+        if (which < 3)
+            stdin_lines[which] = NULL;
+        return line;
+    }
     if (file) {
         FILE *f = fopen(file, "r");
         if (!f)
@@ -371,56 +387,62 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!data_dir || !username || !config || !tokfile || optind != argc) {
+    if (!data_dir || !username || !tokfile || optind != argc) {
         usage(stderr);
         return 2;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         fatalx("cannot initialise libcurl");
 
-    char *cpw = secret_line(pwfile, 2, "PARLEY_CONFIG_PASSWORD");
-    if (!cpw)
-        fatalx("no configuration file password: line 3 of --password-file or "
-               "$PARLEY_CONFIG_PASSWORD");
-    rc = parley_config_open(config, cpw, &cfg);
-    secret_free(cpw);
-    if (rc < 0)
-        fatalx("%s: %s", config, parley_strerror(rc));
-    b.network_id = parley_config_network_id(cfg);
-
-    /* The admin API: the token, and the configuration's pinned certificates. */
-    char *token = secret_line(tokfile, 0, NULL);
-    if (!token || !*token)
-        fatalx("%s: no API token on the first line", tokfile);
-    struct buf pem = BUF_INIT(1024 * 1024);
-    for (size_t i = 0; i < parley_config_pinned_count(cfg); i++)
-        buf_printf(&pem, "%s\n", parley_config_pinned_cert(cfg, i));
-    char *base = admin_url ? xstrdup(admin_url)
-                           : xasprintf("https://%s:%d", parley_config_service_host(cfg),
-                                       parley_config_service_port(cfg));
-    rc = adminapi_init(&b.api, base, pem.data ? (char *)pem.data : "", token);
-    secret_free(token);
-    free(base);
-    buf_release(&pem);
-    if (rc < 0)
-        fatalx("out of memory");
-
     char *pw = secret_line(pwfile, 0, "PARLEY_PASSWORD");
     if (!pw)
         fatalx("no password: give --password-file or set PARLEY_PASSWORD");
+    if (config) {
+        char *cpw = secret_line(pwfile, 2, "PARLEY_CONFIG_PASSWORD");
+        if (!cpw)
+            fatalx("no configuration file password: line 3 of --password-file or "
+                   "$PARLEY_CONFIG_PASSWORD");
+        rc = parley_config_open(config, cpw, &cfg);
+        secret_free(cpw);
+        if (rc < 0)
+            fatalx("%s: %s", config, parley_strerror(rc));
+    }
     if (mkdir(data_dir, 0700) < 0 && errno != EEXIST)
         fatal("cannot create %s", data_dir);
+    /* An account registered before (by parley-bot add, or an earlier
+     * start) needs no configuration file: its local state keeps one. */
     rc = parley_client_login(data_dir, cfg, username, pw, &dev, &b.c);
-    if (rc == PARLEY_ENOTFOUND) {
+    if (rc == PARLEY_ENOTFOUND && cfg) {
         rc = parley_client_register(data_dir, cfg, username, pw, NULL, &dev, &b.c);
         if (rc == 0)
             log_info("registered user=%s", username);
     }
     secret_free(pw);
     if (rc < 0) {
-        log_error("cannot sign in as %s: %s", username, parley_strerror(rc));
+        log_error("cannot sign in as %s: %s%s", username, parley_strerror(rc),
+                  !cfg && rc == PARLEY_ENOTFOUND ? " (first start: give --config)" : "");
         goto out;
     }
+    const struct parley_config *net = parley_client_config(b.c);
+    b.network_id = parley_config_network_id(net);
+
+    /* The admin API: the token, and the configuration's pinned certificates. */
+    char *token = secret_line(tokfile, 0, NULL);
+    if (!token || !*token)
+        fatalx("%s: no API token on the first line", tokfile);
+    struct buf pem = BUF_INIT(1024 * 1024);
+    for (size_t i = 0; i < parley_config_pinned_count(net); i++)
+        buf_printf(&pem, "%s\n", parley_config_pinned_cert(net, i));
+    char *base = admin_url && *admin_url
+                     ? xstrdup(admin_url)
+                     : xasprintf("https://%s:%d", parley_config_service_host(net),
+                                 parley_config_service_port(net));
+    rc = adminapi_init(&b.api, base, pem.data ? (char *)pem.data : "", token);
+    secret_free(token);
+    free(base);
+    buf_release(&pem);
+    if (rc < 0)
+        fatalx("out of memory");
     snprintf(b.state_path, sizeof(b.state_path), "%s/roombot-rooms.json", data_dir);
     if (state_load(&b) < 0)
         goto out;

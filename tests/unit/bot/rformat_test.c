@@ -227,6 +227,44 @@ static void test_rformat__file_verify_call_location_edit(void **state)
     }
 }
 
+/* The file object of a real libparley file message carries the file key
+ * and transfer details: the line keeps Appendix A's fields only. */
+static void test_rformat__file_key_never_logged(void **state)
+{
+    struct rformat_msg m = {
+        .msg_id = ID,
+        .vgroupid = VGD,
+        .sender = "dr002",
+        .receiver = "dr001",
+        .ts_ms = 1691176544790,
+        .payload = "{\"msgtype\":6000,\"file\":{\"filename\":\"a.bin\",\"guid\":\"" ID "\","
+                   "\"size\":5,\"isscreenshot\":true,\"isvoicememo\":false,"
+                   "\"voicememoduration\":0,\"uploadedbyuser\":\"forged\","
+                   "\"uploadedtimestamp\":\"2023-08-04T19:15:44Z\",\"key\":\"00112233445566778899"
+                   "aabbccddeeff00112233445566778899aabbccddeeff\",\"compressed\":false}}",
+        .localfilename = "/srv/att/attachment_20230804191544790_a.bin",
+    };
+    struct buf b = BUF_INIT(RFORMAT_MAX_LINE);
+    char err[256];
+    (void)state;
+    assert_int_equal(rformat_line(&m, names, NULL, &b), 0);
+    assert_null(strstr((const char *)b.data, "00112233445566778899"));
+    b.data[b.len - 1] = 0;
+    if (retention_check_line((const char *)b.data, err, sizeof(err)) != 0)
+        fail_msg("%s: %s", err, (const char *)b.data);
+    json_t *o = json_loads((const char *)b.data, 0, NULL);
+    json_t *f = json_object_get(o, "file");
+    assert_int_equal(json_object_size(f), 6);
+    assert_string_equal(s(f, "filename"), "a.bin");
+    assert_string_equal(s(f, "guid"), ID);
+    assert_true(json_is_true(json_object_get(f, "isscreenshot")));
+    assert_string_equal(s(f, "uploadedbyuser"), "dr002");
+    assert_string_equal(s(f, "uploadedtimestamp"), "8/4/23 7:15 PM");
+    assert_string_equal(s(f, "localfilename"), "/srv/att/attachment_20230804191544790_a.bin");
+    json_decref(o);
+    buf_release(&b);
+}
+
 static void test_rformat__bad_payloads(void **state)
 {
     static const char *bad[] = {"",
@@ -308,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_rformat__times),
         cmocka_unit_test(test_rformat__numbers_read_naturally),
         cmocka_unit_test(test_rformat__attachment_names_stay_inside),
+        cmocka_unit_test(test_rformat__file_key_never_logged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
