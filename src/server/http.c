@@ -152,7 +152,7 @@ void http_stream_end(struct http_req *req)
 {
     if (!req->replied && req->on_body_end)
         req->on_body_end(req);
-    if (!req->replied)
+    if (!req->replied && !req->pending)
         BUG("streaming handler for %s did not reply", req->route->path);
 }
 

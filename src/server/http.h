@@ -54,7 +54,8 @@ struct http_req {
      * as the headers are in. Unless it replied at once (and the body is then
      * never read: the connection closes after the reply), it sets on_body,
      * called with each piece of the body as it arrives, and on_body_end,
-     * called once it is complete, which must reply if nothing did. */
+     * called once it is complete, which must reply if nothing did (or defer:
+     * http_defer). */
     void (*on_body)(struct http_req *req, const void *data, size_t len);
     void (*on_body_end)(struct http_req *req);
     /* Streamed replies (http_reply_stream): produce fills buf with up to
