@@ -429,7 +429,10 @@ static int upload_state(struct upload *u, uint64_t *received, bool *complete)
     return rc;
 }
 
-static int upload_create(struct upload *u, const char *conv)
+/* A new upload for conversation `lc`. In a conversation with burn-on-read
+ * on, the file burns too: the server removes it once every other member
+ * has downloaded it. */
+static int upload_create(struct upload *u, const struct lstore_conv *lc)
 {
     json_t *body, *resp = NULL;
     const char *id;
@@ -437,8 +440,8 @@ static int upload_create(struct upload *u, const char *conv)
 
     if (RAND_bytes(u->key, FILECRYPT_KEY_LEN) != 1)
         return PARLEY_ECRYPTO;
-    body =
-        json_pack("{s:s,s:I,s:b}", "conv_id", conv, "size", (json_int_t)u->size, "vault", u->vault);
+    body = json_pack("{s:s,s:I,s:b,s:b}", "conv_id", lc->conv_id, "size", (json_int_t)u->size,
+                     "vault", u->vault, "burn_on_read", !u->vault && lc->burn_on_read > 0);
     if (!body)
         return PARLEY_ENOMEM;
     rc = request(u->c, "POST", "/api/v1/client/files", body, &resp);
@@ -541,7 +544,7 @@ static int send_file(struct parley_client *c, const char *to, const char *path,
         rc = PARLEY_ENOTFOUND;
     }
     if (rc == PARLEY_ENOTFOUND) {
-        if ((rc = upload_create(&u, lc.conv_id)) < 0 || (rc = state_save(c, name, &u)) < 0)
+        if ((rc = upload_create(&u, &lc)) < 0 || (rc = state_save(c, name, &u)) < 0)
             goto out;
     }
     if ((rc = xfer_init(c, &x)) < 0)

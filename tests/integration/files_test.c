@@ -35,7 +35,7 @@
 struct world {
     struct parleyd p;
     struct parley_config *cfg;
-    char dirs[2][128]; /* client data directories: alice, bob */
+    char dirs[3][128]; /* client data directories: alice, bob, carol */
     char tmp[128];     /* files to send and receive */
 };
 
@@ -79,12 +79,13 @@ static int setup(void **state)
         return -1;
     w->p.keep_port = true;
     if (harness_provision_user(&w->p, NET, "alice", "initial pw", id) < 0 ||
-        harness_provision_user(&w->p, NET, "bob", "initial pw", id) < 0)
+        harness_provision_user(&w->p, NET, "bob", "initial pw", id) < 0 ||
+        harness_provision_user(&w->p, NET, "carol", "initial pw", id) < 0)
         return -1;
     if (harness_start(&w->p) < 0)
         return -1;
     w->cfg = make_config(&w->p);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         snprintf(w->dirs[i], sizeof(w->dirs[i]), "/tmp/parley-files-XXXXXX");
         if (!mkdtemp(w->dirs[i]))
             return -1;
@@ -116,7 +117,7 @@ static int teardown(void **state)
         free(log);
     }
     harness_cleanup(&w->p);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         rm_tree(w->dirs[i]);
     rm_tree(w->tmp);
     free(w);
@@ -592,6 +593,114 @@ static void test_files__blobs_removed_after_expiry_and_recall(void **state)
     parley_client_free(b);
 }
 
+/* Wait up to 10 s for the server to hold `n` blobs. */
+static void wait_blobs(const struct world *w, int n)
+{
+    long long bytes;
+    for (int i = 0; i < 200 && blobs(&w->p, &bytes) != n; i++)
+        usleep(50000);
+    assert_int_equal(blobs(&w->p, &bytes), n);
+}
+
+static void expect_msgtype(struct parley_client *c, int msgtype);
+
+static void test_files__blob_burnt_once_every_member_read_it(void **state)
+{
+    struct world *w = *state;
+    char src[300], dst[300], room[PARLEY_ID_HEX], id[PARLEY_ID_HEX], got[PARLEY_ID_HEX],
+        got_c[PARLEY_ID_HEX];
+    const char *members[] = {"bob", "carol"};
+    struct parley_client *a, *b, *c;
+    struct stat st;
+
+    a = reg(w, 0, "alice");
+    b = reg(w, 1, "bob");
+    c = reg(w, 2, "carol");
+    online(a);
+    online(b);
+    online(c);
+    /* A room with burn-on-read: its files burn once read. */
+    assert_int_equal(parley_conv_create(a, "room", "Burn", members, 2, NULL, 0, 0, 30, room), 0);
+    expect_msgtype(b, 4001);
+    expect_msgtype(c, 4001);
+    path_in(w, "secret.bin", src, sizeof(src));
+    make_file(src, 2 * MiB + 7, false);
+    assert_int_equal(parley_file_send(a, room, src, NULL, id), 0);
+    json_decref(next_file(b, got));
+    json_decref(next_file(c, got_c));
+    assert_int_equal(
+        harness_provision_count(&w->p, "SELECT COUNT(*) FROM files WHERE burn_on_read = 1"), 1);
+
+    /* Bob reads it; carol has not: it stays, and the uploader reading it
+     * changes nothing. */
+    path_in(w, "bob.out", dst, sizeof(dst));
+    assert_int_equal(parley_file_get(b, got, dst, NULL), 0);
+    assert_same_file(src, dst);
+    path_in(w, "alice.out", dst, sizeof(dst));
+    assert_int_equal(parley_file_get(a, id, dst, NULL), 0);
+    usleep(300000);
+    assert_int_equal(harness_provision_count(&w->p, "SELECT COUNT(*) FROM files"), 1);
+    wait_blobs(w, 1);
+
+    /* Carol reads it to the end: the blob and its row go. */
+    path_in(w, "carol.out", dst, sizeof(dst));
+    assert_int_equal(parley_file_get(c, got_c, dst, NULL), 0);
+    assert_same_file(src, dst);
+    wait_blobs(w, 0);
+    assert_int_equal(harness_provision_count(&w->p, "SELECT COUNT(*) FROM files"), 0);
+    /* Read once: not again, by anyone. */
+    path_in(w, "again.out", dst, sizeof(dst));
+    assert_int_equal(parley_file_get(b, got, dst, NULL), PARLEY_ENOTFOUND);
+    assert_int_not_equal(stat(dst, &st), 0);
+
+    /* Without burn-on-read a file read by everyone stays. */
+    assert_int_equal(parley_file_send(a, "bob", src, NULL, id), 0);
+    json_decref(next_file(b, got));
+    path_in(w, "kept.out", dst, sizeof(dst));
+    assert_int_equal(parley_file_get(b, got, dst, NULL), 0);
+    usleep(300000);
+    wait_blobs(w, 1);
+    assert_int_equal(
+        harness_provision_count(&w->p, "SELECT COUNT(*) FROM files WHERE burn_on_read = 0"), 1);
+    parley_client_free(a);
+    parley_client_free(b);
+    parley_client_free(c);
+}
+
+static void test_files__blob_removed_with_its_room(void **state)
+{
+    struct world *w = *state;
+    char src[300], dst[300], room[PARLEY_ID_HEX], id[PARLEY_ID_HEX], got[PARLEY_ID_HEX],
+        kept[PARLEY_ID_HEX];
+    const char *members[] = {"bob"};
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
+
+    online(a);
+    online(b);
+    assert_int_equal(parley_conv_create(a, "room", "Short-lived", members, 1, NULL, 0, 0, 0, room),
+                     0);
+    expect_msgtype(b, 4001);
+    path_in(w, "room.bin", src, sizeof(src));
+    make_file(src, MiB + 3, false);
+    assert_int_equal(parley_file_send(a, room, src, NULL, id), 0);
+    json_decref(next_file(b, got));
+    /* And one in the direct conversation, which the room's end leaves. */
+    assert_int_equal(parley_file_send(a, "bob", src, NULL, kept), 0);
+    json_decref(next_file(b, kept));
+    wait_blobs(w, 2);
+
+    assert_int_equal(parley_conv_delete(a, room), 0);
+    wait_blobs(w, 1);
+    assert_int_equal(harness_provision_count(&w->p, "SELECT COUNT(*) FROM files"), 1);
+    path_in(w, "room.out", dst, sizeof(dst));
+    assert_int_equal(parley_file_get(b, got, dst, NULL), PARLEY_ENOTFOUND);
+    path_in(w, "kept.out", dst, sizeof(dst));
+    assert_int_equal(parley_file_get(b, kept, dst, NULL), 0);
+    assert_same_file(src, dst);
+    parley_client_free(a);
+    parley_client_free(b);
+}
+
 /* The next message of type `msgtype` within 30 s. */
 static void expect_msgtype(struct parley_client *c, int msgtype)
 {
@@ -932,6 +1041,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_files__tampered_blob_detected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files__blobs_removed_after_expiry_and_recall, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_files__blob_burnt_once_every_member_read_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_files__blob_removed_with_its_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files__room_files_view_with_folders, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files__bad_input_gets_clear_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files__cli_send_file_and_get_file, setup, teardown),
