@@ -16,8 +16,9 @@
  * OUT.part, which is renamed to OUT once the final record checked out.
  *
  * Memory: two parts (2 x PART_RECORDS MiB: one sent while the next is
- * sealed, on a thread of its own) when sending, one record when
- * receiving, whatever the file's size. */
+ * sealed, on a thread of its own) when sending; when receiving, two 1 MiB
+ * buffers between curl and the thread that opens the records, and one
+ * record; whatever the file's size. */
 #include "client.h"
 #include "common/str.h"
 #include "msgtypes.h"
@@ -809,15 +810,37 @@ out:
     return rc;
 }
 
+/* Received ciphertext goes to an opener thread through two buffers: curl
+ * (TLS) fills one while the opener checks, opens and writes the other, so
+ * the two ciphers run on two cores. */
+#define PIPE_BUF_LEN FILECRYPT_CHUNK
+
+struct pipe {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint8_t *buf[2];
+    size_t len[2];
+    bool full[2];
+    int fill;  /* the buffer curl fills (its length is len[fill]) */
+    bool eof;  /* nothing more comes: open what is left and stop */
+    bool stop; /* stop now */
+    int err;   /* the opener's error (or 0) */
+};
+
 struct download {
     struct parley_client *c;
     const struct parley_file_opts *o;
     struct filecrypt_reader r;
     struct xfer *x;
+    struct pipe pipe;
     int fd;
-    uint64_t size, index, cipher_off, from;
+    uint64_t size, from, shown; /* shown: the progress last reported */
+    /* Whole records opened and written, and the ciphertext they took:
+     * written by the opener, read under pipe.mu by the caller. */
+    uint64_t index, cipher_off;
     char setting[64];
-    int err; /* from writing or opening, reported after curl returns */
+    int err; /* from the transfer (curl's thread), reported after curl returns */
 };
 
 static void save_progress(struct download *d)
@@ -847,12 +870,123 @@ static int on_plain(void *arg, uint64_t index, const uint8_t *pt, size_t len)
         len -= (size_t)n;
         off += (uint64_t)n;
     }
+    pthread_mutex_lock(&d->pipe.mu);
     d->index = index + 1;
     d->cipher_off += d->r.have; /* the record just opened */
+    pthread_mutex_unlock(&d->pipe.mu);
     if (d->index % SAVE_EVERY == 0)
         save_progress(d);
-    return progress(
-        d->o, d->index * FILECRYPT_CHUNK < d->size ? d->index * FILECRYPT_CHUNK : d->size, d->size);
+    return 0;
+}
+
+/* The opener thread: feeds the filled buffers, in turn, to the reader. */
+static void *opener_main(void *arg)
+{
+    struct download *d = arg;
+    struct pipe *pp = &d->pipe;
+    int take = 0;
+
+    pthread_mutex_lock(&pp->mu);
+    for (;;) {
+        while (!pp->full[take] && !pp->eof && !pp->stop)
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        if (pp->stop || !pp->full[take])
+            break;
+        const uint8_t *buf = pp->buf[take];
+        size_t len = pp->len[take];
+        bool failed = pp->err != 0;
+        pthread_mutex_unlock(&pp->mu);
+        int rc = failed ? 0 : filecrypt_reader_feed(&d->r, buf, len, on_plain, d);
+        pthread_mutex_lock(&pp->mu);
+        if (rc < 0 && !pp->err)
+            pp->err = rc;
+        pp->full[take] = false;
+        take = 1 - take;
+        pthread_cond_broadcast(&pp->cv);
+    }
+    pthread_mutex_unlock(&pp->mu);
+    return NULL;
+}
+
+static int pipe_start(struct download *d)
+{
+    struct pipe *pp = &d->pipe;
+
+    pp->fill = 0;
+    pp->len[0] = pp->len[1] = 0;
+    pp->full[0] = pp->full[1] = false;
+    pp->eof = pp->stop = false;
+    pp->err = 0;
+    if (pthread_create(&pp->thread, NULL, opener_main, d) != 0)
+        return PARLEY_ENOMEM;
+    return 0;
+}
+
+/* Hand the buffer being filled to the opener; the opener's error, or 0. */
+static int pipe_pass(struct pipe *pp)
+{
+    int rc;
+
+    pthread_mutex_lock(&pp->mu);
+    pp->full[pp->fill] = true;
+    pp->fill = 1 - pp->fill;
+    pthread_cond_broadcast(&pp->cv);
+    while (pp->full[pp->fill] && !pp->err) /* the opener is still on the other */
+        pthread_cond_wait(&pp->cv, &pp->mu);
+    rc = pp->err;
+    if (rc == 0) /* else the opener may still hold it, and it is not used */
+        pp->len[pp->fill] = 0;
+    pthread_mutex_unlock(&pp->mu);
+    return rc;
+}
+
+/* Copy received bytes in; 0, or the opener's error. */
+static int pipe_put(struct pipe *pp, const uint8_t *p, size_t len)
+{
+    while (len > 0) {
+        size_t take = PIPE_BUF_LEN - pp->len[pp->fill];
+        if (take > len)
+            take = len;
+        memcpy(pp->buf[pp->fill] + pp->len[pp->fill], p, take);
+        pp->len[pp->fill] += take;
+        p += take;
+        len -= take;
+        if (pp->len[pp->fill] == PIPE_BUF_LEN) {
+            int rc = pipe_pass(pp);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* End the opener: with `drain`, after it opened everything received (the
+ * transfer ended); else as soon as it finishes the buffer in hand. Returns
+ * the opener's error, or 0. */
+static int pipe_stop(struct pipe *pp, bool drain)
+{
+    int rc;
+
+    if (drain && pp->len[pp->fill] > 0)
+        (void)pipe_pass(pp); /* an error is read below */
+    pthread_mutex_lock(&pp->mu);
+    pp->eof = true;
+    pp->stop = !drain;
+    pthread_cond_broadcast(&pp->cv);
+    pthread_mutex_unlock(&pp->mu);
+    pthread_join(pp->thread, NULL);
+    rc = pp->err;
+    return rc;
+}
+
+/* Bytes of plaintext written so far. */
+static uint64_t opened(struct download *d)
+{
+    uint64_t i;
+    pthread_mutex_lock(&d->pipe.mu);
+    i = d->index;
+    pthread_mutex_unlock(&d->pipe.mu);
+    return i * FILECRYPT_CHUNK < d->size ? i * FILECRYPT_CHUNK : d->size;
 }
 
 static size_t on_cipher(char *p, size_t size, size_t n, void *arg)
@@ -868,8 +1002,12 @@ static size_t on_cipher(char *p, size_t size, size_t n, void *arg)
         d->err = PARLEY_EPROTO;
         return 0;
     }
-    d->err = filecrypt_reader_feed(&d->r, (const uint8_t *)p, len, on_plain, d);
-    return d->err < 0 ? 0 : size * n;
+    if ((d->err = pipe_put(&d->pipe, (const uint8_t *)p, len)) < 0)
+        return 0;
+    d->shown = opened(d);
+    if ((d->err = progress(d->o, d->shown, d->size)) < 0)
+        return 0;
+    return size * n;
 }
 
 /* One GET from d->cipher_off. Returns 0 (the final record was read),
@@ -894,8 +1032,15 @@ static int download_from(struct download *d, const char *guid)
     curl_easy_setopt(d->x->cu, CURLOPT_WRITEFUNCTION, on_cipher);
     curl_easy_setopt(d->x->cu, CURLOPT_WRITEDATA, d);
     curl_easy_setopt(d->x->cu, CURLOPT_HEADERFUNCTION, NULL);
+    if ((rc = pipe_start(d)) < 0)
+        return rc;
     cc = curl_easy_perform(d->x->cu);
     curl_easy_getinfo(d->x->cu, CURLINFO_RESPONSE_CODE, &d->x->status);
+    /* A complete transfer is opened to its end; after a failure, what the
+     * opener finished counts and the rest is fetched again. */
+    rc = pipe_stop(&d->pipe, cc == CURLE_OK && d->err == 0);
+    if (d->err == 0 && rc < 0)
+        d->err = rc;
     if (d->err < 0)
         return d->err;
     if (d->x->status && d->x->status != 200 && d->x->status != 206) {
@@ -912,6 +1057,8 @@ static int download_from(struct download *d, const char *guid)
     rc = filecrypt_reader_finish(&d->r);
     if (rc < 0)
         say(d->o, "the file ended before its final chunk: it was truncated");
+    else if (d->shown < d->size) /* the last record was opened after curl's last call */
+        rc = progress(d->o, d->size, d->size);
     return rc;
 }
 
@@ -931,6 +1078,14 @@ static int download_file(struct parley_client *c, const struct file_msg *f, cons
     d.size = f->size;
     d.x = &x;
     snprintf(d.setting, sizeof(d.setting), "download:%s", id);
+    pthread_mutex_init(&d.pipe.mu, NULL);
+    pthread_cond_init(&d.pipe.cv, NULL);
+    d.pipe.buf[0] = malloc(PIPE_BUF_LEN);
+    d.pipe.buf[1] = malloc(PIPE_BUF_LEN);
+    if (!d.pipe.buf[0] || !d.pipe.buf[1]) {
+        rc = PARLEY_ENOMEM;
+        goto out;
+    }
     if ((rc = filecrypt_reader_init(&d.r, f->key, 0)) < 0)
         goto out;
     d.fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -994,6 +1149,10 @@ out:
     if (d.fd >= 0)
         close(d.fd);
     filecrypt_reader_release(&d.r);
+    free(d.pipe.buf[0]);
+    free(d.pipe.buf[1]);
+    pthread_cond_destroy(&d.pipe.cv);
+    pthread_mutex_destroy(&d.pipe.mu);
     xfer_release(&x);
     return rc;
 }
