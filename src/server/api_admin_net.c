@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "evlog.h"
 #include "common/xmalloc.h"
 #include "password.h"
 #include "proto/ids.h"
@@ -370,6 +371,7 @@ void api_admin_networks_update(struct http_req *req, struct admin_ctx *ctx)
         api_admin_store_error(req, ctx, rc);
         goto out;
     }
+    evlog_forget(ctx->net);
     api_admin_audit(ctx, "network.update", ctx->network_id, json_incref(body));
     http_reply_json(req, 200, network_json(ctx->c, ctx->net));
 out:

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/str.h"
 #include "cluster.h"
+#include "evlog.h"
 #include "common/xmalloc.h"
 #include "loopq.h"
 #include "msgstore.h"
@@ -434,6 +435,31 @@ static void inflight_done(struct ws_session *s, size_t bytes)
 }
 
 /* Loop thread: a submission's durable result. */
+/* One line of the network's event log, as verbose as its setting asks. */
+static void log_event(struct server *srv, const struct ws_session *s, int64_t network_row,
+                      const char *event, const char *conv, size_t n_recipients)
+{
+    struct evlog_event e = {.event = event, .conv = conv, .n_recipients = n_recipients};
+    char network_id[64], device[2 * KEYS_ID_LEN + 1], user[2 * KEYS_ID_LEN + 1];
+    enum evlog_level level;
+    struct buf line = BUF_INIT(1024);
+
+    if (evlog_network(srv->store, network_row, &level, network_id) < 0)
+        level = EVLOG_ACTIVITY;
+    e.network_id = network_id;
+    if (s) {
+        hex_encode(s->device_id, KEYS_ID_LEN, device);
+        hex_encode(s->user_id, KEYS_ID_LEN, user);
+        e.ip = s->ip[0] ? s->ip : NULL;
+        e.device_id = device;
+        e.platform = s->platform;
+        e.user_id = user;
+    }
+    if (evlog_format(level, &e, &line) == 0)
+        log_info("%s", (const char *)line.data);
+    buf_release(&line);
+}
+
 static void on_submitted(struct server *srv, void *arg)
 {
     struct msg_submit *m = arg;
@@ -448,8 +474,12 @@ static void on_submitted(struct server *srv, void *arg)
         send_verdict(s, m);
         inflight_done(s, m->frame_len);
     }
-    if (m->verdict == MSG_OK && !m->duplicate)
+    if (m->verdict == MSG_OK && !m->duplicate) {
+        int t = ids_conv_type(m->route.hdr.conversation);
+        log_event(srv, s && s->gen == m->session_gen ? s : NULL, m->network_row, "message",
+                  t >= 0 ? ids_conv_type_name((enum ids_conv_type)t) : NULL, m->n_rcpt);
         fan_out(m);
+    }
     msgstore_submit_free(m);
 }
 
@@ -547,6 +577,21 @@ static void on_auth(struct ws_session *s, json_t *msg)
     s->last_seq = 0;
     s->is_caught_up = false;
     reg_add(s);
+    lws_get_peer_simple(s->wsi, s->ip, sizeof(s->ip));
+    s->platform[0] = 0;
+    {
+        struct store_conn *c;
+        struct store_rows *r = NULL;
+        struct store_val p[] = {STORE_INT(s->device_row)};
+        if (store_conn_get(s->srv->store, &c) == 0) {
+            if (store_query(c, "SELECT platform FROM devices WHERE id = $1", p, 1, &r) == 0 &&
+                store_rows_next(r) == 1)
+                strlcpy_p(s->platform, store_rows_text(r, 0) ?: "", sizeof(s->platform));
+            store_rows_free(r);
+            store_conn_put(s->srv->store, c);
+        }
+    }
+    log_event(s->srv, s, s->network_row, "session_start", NULL, 0);
     send_json(s, json_pack("{s:s,s:o,s:o}", "type", "auth_ok", "user_id", json_id(a.user_id),
                            "device_id", json_id(a.device_id)));
     msgstore_touch_device(s->srv->store, s->device_row);

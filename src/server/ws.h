@@ -48,6 +48,9 @@ struct ws_session {
     bool is_caught_up;
     size_t inflight; /* bytes of envelopes submitted, not yet acknowledged */
     bool is_rx_paused;
+    /* For the event log (evlog.h), set at auth. */
+    char ip[64];
+    char platform[32];
 };
 
 /* Parse one client message: a JSON object (duplicate keys refused) with a

@@ -1035,6 +1035,81 @@ static void add_guest(struct world *w, const char *username)
     store_close(st);
 }
 
+/* The last line of `log` that contains `what` (a copy), or NULL. */
+static char *last_line_with(const char *log, const char *what)
+{
+    const char *hit = NULL;
+    for (const char *p = log; (p = strstr(p, what)); p++)
+        hit = p;
+    if (!hit)
+        return NULL;
+    const char *start = hit, *end = strchr(hit, '\n');
+    while (start > log && start[-1] != '\n')
+        start--;
+    return strndup(start, end ? (size_t)(end - start) : strlen(start));
+}
+
+/* Event logging: the network's verbosity decides what parleyd's log says
+ * about sessions and messages; message contents never appear. */
+static void test_net__event_logging_levels(void **state)
+{
+    struct world *w = *state;
+    char *users = adm_fmt("/api/v1/admin/networks/%s/users", w->net_b);
+    char *net = adm_fmt("/api/v1/admin/networks/%s", w->net_b);
+    char *msg_event = adm_fmt("event=message network=%s conversation=direct", w->net_b);
+    char *start_event = adm_fmt("event=session_start network=%s", w->net_b);
+    struct parley_client *a = NULL, *b = NULL;
+    struct parley_config *cfg;
+    char *log, *line, want[128];
+
+    json_decref(call(w, &w->super, 201, "POST", users,
+                     "{\"username\":\"evone\",\"password\":\"Dave-pass-11\"}"));
+    json_decref(call(w, &w->super, 201, "POST", users,
+                     "{\"username\":\"evtwo\",\"password\":\"Dave-pass-11\"}"));
+    cfg = api_config(w, "{\"name\":\"Events\",\"password\":\"" CONF_PW "\"}");
+    assert_int_equal(try_register(w, cfg, "evtwo", &b), 0);
+    assert_int_equal(try_register(w, cfg, "evone", &a), 0);
+
+    json_decref(
+        call(w, &w->super, 200, "PATCH", net, "{\"settings\":{\"event_logging\":\"activity\"}}"));
+    assert_int_equal(parley_client_connect(a), 0);
+    assert_int_equal(parley_client_wait_online(a, 15000), 0);
+    assert_int_equal(parley_client_send_text(a, "evtwo", "first words of the event test", NULL), 0);
+    log = harness_read(&w->p, "parleyd.log");
+    assert_non_null(line = last_line_with(log, start_event));
+    free(line);
+    assert_non_null(line = last_line_with(log, msg_event));
+    assert_null(strstr(line, " ip="));
+    assert_null(strstr(line, " device="));
+    assert_null(strstr(line, " user="));
+    free(line);
+    free(log);
+
+    json_decref(call(w, &w->super, 200, "PATCH", net,
+                     "{\"settings\":{\"event_logging\":\"username_id\"}}"));
+    assert_int_equal(parley_client_send_text(a, "evtwo", "second words of the event test", NULL),
+                     0);
+    log = harness_read(&w->p, "parleyd.log");
+    assert_non_null(line = last_line_with(log, msg_event));
+    assert_non_null(strstr(line, " ip=127.0.0.1"));
+    assert_non_null(strstr(line, " device="));
+    assert_non_null(strstr(line, " platform=linux"));
+    assert_non_null(strstr(line, " recipient_devices="));
+    snprintf(want, sizeof(want), " user=%s", parley_client_user_id(a));
+    assert_non_null(strstr(line, want));
+    free(line);
+    assert_null(strstr(log, "words of the event test"));
+    free(log);
+
+    parley_client_free(a);
+    parley_client_free(b);
+    parley_config_free(cfg);
+    free(users);
+    free(net);
+    free(msg_event);
+    free(start_event);
+}
+
 /* Security tags classify users: a user's client sees, with everyone it
  * looks up, the tags of that user's security group. */
 static void test_net__security_tags_reach_clients(void **state)
@@ -1234,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_deploy__crash_report),
         cmocka_unit_test(test_net__options_tags_rooms),
         cmocka_unit_test(test_net__security_tags_reach_clients),
+        cmocka_unit_test(test_net__event_logging_levels),
         cmocka_unit_test(test_net__guest_block_unblock),
         cmocka_unit_test(test_analytics__figures_from_the_tables),
     };
