@@ -249,6 +249,12 @@ int parley_client_event_done(struct parley_client *c, const char *const *msg_ids
  * identity was pinned, else asked of the directory. free() *out. Returns
  * 0, PARLEY_ENOTFOUND, PARLEY_EIO. */
 int parley_client_user_name(struct parley_client *c, const char *user_id, char **out);
+/* The user's policy as the server holds it now (the configuration file
+ * carries a copy taken when it was made): a JSON object with
+ * "security_group_id", "settings" (the security group's, defaults filled
+ * in) and "network" (the network's). free() *json_out. Returns 0,
+ * PARLEY_EAUTH, PARLEY_EIO, PARLEY_ENOMEM. */
+int parley_client_policy(struct parley_client *c, char **json_out);
 
 /* What the directory says about a user: `user` is a username of the
  * account's network, "NETWORK_ID/username" for one of another network of

@@ -32,6 +32,7 @@ int cmd_history(struct cli *cli, int argc, char **argv);
 int cmd_rooms(struct cli *cli, int argc, char **argv);
 int cmd_fingerprint(struct cli *cli, int argc, char **argv);
 int cmd_whois(struct cli *cli, int argc, char **argv);
+int cmd_policy(struct cli *cli, int argc, char **argv);
 int cmd_link(struct cli *cli, int argc, char **argv);
 int cmd_send_file(struct cli *cli, int argc, char **argv);
 int cmd_get_file(struct cli *cli, int argc, char **argv);

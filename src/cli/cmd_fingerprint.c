@@ -69,6 +69,26 @@ int cmd_fingerprint(struct cli *cli, int argc, char **argv)
 
 /* `parley whois USER`: what the directory says about USER, with the
  * security tags the client shows beside the username. */
+int cmd_policy(struct cli *cli, int argc, char **argv)
+{
+    char *json = NULL;
+    int rc;
+
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "usage: parley policy\n");
+        return 2;
+    }
+    struct parley_client *c = cli_client(cli, false);
+    rc = parley_client_policy(c, &json);
+    parley_client_free(c);
+    if (rc < 0)
+        return cli_fail("policy", rc);
+    printf("%s\n", json);
+    free(json);
+    return 0;
+}
+
 int cmd_whois(struct cli *cli, int argc, char **argv)
 {
     struct parley_user_info u;

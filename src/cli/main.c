@@ -25,6 +25,7 @@ static const struct cli_cmd commands[] = {
     {"room", cmd_rooms, "room ...: the same as rooms"},
     {"fingerprint", cmd_fingerprint, "fingerprint USER [--trust]"},
     {"whois", cmd_whois, "whois USER|NETWORK_ID/USER|USER_ID"},
+    {"policy", cmd_policy, "policy"},
     {"link", cmd_link, "link show [--no-qr] [--timeout SECONDS] | link accept CODE"},
     {"send-file", cmd_send_file,
      "send-file [--name NAME] [--screenshot] [--voice-memo SECONDS] USER_OR_CONV PATH"},

@@ -736,6 +736,24 @@ out:
     return rc;
 }
 
+int parley_client_policy(struct parley_client *c, char **json_out)
+{
+    json_t *resp = NULL;
+    int rc;
+
+    *json_out = NULL;
+    if ((rc = client_call(c, "GET", "/api/v1/client/policy", NULL, &resp)) < 0)
+        return rc;
+    if (!json_is_object(json_object_get(resp, "settings")) ||
+        !json_is_object(json_object_get(resp, "network"))) {
+        json_decref(resp);
+        return PARLEY_EPROTO;
+    }
+    *json_out = json_dumps(resp, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(resp);
+    return *json_out ? 0 : PARLEY_ENOMEM;
+}
+
 int parley_conv_list(struct parley_client *c, char **json_out)
 {
     json_t *resp = NULL, *arr, *v;

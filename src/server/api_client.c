@@ -953,6 +953,54 @@ void api_client_retention(struct http_req *req)
     http_reply_json(req, 200, json_pack("{s:o}", "compliance_bots", arr));
 }
 
+/* GET /client/policy: the caller's security group settings and network
+ * settings as they are now, defaults filled in. The configuration file
+ * carries a copy taken when it was made; clients read this one to follow
+ * later changes. */
+void api_client_policy(struct http_req *req)
+{
+    struct client_auth a;
+    struct store_conn *c = NULL;
+    struct store_rows *r = NULL;
+    json_t *group = NULL, *network = NULL, *stored = NULL;
+    int64_t group_id = 0;
+    int rc;
+
+    if (api_auth(req, API_AUTH_ANY, &a) < 0)
+        return;
+    rc = store_conn_get(req->srv->store, &c);
+    if (rc == 0) {
+        struct store_val p[] = {STORE_INT(a.user_row)};
+        rc = store_query(c,
+                         "SELECT u.security_group_id, n.settings FROM users u JOIN networks n ON "
+                         "n.id = u.network_id WHERE u.id = $1",
+                         p, 1, &r);
+        if (rc == 0 && (rc = store_rows_next(r)) == 1) {
+            group_id = store_rows_int(r, 0);
+            stored = json_loads(store_rows_text(r, 1) ?: "{}", 0, NULL);
+            rc = 0;
+        } else if (rc == 0) {
+            rc = PARLEY_ENOTFOUND;
+        }
+        store_rows_free(r);
+    }
+    if (rc == 0)
+        rc = sgroup_settings_get(c, group_id, &group);
+    if (c)
+        store_conn_put(req->srv->store, c);
+    if (rc < 0) {
+        json_decref(stored);
+        json_decref(group);
+        api_reply_store_error(req, rc);
+        return;
+    }
+    network = sgroup_settings_fill(sgroup_network_settings, sgroup_network_settings_count, stored);
+    json_decref(stored);
+    http_reply_json(req, 200,
+                    json_pack("{s:I,s:o,s:o}", "security_group_id", (json_int_t)group_id,
+                              "settings", group, "network", network));
+}
+
 /* ---- pre-key claims ---------------------------------------------------- */
 
 struct claim_job {

@@ -21,6 +21,7 @@ void api_client_logout(struct http_req *req);
 void api_client_user_by_name(struct http_req *req);
 void api_client_user_by_id(struct http_req *req);
 void api_client_retention(struct http_req *req);
+void api_client_policy(struct http_req *req);
 void api_client_prekeys_claim(struct http_req *req);
 
 /* Policy values from a network's or security group's settings JSON text:

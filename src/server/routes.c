@@ -61,6 +61,7 @@ const struct http_route http_routes[] = {
      .path = "/api/v1/client/retention",
      .fn = api_client_retention,
      .flags = 0},
+    {.method = HTTP_GET, .path = "/api/v1/client/policy", .fn = api_client_policy, .flags = 0},
     {.method = HTTP_POST,
      .path = "/api/v1/client/prekeys/claim",
      .fn = api_client_prekeys_claim,

@@ -1098,6 +1098,18 @@ static void test_net__event_logging_levels(void **state)
     snprintf(want, sizeof(want), " user=%s", parley_client_user_id(a));
     assert_non_null(strstr(line, want));
     free(line);
+    /* Clients read the policy as it is now, not as the file had it. */
+    char *policy = NULL;
+    assert_int_equal(parley_client_policy(a, &policy), 0);
+    json_t *pj = json_loads(policy, 0, NULL);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(pj, "network"), "event_logging")),
+        "username_id");
+    assert_true(
+        json_is_integer(json_object_get(json_object_get(pj, "settings"), "max_expiration")));
+    assert_null(strstr(parley_config_policy(cfg), "username_id"));
+    json_decref(pj);
+    free(policy);
     assert_null(strstr(log, "words of the event test"));
     free(log);
 
