@@ -171,17 +171,6 @@ const char *parley_sso_error(const struct parley_sso *s)
     return s ? s->error : "";
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The value of `name` in the query `q` (up to a space or the end),
  * percent-decoded into out. Returns false when absent or too long. */
 static bool query_arg(const char *q, const char *name, char *out, size_t n)
@@ -195,8 +184,8 @@ static bool query_arg(const char *q, const char *name, char *out, size_t n)
                 char ch = *p;
                 if (ch == '+') {
                     ch = ' ';
-                } else if (ch == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-                    ch = (char)(hexval(p[1]) << 4 | hexval(p[2]));
+                } else if (ch == '%' && hex_value(p[1]) >= 0 && hex_value(p[2]) >= 0) {
+                    ch = (char)(hex_value(p[1]) << 4 | hex_value(p[2]));
                     p += 2;
                 }
                 if (o + 1 >= n)

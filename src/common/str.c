@@ -28,7 +28,7 @@ void hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = 0;
 }
 
-static int hexval(char c)
+int hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -44,7 +44,7 @@ int hex_decode(const char *in, size_t inlen, uint8_t *out, size_t n)
     if (inlen != 2 * n)
         return PARLEY_EINVAL;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+        int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return PARLEY_EINVAL;
         out[i] = (uint8_t)(hi << 4 | lo);

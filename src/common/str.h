@@ -13,6 +13,8 @@ void hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decode exactly `n` bytes from 2n hex digits (either case). Returns 0 or
  * PARLEY_EINVAL. */
 int hex_decode(const char *in, size_t inlen, uint8_t *out, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int hex_value(char c);
 
 /* Constant-time comparison; 0 when equal. */
 int ct_memcmp(const void *a, const void *b, size_t n);

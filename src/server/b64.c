@@ -43,7 +43,8 @@ void b64url_encode(const uint8_t *p, size_t n, char *out)
     encode(p, n, out, url_alpha, false);
 }
 
-static int value(char c)
+/* A character's 6 bits in the standard or the URL alphabet; -1 if none. */
+static int value(char c, bool url)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -51,9 +52,9 @@ static int value(char c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '+')
+    if (c == (url ? '-' : '+'))
         return 62;
-    if (c == '/')
+    if (c == (url ? '_' : '/'))
         return 63;
     return -1;
 }
@@ -77,7 +78,7 @@ int b64_decode(const char *s, size_t len, size_t max, uint8_t **out, size_t *out
         int v[4];
         bool last = i + 4 == len;
         for (int k = 0; k < 4; k++) {
-            v[k] = value(s[i + k]);
+            v[k] = value(s[i + k], false);
             if (v[k] < 0 && !(last && k >= 4 - (int)pad))
                 goto bad;
         }
@@ -103,4 +104,42 @@ int b64_decode(const char *s, size_t len, size_t max, uint8_t **out, size_t *out
 bad:
     free(d);
     return PARLEY_EINVAL;
+}
+
+int b64url_decode(const char *s, size_t len, size_t max, uint8_t **out, size_t *outlen)
+{
+    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0), o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    uint8_t *p;
+
+    *out = NULL;
+    *outlen = 0;
+    if (len % 4 == 1)
+        return PARLEY_EINVAL;
+    if (n > max)
+        return PARLEY_ETOOBIG;
+    p = xmalloc(n + 1);
+    for (size_t i = 0; i < len; i++) {
+        int v = value(s[i], true);
+        if (v < 0) {
+            free(p);
+            return PARLEY_EINVAL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            p[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    /* Leftover bits must be zero (canonical encoding). */
+    if (bits && (acc & ((1u << bits) - 1))) {
+        free(p);
+        return PARLEY_EINVAL;
+    }
+    p[o] = 0;
+    *out = p;
+    *outlen = o;
+    return 0;
 }

@@ -20,5 +20,9 @@ void b64url_encode(const uint8_t *p, size_t n, char *out);
  * `max` bytes. Returns 0 and sets *out and *outlen, PARLEY_EINVAL for bad
  * characters or padding, PARLEY_ETOOBIG when longer than `max`. */
 int b64_decode(const char *s, size_t len, size_t max, uint8_t **out, size_t *outlen);
+/* Decode base64url without padding (RFC 7515 §2; JWTs) the same way: a
+ * malloc'd, NUL-terminated buffer of at most `max` bytes; leftover bits
+ * must be zero. Returns 0, PARLEY_EINVAL or PARLEY_ETOOBIG. */
+int b64url_decode(const char *s, size_t len, size_t max, uint8_t **out, size_t *outlen);
 
 #endif

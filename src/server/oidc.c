@@ -1,5 +1,6 @@
 /* oidc.c - see oidc.h. JSON through jansson (size-limited before parsing),
  * signatures through OpenSSL 3 EVP, HTTPS through libcurl. */
+#include "b64.h"
 #include "oidc.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
@@ -13,61 +14,6 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-
-/* ---- base64url ---------------------------------------------------------- */
-
-static int b64url_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-int oidc_b64url_decode(const char *s, size_t len, size_t max, uint8_t **out, size_t *outlen)
-{
-    size_t n = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0), o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    uint8_t *p;
-
-    *out = NULL;
-    *outlen = 0;
-    if (len % 4 == 1)
-        return PARLEY_EINVAL;
-    if (n > max)
-        return PARLEY_ETOOBIG;
-    p = xmalloc(n + 1);
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_val((unsigned char)s[i]);
-        if (v < 0) {
-            free(p);
-            return PARLEY_EINVAL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            p[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    /* Leftover bits must be zero (canonical encoding). */
-    if (bits && (acc & ((1u << bits) - 1))) {
-        free(p);
-        return PARLEY_EINVAL;
-    }
-    p[o] = 0;
-    *out = p;
-    *outlen = o;
-    return 0;
-}
 
 /* ---- JSON helpers -------------------------------------------------------- */
 
@@ -183,7 +129,7 @@ static int member_b64(const json_t *o, const char *name, size_t max, uint8_t **o
     const char *s = str_member(o, name);
     if (!s)
         return PARLEY_EINVAL;
-    return oidc_b64url_decode(s, strlen(s), max, out, len);
+    return b64url_decode(s, strlen(s), max, out, len);
 }
 
 static EVP_PKEY *fromdata(const char *type, OSSL_PARAM_BLD *bld)
@@ -505,9 +451,9 @@ int oidc_id_token_verify(const char *jwt, const struct oidc_jwks *keys, const st
         snprintf(err, errlen, "ID token is not a compact JWS");
         return PARLEY_EPROTO;
     }
-    if (oidc_b64url_decode(jwt, (size_t)(d1 - jwt), 4096, &h, &hl) < 0 ||
-        oidc_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), OIDC_MAX_JWT, &p, &pl) < 0 ||
-        oidc_b64url_decode(d2 + 1, strlen(d2 + 1), 1024, &sig, &sl) < 0) {
+    if (b64url_decode(jwt, (size_t)(d1 - jwt), 4096, &h, &hl) < 0 ||
+        b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), OIDC_MAX_JWT, &p, &pl) < 0 ||
+        b64url_decode(d2 + 1, strlen(d2 + 1), 1024, &sig, &sl) < 0) {
         snprintf(err, errlen, "ID token is not base64url");
         goto out;
     }

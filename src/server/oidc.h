@@ -76,10 +76,6 @@ struct oidc_claims {
 int oidc_id_token_verify(const char *jwt, const struct oidc_jwks *keys, const struct oidc_expect *e,
                          struct oidc_claims *out, char *err, size_t errlen);
 
-/* base64url without padding (RFC 7515 §2): into a malloc'd buffer of at
- * most `max` bytes. Returns 0, PARLEY_EINVAL or PARLEY_ETOOBIG. */
-int oidc_b64url_decode(const char *s, size_t len, size_t max, uint8_t **out, size_t *outlen);
-
 /* One HTTPS call to an identity provider. `form` NULL: GET; else POST
  * application/x-www-form-urlencoded. `basic_user`/`basic_pass` (both or
  * neither): HTTP Basic client authentication (RFC 6749 §2.3.1). `ca_file`

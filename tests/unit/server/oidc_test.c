@@ -275,15 +275,15 @@ static void test_oidc__b64url_is_strict(void **state)
     size_t n;
     (void)state;
 
-    assert_int_equal(oidc_b64url_decode("aGk", 3, 16, &out, &n), 0);
+    assert_int_equal(b64url_decode("aGk", 3, 16, &out, &n), 0);
     assert_int_equal(n, 2);
     assert_memory_equal(out, "hi", 2);
     free(out);
-    assert_int_equal(oidc_b64url_decode("aGl", 3, 16, &out, &n), PARLEY_EINVAL); /* bits left */
-    assert_int_equal(oidc_b64url_decode("aGk=", 4, 16, &out, &n), PARLEY_EINVAL);
-    assert_int_equal(oidc_b64url_decode("a+k", 3, 16, &out, &n), PARLEY_EINVAL);
-    assert_int_equal(oidc_b64url_decode("a", 1, 16, &out, &n), PARLEY_EINVAL);
-    assert_int_equal(oidc_b64url_decode("aGVsbG8", 7, 4, &out, &n), PARLEY_ETOOBIG);
+    assert_int_equal(b64url_decode("aGl", 3, 16, &out, &n), PARLEY_EINVAL); /* bits left */
+    assert_int_equal(b64url_decode("aGk=", 4, 16, &out, &n), PARLEY_EINVAL);
+    assert_int_equal(b64url_decode("a+k", 3, 16, &out, &n), PARLEY_EINVAL);
+    assert_int_equal(b64url_decode("a", 1, 16, &out, &n), PARLEY_EINVAL);
+    assert_int_equal(b64url_decode("aGVsbG8", 7, 4, &out, &n), PARLEY_ETOOBIG);
     char *e = oidc_urlencode("a b&c=d/é~");
     assert_string_equal(e, "a%20b%26c%3Dd%2F%C3%A9~");
     free(e);
