@@ -225,14 +225,9 @@ int harness_run(char *const args[], char **out, char **err)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-struct sink {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+size_t harness_sink_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-    struct sink *s = arg;
+    struct harness_sink *s = arg;
     size_t n = size * nmemb;
     s->data = realloc(s->data, s->len + n + 1);
     memcpy(s->data + s->len, ptr, n);
@@ -251,7 +246,7 @@ int harness_http_h(const struct parleyd *p, const char *method, const char *path
                    const char *const *headers, struct http_resp *r)
 {
     char url[512], ca[300];
-    struct sink b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
+    struct harness_sink b = {calloc(1, 1), 0}, h = {calloc(1, 1), 0};
     struct curl_slist *hdrs = NULL;
     CURL *c = curl_easy_init();
     CURLcode rc;
@@ -264,9 +259,9 @@ int harness_http_h(const struct parleyd *p, const char *method, const char *path
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, harness_sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, harness_sink_write);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);

@@ -96,4 +96,12 @@ void ws_close(struct ws_conn *w);
  * far less than wall time on a shared machine. */
 double harness_cpu_s(pid_t pid);
 
+/* A libcurl write callback: appends to a malloc'd, NUL-terminated buffer
+ * (start with {NULL, 0}; free data). */
+struct harness_sink {
+    char *data;
+    size_t len;
+};
+size_t harness_sink_write(char *ptr, size_t size, size_t nmemb, void *arg);
+
 #endif

@@ -16,27 +16,11 @@
 #include "proto/ids.h"
 #include "proto/suite.h"
 
-struct sink {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    struct sink *s = arg;
-    size_t n = size * nmemb;
-    s->data = realloc(s->data, s->len + n + 1);
-    memcpy(s->data + s->len, ptr, n);
-    s->len += n;
-    s->data[s->len] = 0;
-    return n;
-}
-
 long tc_http(const struct parleyd *p, const char *method, const char *path, const char *token,
              const char *body, json_t **out)
 {
     char url[600], ca[300], auth[200];
-    struct sink b = {calloc(1, 1), 0};
+    struct harness_sink b = {calloc(1, 1), 0};
     struct curl_slist *hdrs = NULL;
     CURL *c = curl_easy_init();
     long status = -1;
@@ -48,7 +32,7 @@ long tc_http(const struct parleyd *p, const char *method, const char *path, cons
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, harness_sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (token) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);

@@ -58,28 +58,12 @@ static json_t *call(struct world *w, long want, const char *method, const char *
     return j;
 }
 
-struct sink {
-    char *data;
-    size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-    struct sink *s = arg;
-    size_t n = size * nmemb;
-    s->data = realloc(s->data, s->len + n + 1);
-    memcpy(s->data + s->len, ptr, n);
-    s->len += n;
-    s->data[s->len] = 0;
-    return n;
-}
-
 /* One request without following redirects. Returns the status; *body and
  * *location (if a redirect) are malloc'd. */
 static long fetch(const char *ca, const char *url, const char *method, const char *body, char **out,
                   char **location)
 {
-    struct sink s = {NULL, 0};
+    struct harness_sink s = {NULL, 0};
     CURL *c = curl_easy_init();
     long status = -1;
     char *loc = NULL;
@@ -89,7 +73,7 @@ static long fetch(const char *ca, const char *url, const char *method, const cha
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, harness_sink_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     if (body) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -261,7 +245,7 @@ static int setup(void **state)
     {
         /* The harness keeps text only: fetch the file's bytes. */
         char cookie[200], url[600];
-        struct sink f = {NULL, 0};
+        struct harness_sink f = {NULL, 0};
         struct curl_slist *hl;
         CURL *c = curl_easy_init();
 
@@ -272,7 +256,7 @@ static int setup(void **state)
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, harness_sink_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
         assert_int_equal(curl_easy_perform(c), CURLE_OK);
         curl_easy_cleanup(c);
