@@ -29,41 +29,6 @@ static void usage(FILE *f)
                "                        [--log-level LEVEL]\n");
 }
 
-/* Line `which` (0-based) of the password file ("-": standard input, read
- * once, so that parley-bot can hand the password over on a pipe), else
- * $env. NULL if neither. */
-static char *password(const char *file, int which, const char *env)
-{
-    static char *stdin_lines[3];
-    static bool stdin_read;
-    char *pw = NULL;
-    if (file && strcmp(file, "-") == 0) {
-        if (!stdin_read) {
-            for (int i = 0; i < 3 && (stdin_lines[i] = secret_read_line(stdin)); i++)
-                ;
-            stdin_read = true;
-        }
-        /* Each line is handed out once, then only its owner holds it. */
-        char *line = which < 3 ? stdin_lines[which] : NULL;
-        if (which < 3)
-            stdin_lines[which] = NULL;
-        return line;
-    }
-    if (file) {
-        FILE *f = fopen(file, "r");
-        if (!f)
-            fatal("cannot open password file '%s'", file);
-        for (int i = 0; i <= which; i++) {
-            secret_free(pw);
-            if (!(pw = secret_read_line(f)))
-                break;
-        }
-        fclose(f);
-        return pw;
-    }
-    return getenv(env) ? xstrdup(getenv(env)) : NULL;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -129,11 +94,11 @@ int main(int argc, char **argv)
     if (!name)
         name = e.username;
 
-    char *pw = password(pwfile, 0, "PARLEY_PASSWORD");
+    char *pw = secret_line(pwfile, 0, "PARLEY_PASSWORD");
     if (!pw)
         fatalx("no password: give --password-file or set PARLEY_PASSWORD");
     if (config) {
-        char *cpw = password(pwfile, 2, "PARLEY_CONFIG_PASSWORD");
+        char *cpw = secret_line(pwfile, 2, "PARLEY_CONFIG_PASSWORD");
         if (!cpw)
             fatalx("no configuration file password: line 3 of --password-file or "
                    "$PARLEY_CONFIG_PASSWORD");

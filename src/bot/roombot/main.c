@@ -283,40 +283,6 @@ static void usage(FILE *f)
                "                      [--log-level LEVEL]\n");
 }
 
-/* Line `which` (0-based) of `file` ("-": standard input, read once, so
- * that parley-bot can hand the password over on a pipe), else $env. */
-static char *secret_line(const char *file, int which, const char *env)
-{
-    static char *stdin_lines[3];
-    static bool stdin_read;
-    char *s = NULL;
-    if (file && strcmp(file, "-") == 0) {
-        if (!stdin_read) {
-            for (int i = 0; i < 3 && (stdin_lines[i] = secret_read_line(stdin)); i++)
-                ;
-            stdin_read = true;
-        }
-        /* Each line is handed out once, then only its owner holds it. */
-        char *line = which < 3 ? stdin_lines[which] : NULL;
-        if (which < 3)
-            stdin_lines[which] = NULL;
-        return line;
-    }
-    if (file) {
-        FILE *f = fopen(file, "r");
-        if (!f)
-            fatal("cannot open '%s'", file);
-        for (int i = 0; i <= which; i++) {
-            secret_free(s);
-            if (!(s = secret_read_line(f)))
-                break;
-        }
-        fclose(f);
-        return s;
-    }
-    return env && getenv(env) ? xstrdup(getenv(env)) : NULL;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
