@@ -157,7 +157,10 @@ static int64_t group_max_expiration(struct store_conn *c, int64_t group)
  * every conversation's messages (docs/protocol.md). No row: not a member,
  * or no such conversation (the sender's own device is always a row
  * otherwise). *cross says whether a device belongs to another network
- * than the sender's (local federation, federation.h). */
+ * than the sender's (local federation, federation.h). The CROSS JOINs fix
+ * SQLite's join order: networks first, then their compliance bots through
+ * the partial index users_compliance; left free, it built an automatic
+ * index over every user for each envelope. */
 static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
                         int64_t *max_exp, struct cur_device **out, size_t *n, bool *cross)
 {
@@ -173,16 +176,18 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
                          "FROM conversations c "
                          "JOIN members m ON m.conv_id = c.id AND m.user_id = $2 "
                          "JOIN users u ON u.id = m.user_id "
-                         "WHERE c.conv_id = $1 AND c.deleted = 0) "
+                         "WHERE c.conv_id = $1 AND c.deleted = 0), "
+                         "nets AS (SELECT DISTINCT mu.network_id AS nid FROM cv "
+                         "JOIN members mm ON mm.conv_id = cv.cid "
+                         "JOIN users mu ON mu.id = mm.user_id) "
                          "SELECT cv.cid, cv.grp, d.id, d.device_id, u.network_id FROM cv "
                          "JOIN members m ON m.conv_id = cv.cid "
                          "JOIN users u ON u.id = m.user_id AND u.status = 'active' "
                          "JOIN devices d ON d.user_id = u.id "
                          "UNION SELECT cv.cid, cv.grp, d.id, d.device_id, u.network_id FROM cv "
-                         "JOIN users u ON u.is_compliance = 1 AND u.status = 'active' "
-                         "AND u.network_id IN (SELECT mu.network_id FROM members mm "
-                         "JOIN users mu ON mu.id = mm.user_id WHERE mm.conv_id = cv.cid) "
-                         "JOIN devices d ON d.user_id = u.id",
+                         "CROSS JOIN nets CROSS JOIN users u JOIN devices d ON d.user_id = u.id "
+                         "WHERE u.network_id = nets.nid AND u.is_compliance = 1 "
+                         "AND u.status = 'active'",
                          p, 2, &r);
     *out = NULL;
     *n = 0;
