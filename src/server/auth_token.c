@@ -47,7 +47,7 @@ int auth_token_create(struct store_conn *c, int64_t user_row, int64_t device_row
 
 static const char sql_lookup[] =
     "SELECT s.id, s.user_id, COALESCE(s.device_id, 0), s.expires_at, s.revoked, u.user_id, "
-    "u.status, u.network_id, n.network_id, d.device_id, s.token_hash "
+    "u.status, u.network_id, n.network_id, d.device_id, s.token_hash, d.platform "
     "FROM client_sessions s JOIN users u ON u.id = s.user_id "
     "JOIN networks n ON n.id = u.network_id "
     "LEFT JOIN devices d ON d.id = s.device_id WHERE s.token_hash = $1";
@@ -104,6 +104,8 @@ int auth_token_lookup(struct store *st, const char *token, size_t len, struct cl
     b = store_rows_blob(r, 9, &bl);
     if (b && bl == KEYS_ID_LEN)
         memcpy(out->device_id, b, KEYS_ID_LEN);
+    strlcpy_p(out->platform, store_rows_text(r, 11) ? store_rows_text(r, 11) : "",
+              sizeof(out->platform));
     rc = 0;
     if (strcmp(out->status, "suspended") == 0 || strcmp(out->status, "deleted") == 0)
         rc = PARLEY_EPERM;

@@ -29,7 +29,8 @@ struct client_auth {
     uint8_t user_id[KEYS_ID_LEN];
     uint8_t device_id[KEYS_ID_LEN]; /* zero for a login token */
     char network_id[129];
-    char status[16]; /* the user's status */
+    char status[16];   /* the user's status */
+    char platform[32]; /* the device's, as it registered ("" for a login token) */
 };
 
 /* A fresh token (NUL-terminated, AUTH_TOKEN_LEN characters) and its hash. */

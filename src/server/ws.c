@@ -578,19 +578,7 @@ static void on_auth(struct ws_session *s, json_t *msg)
     s->is_caught_up = false;
     reg_add(s);
     lws_get_peer_simple(s->wsi, s->ip, sizeof(s->ip));
-    s->platform[0] = 0;
-    {
-        struct store_conn *c;
-        struct store_rows *r = NULL;
-        struct store_val p[] = {STORE_INT(s->device_row)};
-        if (store_conn_get(s->srv->store, &c) == 0) {
-            if (store_query(c, "SELECT platform FROM devices WHERE id = $1", p, 1, &r) == 0 &&
-                store_rows_next(r) == 1)
-                strlcpy_p(s->platform, store_rows_text(r, 0) ?: "", sizeof(s->platform));
-            store_rows_free(r);
-            store_conn_put(s->srv->store, c);
-        }
-    }
+    strlcpy_p(s->platform, a.platform, sizeof(s->platform));
     log_event(s->srv, s, s->network_row, "session_start", NULL, 0);
     send_json(s, json_pack("{s:s,s:o,s:o}", "type", "auth_ok", "user_id", json_id(a.user_id),
                            "device_id", json_id(a.device_id)));
