@@ -40,6 +40,7 @@
 #include <openssl/ssl.h>
 #include <parley/parley.h>
 
+#include "client_harness.h"
 #include "harness.h"
 #include "proto/filecrypt.h"
 #include "provision.h"
@@ -290,18 +291,6 @@ static bool same_file(const char *a, const char *b)
     return same;
 }
 
-static char *read_small(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *s = calloc(1, 65536);
-    if (!f)
-        die("read the certificate", 0);
-    size_t n = fread(s, 1, 65535, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 static struct parley_client *client(const char *dir, struct parley_config *cfg, const char *user)
 {
     struct parley_client *c = NULL;
@@ -364,19 +353,9 @@ int main(int argc, char **argv)
         harness_start(&srv) < 0)
         die("start parleyd", 0);
 
-    snprintf(path, sizeof(path), "%s/tls/cert.pem", srv.dir);
-    char *pem = read_small(path);
-    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", srv.port, "network_id", NETWORK, "network_name",
-                            "bench", "suite", "x25519", "pinned_certs", pem, "policy");
-    char *json = json_dumps(doc, JSON_COMPACT);
     snprintf(file, sizeof(file), "%s/bench.parley", tmp);
-    if ((rc = parley_config_create(file, json, "pw")) < 0 ||
-        (rc = parley_config_open(file, "pw", &cfg)) < 0)
-        die("config", rc);
-    free(json);
-    free(pem);
-    json_decref(doc);
+    if (!(cfg = harness_client_config(&srv, NETWORK, file, "pw")))
+        die("config", PARLEY_EIO);
     snprintf(path, sizeof(path), "%s/alice", tmp);
     struct parley_client *a = client(path, cfg, "alice");
     snprintf(path, sizeof(path), "%s/bob", tmp);

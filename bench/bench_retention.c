@@ -39,6 +39,7 @@
 #include "bot/compliance.h"
 #include "bot/rformat.h"
 #include "bot/rlog.h"
+#include "client_harness.h"
 #include "harness.h"
 #include "provision.h"
 
@@ -234,32 +235,6 @@ static size_t count_lines(const char *dir)
     return n;
 }
 
-static struct parley_config *e2e_config(struct parleyd *srv, const char *tmp)
-{
-    char path[600], *pem = calloc(1, 65536);
-    struct parley_config *cfg = NULL;
-    int rc;
-
-    snprintf(path, sizeof(path), "%s/tls/cert.pem", srv->dir);
-    FILE *f = fopen(path, "rb");
-    if (!f || !pem)
-        fail("read the certificate", PARLEY_EIO);
-    pem[fread(pem, 1, 65535, f)] = 0;
-    fclose(f);
-    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", srv->port, "network_id", NETWORK, "network_name",
-                            "bench", "suite", "x25519", "pinned_certs", pem, "policy");
-    char *json = json_dumps(doc, JSON_COMPACT);
-    snprintf(path, sizeof(path), "%s/bench.parley", tmp);
-    if ((rc = parley_config_create(path, json, "pw")) < 0 ||
-        (rc = parley_config_open(path, "pw", &cfg)) < 0)
-        fail("config", rc);
-    free(json);
-    free(pem);
-    json_decref(doc);
-    return cfg;
-}
-
 /* Messages per second from "receiver connects" to "last line synced". */
 static double e2e_once(struct parleyd *srv, struct parley_config *cfg, const char *tmp, int run,
                        struct parley_client *alice, double *bot_us, double *srv_us,
@@ -352,7 +327,10 @@ int main(void)
         harness_provision_user(&srv, NETWORK, "alice", "bench pw", uid) < 0 ||
         harness_start(&srv) < 0)
         fail("start parleyd", PARLEY_EIO);
-    struct parley_config *cfg = e2e_config(&srv, tmp);
+    snprintf(path, sizeof(path), "%s/bench.parley", tmp);
+    struct parley_config *cfg = harness_client_config(&srv, NETWORK, path, "pw");
+    if (!cfg)
+        fail("config", PARLEY_EIO);
     struct parley_client *alice = NULL;
     snprintf(path, sizeof(path), "%s/alice", tmp);
     if ((rc = parley_client_register(path, cfg, "alice", "bench pw", NULL, NULL, &alice)) < 0 ||

@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "admin_util.h"
+#include "client_harness.h"
 #include "harness.h"
 #include "retention_check.h"
 
@@ -243,21 +244,9 @@ static void wait_for(struct world *w, char (*ids)[PARLEY_ID_HEX], size_t n, int 
 
 static struct parley_config *make_config(struct world *w)
 {
-    char path[400];
-    snprintf(path, sizeof(path), "%s/tls/cert.pem", w->p.dir);
-    char *pem = read_file(path);
-    assert_non_null(pem);
-    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", w->p.port, "network_id", w->network_id, "network_name",
-                            "Retention", "suite", "x25519", "pinned_certs", pem, "policy");
-    char *json = json_dumps(doc, JSON_COMPACT);
     snprintf(w->cfgfile, sizeof(w->cfgfile), "%s/bot.parley", w->tmp);
-    assert_int_equal(parley_config_create(w->cfgfile, json, CFG_PW), 0);
-    struct parley_config *cfg = NULL;
-    assert_int_equal(parley_config_open(w->cfgfile, CFG_PW, &cfg), 0);
-    free(json);
-    json_decref(doc);
-    free(pem);
+    struct parley_config *cfg = harness_client_config(&w->p, w->network_id, w->cfgfile, CFG_PW);
+    assert_non_null(cfg);
     return cfg;
 }
 

@@ -28,6 +28,7 @@
 #include <zmq.h>
 
 #include "admin_util.h"
+#include "client_harness.h"
 #include "harness.h"
 #include "provision.h"
 
@@ -83,21 +84,10 @@ static void copy_file(const char *from, const char *to)
 
 static struct parley_config *make_config(struct world *w)
 {
-    char path[400], file[400];
-    snprintf(path, sizeof(path), "%s/tls/cert.pem", w->p.dir);
-    char *pem = slurp(path);
-    assert_non_null(pem);
-    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", w->p.port, "network_id", NET, "network_name",
-                            "Bot API tests", "suite", "x25519", "pinned_certs", pem, "policy");
-    char *json = json_dumps(doc, JSON_COMPACT);
+    char file[400];
     snprintf(file, sizeof(file), "%s/bot.parley", w->tmp);
-    assert_int_equal(parley_config_create(file, json, "config pass"), 0);
-    struct parley_config *cfg = NULL;
-    assert_int_equal(parley_config_open(file, "config pass", &cfg), 0);
-    free(json);
-    json_decref(doc);
-    free(pem);
+    struct parley_config *cfg = harness_client_config(&w->p, NET, file, "config pass");
+    assert_non_null(cfg);
     return cfg;
 }
 

@@ -21,6 +21,7 @@
 #include <parley/parley.h>
 
 #include "client/client.h"
+#include "client_harness.h"
 #include "harness.h"
 #include "leakscan.h"
 #include "provision.h"
@@ -57,24 +58,13 @@ static char *read_file(const char *path)
 /* The configuration file an administrator would hand out for this server. */
 static struct parley_config *make_config_for(const struct parleyd *p, const char *net)
 {
-    char path[400], file[400];
-    snprintf(path, sizeof(path), "%s/tls/cert.pem", p->dir);
-    char *pem = read_file(path);
-    assert_non_null(pem);
-    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", p->port, "network_id", net, "network_name",
-                            "Client tests", "suite", "x25519", "pinned_certs", pem, "policy");
-    char *json = json_dumps(doc, JSON_COMPACT);
+    char file[400];
     if (strcmp(net, NET) == 0)
         snprintf(file, sizeof(file), "%s/client.parley", p->dir);
     else
         snprintf(file, sizeof(file), "%s/client-%s.parley", p->dir, net);
-    assert_int_equal(parley_config_create(file, json, "config pass"), 0);
-    struct parley_config *cfg = NULL;
-    assert_int_equal(parley_config_open(file, "config pass", &cfg), 0);
-    free(json);
-    json_decref(doc);
-    free(pem);
+    struct parley_config *cfg = harness_client_config(p, net, file, "config pass");
+    assert_non_null(cfg);
     return cfg;
 }
 

@@ -21,6 +21,7 @@
 #include <parley/parley.h>
 
 #include "client/client.h"
+#include "client_harness.h"
 #include "harness.h"
 #include "natsd.h"
 #include "provision.h"
@@ -36,36 +37,13 @@ struct world {
     char dirs[3][128];
 };
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *s = calloc(1, 64 * 1024);
-    size_t n = fread(s, 1, 64 * 1024 - 1, f);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* A configuration file that sends the client to node `p`. */
 static struct parley_config *config_for(const struct parleyd *p)
 {
-    char path[400], file[400];
-    snprintf(path, sizeof(path), "%s/tls/cert.pem", p->dir);
-    char *pem = read_file(path);
-    assert_non_null(pem);
-    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", p->port, "network_id", NET, "network_name",
-                            "Cluster tests", "suite", "x25519", "pinned_certs", pem, "policy");
-    char *json = json_dumps(doc, JSON_COMPACT);
+    char file[400];
     snprintf(file, sizeof(file), "%s/client.parley", p->dir);
-    assert_int_equal(parley_config_create(file, json, "config pass"), 0);
-    struct parley_config *cfg = NULL;
-    assert_int_equal(parley_config_open(file, "config pass", &cfg), 0);
-    free(json);
-    json_decref(doc);
-    free(pem);
+    struct parley_config *cfg = harness_client_config(p, NET, file, "config pass");
+    assert_non_null(cfg);
     return cfg;
 }
 

@@ -24,6 +24,7 @@
 #include <parley/parley.h>
 
 #include "admin_util.h"
+#include "client_harness.h"
 #include "harness.h"
 #include "provision.h"
 
@@ -92,7 +93,7 @@ static int setup(void **state)
 {
     struct world *w = calloc(1, sizeof(*w));
     uint8_t id[16];
-    char path[400], file[400];
+    char file[400];
 
     snprintf(w->tmp, sizeof(w->tmp), "/tmp/parley-roombot-XXXXXX");
     if (!mkdtemp(w->tmp) || harness_init(&w->p, NULL) < 0 ||
@@ -102,18 +103,8 @@ static int setup(void **state)
         return -1;
 
     /* The configuration file every account of the network gets. */
-    snprintf(path, sizeof(path), "%s/tls/cert.pem", w->p.dir);
-    char *pem = slurp(path);
-    json_t *doc = json_pack("{sisssisssssss[s]s{}}", "version", 1, "service_host", "127.0.0.1",
-                            "service_port", w->p.port, "network_id", NET, "network_name",
-                            "Room bot tests", "suite", "x25519", "pinned_certs", pem, "policy");
-    char *json = json_dumps(doc, JSON_COMPACT);
     snprintf(file, sizeof(file), "%s/net.parley", w->tmp);
-    int rc = parley_config_create(file, json, "config pass");
-    free(json);
-    json_decref(doc);
-    free(pem);
-    if (rc < 0 || parley_config_open(file, "config pass", &w->cfg) < 0)
+    if (!(w->cfg = harness_client_config(&w->p, NET, file, "config pass")))
         return -1;
     *state = w;
     return 0;
