@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/xmalloc.h"
+#include "bot/signin.h"
 
 /* The directory the npm packages connect under. */
 #define DEFAULT_IPC_DIR "/opt/WickrIO/clients"
@@ -94,37 +95,12 @@ int main(int argc, char **argv)
     if (!name)
         name = e.username;
 
-    char *pw = secret_line(pwfile, 0, "PARLEY_PASSWORD");
-    if (!pw)
-        fatalx("no password: give --password-file or set PARLEY_PASSWORD");
-    if (config) {
-        char *cpw = secret_line(pwfile, 2, "PARLEY_CONFIG_PASSWORD");
-        if (!cpw)
-            fatalx("no configuration file password: line 3 of --password-file or "
-                   "$PARLEY_CONFIG_PASSWORD");
-        rc = parley_config_open(config, cpw, &cfg);
-        secret_free(cpw);
-        if (rc < 0)
-            fatalx("%s: %s", config, parley_strerror(rc));
-        e.server_host = parley_config_service_host(cfg);
-    }
-    if (mkdir(data_dir, 0700) < 0 && errno != EEXIST)
-        fatal("cannot create %s", data_dir);
-
-    /* Sign in with the local state; on the very first start the account
-     * has no identity yet and registers. */
-    rc = parley_client_login(data_dir, cfg, e.username, pw, &dev, &e.c);
-    if (rc == PARLEY_ENOTFOUND && cfg) {
-        rc = parley_client_register(data_dir, cfg, e.username, pw, NULL, &dev, &e.c);
-        if (rc == 0)
-            log_info("registered user=%s", e.username);
-    }
-    if (rc < 0) {
-        secret_free(pw);
-        log_error("cannot sign in as %s: %s%s", e.username, parley_strerror(rc),
-                  !cfg && rc == PARLEY_ENOTFOUND ? " (first start: give --config)" : "");
+    char *pw = NULL;
+    rc = bot_sign_in(data_dir, e.username, config, pwfile, &dev, &cfg, &e.c, &pw);
+    if (rc < 0)
         goto out;
-    }
+    if (cfg)
+        e.server_host = parley_config_service_host(cfg);
     char keypath[4096];
     snprintf(keypath, sizeof(keypath), "%s/botapi.key", data_dir);
     snprintf(e.kv_path, sizeof(e.kv_path), "%s/botapi.kv", data_dir);

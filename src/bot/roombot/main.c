@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "bot/signin.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
 #include "plan.h"
@@ -360,35 +361,9 @@ int main(int argc, char **argv)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         fatalx("cannot initialise libcurl");
 
-    char *pw = secret_line(pwfile, 0, "PARLEY_PASSWORD");
-    if (!pw)
-        fatalx("no password: give --password-file or set PARLEY_PASSWORD");
-    if (config) {
-        char *cpw = secret_line(pwfile, 2, "PARLEY_CONFIG_PASSWORD");
-        if (!cpw)
-            fatalx("no configuration file password: line 3 of --password-file or "
-                   "$PARLEY_CONFIG_PASSWORD");
-        rc = parley_config_open(config, cpw, &cfg);
-        secret_free(cpw);
-        if (rc < 0)
-            fatalx("%s: %s", config, parley_strerror(rc));
-    }
-    if (mkdir(data_dir, 0700) < 0 && errno != EEXIST)
-        fatal("cannot create %s", data_dir);
-    /* An account registered before (by parley-bot add, or an earlier
-     * start) needs no configuration file: its local state keeps one. */
-    rc = parley_client_login(data_dir, cfg, username, pw, &dev, &b.c);
-    if (rc == PARLEY_ENOTFOUND && cfg) {
-        rc = parley_client_register(data_dir, cfg, username, pw, NULL, &dev, &b.c);
-        if (rc == 0)
-            log_info("registered user=%s", username);
-    }
-    secret_free(pw);
-    if (rc < 0) {
-        log_error("cannot sign in as %s: %s%s", username, parley_strerror(rc),
-                  !cfg && rc == PARLEY_ENOTFOUND ? " (first start: give --config)" : "");
+    rc = bot_sign_in(data_dir, username, config, pwfile, &dev, &cfg, &b.c, NULL);
+    if (rc < 0)
         goto out;
-    }
     const struct parley_config *net = parley_client_config(b.c);
     b.network_id = parley_config_network_id(net);
 
