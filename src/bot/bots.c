@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/str.h"
 #include "common/xmalloc.h"
@@ -122,27 +123,16 @@ int bot_find(const char *home, const char *which, struct bot *out)
 
 int bot_save(const struct bot *b)
 {
-    char *path = bot_path(b, "bot.json"), *tmp = bot_path(b, "bot.json.tmp");
+    char *path = bot_path(b, "bot.json");
     char *text = json_dumps(b->rec, JSON_INDENT(2) | JSON_SORT_KEYS);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc = PARLEY_EIO;
-    size_t len = text ? strlen(text) : 0;
+    char *line = text ? xasprintf("%s\n", text) : NULL;
+    int rc = line ? file_write_atomic(path, line, strlen(line)) : PARLEY_ENOMEM;
 
-    if (fd >= 0 && text && write(fd, text, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
-        fsync(fd) == 0 && rename(tmp, path) == 0) {
-        int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        rc = 0;
-    } else {
+    if (rc < 0)
         log_warn("cannot write '%s'", path);
-    }
-    if (fd >= 0)
-        close(fd);
+    free(line);
     free(text);
     free(path);
-    free(tmp);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "proto/pbe.h"
 #include "proto/suite.h"
 
@@ -246,38 +247,6 @@ out:
     return rc;
 }
 
-static int write_file_atomic(const char *path, const uint8_t *p, size_t n)
-{
-    char tmp[4096];
-    int fd, rc = PARLEY_EIO;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return PARLEY_EINVAL;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return PARLEY_EIO;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto out;
-        p += w;
-        n -= (size_t)w;
-    }
-    if (fsync(fd) < 0)
-        goto out;
-    rc = 0;
-out:
-    if (close(fd) < 0)
-        rc = PARLEY_EIO;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = PARLEY_EIO;
-    if (rc < 0)
-        unlink(tmp);
-    return rc;
-}
-
 int parley_config_create(const char *path, const char *json, const char *password)
 {
     uint8_t *p = NULL;
@@ -288,7 +257,7 @@ int parley_config_create(const char *path, const char *json, const char *passwor
         return PARLEY_EINVAL;
     rc = parley_config_seal(json, password, &p, &n);
     if (rc == 0)
-        rc = write_file_atomic(path, p, n);
+        rc = file_write_atomic(path, p, n);
     free(p);
     return rc;
 }
@@ -355,7 +324,7 @@ int config_write_pins(const struct parley_config *cfg, const char *path)
             rc = buf_append_byte(&b, '\n');
     }
     if (rc == 0)
-        rc = write_file_atomic(path, b.data, b.len);
+        rc = file_write_atomic(path, b.data, b.len);
     buf_release(&b);
     return rc;
 }

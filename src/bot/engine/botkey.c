@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/str.h"
 #include "proto/pbe.h"
 #include "proto/prim.h"
@@ -46,39 +47,6 @@ static int read_all(const char *path, struct buf *b)
     return rc;
 }
 
-static int write_atomic(const char *path, const void *data, size_t n)
-{
-    char tmp[4096];
-    const uint8_t *p = data;
-    int fd, rc = PARLEY_EIO;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return PARLEY_EINVAL;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return PARLEY_EIO;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto out;
-        p += w;
-        n -= (size_t)w;
-    }
-    if (fsync(fd) < 0)
-        goto out;
-    rc = 0;
-out:
-    if (close(fd) < 0)
-        rc = PARLEY_EIO;
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = PARLEY_EIO;
-    if (rc < 0)
-        unlink(tmp);
-    return rc;
-}
-
 int botkey_open(struct botkey *k, const char *path, const char *password)
 {
     struct buf file = BUF_INIT(4096), pt = BUF_INIT(BOTKEY_LEN);
@@ -94,7 +62,7 @@ int botkey_open(struct botkey *k, const char *path, const char *password)
         buf_reset(&file);
         rc = pbe_seal((const uint8_t *)password, strlen(password), NULL, k->key, BOTKEY_LEN, &file);
         if (rc == 0)
-            rc = write_atomic(path, file.data, file.len);
+            rc = file_write_atomic(path, file.data, file.len);
         goto out;
     }
     if (rc < 0)
@@ -227,7 +195,7 @@ int botkey_write_file(struct botkey *k, const char *path, const void *p, size_t 
     int rc = seal_raw(k, p, len, &raw, &n);
     if (rc < 0)
         return rc;
-    rc = write_atomic(path, raw, n);
+    rc = file_write_atomic(path, raw, n);
     free(raw);
     return rc;
 }

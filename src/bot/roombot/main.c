@@ -19,6 +19,7 @@
 
 #include "adminapi.h"
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "bot/signin.h"
@@ -57,15 +58,12 @@ static int64_t now_ms(void)
 
 static int state_save(struct roombot *b)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", b->state_path);
-    if (json_dump_file(b->state, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
-        rename(tmp, b->state_path) < 0) {
+    char *text = json_dumps(b->state, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = text ? file_write_atomic(b->state_path, text, strlen(text)) : PARLEY_ENOMEM;
+    if (rc < 0)
         log_warn("cannot write %s", b->state_path);
-        unlink(tmp);
-        return PARLEY_EIO;
-    }
-    return 0;
+    free(text);
+    return rc;
 }
 
 static int state_load(struct roombot *b)
