@@ -449,7 +449,8 @@ int parley_file_get(struct parley_client *c, const char *msg_id, const char *out
 
 /* Delete the file of file message `msg_id` from the server (its uploader,
  * or a moderator of its room): recalled files stop being downloadable at
- * once and their blob is removed. */
+ * once and their blob is removed, once the network's compliance bot (if
+ * any) has its copy. */
 int parley_file_delete(struct parley_client *c, const char *msg_id);
 
 /* ---- The Files view of rooms and groups -----------------------------------

@@ -100,18 +100,39 @@ struct file_row {
     char role[16]; /* the caller's role in the conversation ("" for the bot) */
 };
 
+/* The compliance bots that keep file `f`: the active bot of the
+ * uploader's network and of every network with a member of the
+ * conversation (users alias `u`). */
+#define KEEPER_SQL                                                                                 \
+    "u.is_compliance = 1 AND u.status = 'active' AND (u.network_id = f.network_id OR EXISTS "      \
+    "(SELECT 1 FROM members hm JOIN users hu ON hu.id = hm.user_id WHERE hm.conv_id = "            \
+    "f.conv_id AND hu.network_id = u.network_id))"
+
+/* The time after which a file created is held for its compliance bots
+ * once recalled, expired, burnt or deleted with its room, until each bot
+ * has downloaded it (docs/retention.md, "Files held for the bot");
+ * INT64_MAX when nothing is held. */
+static int64_t hold_since(const struct server *srv, int64_t now)
+{
+    int days = srv->cfg->compliance_file_hold_days;
+    return days > 0 ? now - (int64_t)days * 86400 : INT64_MAX;
+}
+
 /* A live file in a conversation the caller is a member of (whatever
- * network the uploader is in: local federation mixes them), or, when
- * `bot_reads`, for an active compliance bot, any live file of a
- * conversation with a member of its network: it keeps a copy of every
- * attachment without being a member (docs/retention.md).
+ * network the uploader is in: local federation mixes them). When
+ * `bot_since` is not 0, also for an active compliance bot: any live file
+ * of a conversation with a member of its network, as it keeps a copy of
+ * every attachment without being a member (docs/retention.md), and a
+ * complete file created after `bot_since` that is no longer live, while
+ * it is held for the bot (hold_since).
  * PARLEY_ENOTFOUND otherwise: whether a file exists is not told to those
  * who may not read it. */
 static int load_file(struct store_conn *c, const uint8_t id[KEYS_ID_LEN],
-                     const struct client_auth *a, bool bot_reads, struct file_row *f)
+                     const struct client_auth *a, int64_t bot_since, struct file_row *f)
 {
     struct store_val p[] = {STORE_BLOB(id, KEYS_ID_LEN), STORE_INT(a->user_row),
-                            STORE_INT((int64_t)time(NULL)), STORE_INT(bot_reads)};
+                            STORE_INT((int64_t)time(NULL)), STORE_INT(bot_since != 0),
+                            STORE_INT(bot_since)};
     struct store_rows *r = NULL;
     int rc = store_query(c,
                          "SELECT f.id, f.conv_id, f.uploader_id, f.size, f.max_bytes, f.stored, "
@@ -120,14 +141,16 @@ static int load_file(struct store_conn *c, const uint8_t id[KEYS_ID_LEN],
                          "CASE WHEN m.user_id IS NULL THEN 1 ELSE 0 END "
                          "FROM files f JOIN conversations c ON c.id = f.conv_id "
                          "LEFT JOIN members m ON m.conv_id = c.id AND m.user_id = $2 "
-                         "WHERE f.file_id = $1 AND f.removed = 0 "
+                         "WHERE f.file_id = $1 AND ((f.removed = 0 "
                          "AND c.deleted = 0 AND (f.expires_at = 0 OR f.expires_at > $3 "
                          "OR f.in_vault = 1) AND (m.user_id IS NOT NULL OR ($4 = 1 AND "
                          "EXISTS (SELECT 1 FROM users u JOIN members bm ON bm.conv_id = c.id "
                          "JOIN users mu ON mu.id = bm.user_id WHERE u.id = $2 "
                          "AND u.is_compliance = 1 AND u.status = 'active' "
-                         "AND mu.network_id = u.network_id)))",
-                         p, 4, &r);
+                         "AND mu.network_id = u.network_id)))) "
+                         "OR ($4 = 1 AND f.complete = 1 AND f.created_at > $5 AND EXISTS "
+                         "(SELECT 1 FROM users u WHERE u.id = $2 AND " KEEPER_SQL ")))",
+                         p, 5, &r);
     if (rc == 0 && (rc = store_rows_next(r)) == 1) {
         size_t bl;
         const uint8_t *cid = store_rows_blob(r, 10, &bl);
@@ -413,7 +436,7 @@ static int request_file(struct http_req *req, struct client_auth *a, struct file
     if (rc == 0)
         rc = store_begin_read(c);
     if (rc == 0) {
-        rc = load_file(c, id, a, true, f);
+        rc = load_file(c, id, a, hold_since(req->srv, time(NULL)), f);
         store_commit(c);
     }
     if (c)
@@ -654,7 +677,7 @@ static int check_part(struct http_req *req, const struct client_auth *a, struct 
     if (rc == 0) {
         uint8_t id[KEYS_ID_LEN];
         memcpy(id, f->file_id, KEYS_ID_LEN);
-        rc = load_file(c, id, a, false, f);
+        rc = load_file(c, id, a, 0, f);
         if (rc == PARLEY_ENOTFOUND)
             rc = refuse(e, 404, "not_found",
                         "no such file in your conversations (it may have expired or been "
@@ -922,7 +945,7 @@ static int delete_write(struct store_conn *c, void *arg)
 {
     struct delete_job *j = arg;
     struct file_row f;
-    int rc = load_file(c, j->file_id, j->a, false, &f);
+    int rc = load_file(c, j->file_id, j->a, 0, &f);
 
     if (rc == PARLEY_ENOTFOUND)
         return refuse(&j->err, 404, "not_found",
@@ -970,7 +993,7 @@ static int vault_write(struct store_conn *c, void *arg)
 {
     struct vault_job *j = arg;
     struct file_row f;
-    int rc = load_file(c, j->file_id, j->a, false, &f);
+    int rc = load_file(c, j->file_id, j->a, 0, &f);
 
     if (rc == PARLEY_ENOTFOUND)
         return refuse(&j->err, 404, "not_found",
@@ -1018,6 +1041,7 @@ void api_files_vault_remove(struct http_req *req)
 
 struct sweep_job {
     char dir[PATH_MAX];
+    int64_t hold_since; /* hold_since() */
 };
 
 static atomic_bool sweep_running;
@@ -1028,17 +1052,22 @@ static int sweep_write(struct store_conn *c, void *arg)
     int64_t now = (int64_t)time(NULL), rows[SWEEP_BATCH];
     uint8_t ids[SWEEP_BATCH][KEYS_ID_LEN];
     struct store_val p[] = {STORE_INT(now), STORE_INT(now - FILES_ABANDONED_S),
-                            STORE_INT(SWEEP_BATCH)};
+                            STORE_INT(SWEEP_BATCH), STORE_INT(j->hold_since)};
     struct store_rows *r = NULL;
     size_t n = 0;
+    /* Files no longer live, unless held for a compliance bot that has not
+     * downloaded them yet, and uploads abandoned half way. */
     int rc = store_query(c,
                          "SELECT f.id, f.file_id FROM files f "
                          "LEFT JOIN conversations c ON c.id = f.conv_id "
-                         "WHERE f.removed = 1 "
+                         "WHERE ((f.removed = 1 "
                          "OR (f.in_vault = 0 AND f.expires_at > 0 AND f.expires_at <= $1) "
-                         "OR c.id IS NULL OR c.deleted = 1 "
+                         "OR c.id IS NULL OR c.deleted = 1) AND NOT (f.complete = 1 "
+                         "AND f.created_at > $4 AND EXISTS (SELECT 1 FROM users u WHERE " KEEPER_SQL
+                         " AND NOT EXISTS (SELECT 1 FROM file_downloads d WHERE d.file_id = f.id "
+                         "AND d.user_id = u.id)))) "
                          "OR (f.complete = 0 AND f.created_at <= $2) LIMIT $3",
-                         p, 3, &r);
+                         p, 4, &r);
     while (rc == 0 && n < SWEEP_BATCH && (rc = store_rows_next(r)) == 1) {
         size_t bl;
         const uint8_t *id = store_rows_blob(r, 1, &bl);
@@ -1087,6 +1116,7 @@ void files_sweep(struct server *srv)
         return;
     j = xcalloc(1, sizeof(*j));
     files_dir(srv, j->dir, sizeof(j->dir));
+    j->hold_since = hold_since(srv, (int64_t)time(NULL));
     if (store_submit(srv->store, sweep_write, sweep_done, j) < 0)
         sweep_done(j, 0);
 }

@@ -92,6 +92,10 @@ static const struct setting settings[] = {
      "was built from."},
     {"admin_session_max_hours", SET_INT, "12", 1, 720, NULL, OFF(admin_session_max_hours),
      "An administrator session ends this long after sign-in, used or not."},
+    {"compliance_file_hold_days", SET_INT, "30", 0, 3650, NULL, OFF(compliance_file_hold_days),
+     "Days the encrypted blob of a recalled, expired or deleted file is kept for a network's "
+     "compliance bot that has not downloaded it yet (only the bot can read it); 0 removes blobs "
+     "at once."},
 };
 
 static const struct setting *find_setting(const char *name)

@@ -34,8 +34,9 @@ struct config {
     int admin_login_rate;
     int admin_session_idle_minutes;
     int admin_session_max_hours;
-    char *console_dir; /* the web console's static files (console.c) */
-    char *sso_ca_file; /* trust anchors for identity providers; NULL: the system's */
+    char *console_dir;             /* the web console's static files (console.c) */
+    char *sso_ca_file;             /* trust anchors for identity providers; NULL: the system's */
+    int compliance_file_hold_days; /* removed files kept for compliance bots (api_files.c) */
 };
 
 /* Fill `c` with the built-in defaults (derived ones, such as paths under the

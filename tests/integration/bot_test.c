@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -768,25 +769,103 @@ static void test_bot__attachments(void **state)
     logview_free(&v);
 }
 
-/* A file deleted by its uploader before the bot could fetch it: the
- * message still gets its line, without localfilename; the bot goes on. */
-static void test_bot__attachment_gone(void **state)
+/* The server's blob of file `guid`. */
+static void blob_of(const struct world *w, const char *guid, char *out, size_t n)
+{
+    snprintf(out, n, "%s/files/%s", w->p.dir, guid);
+}
+
+/* The server's most recently written blob. */
+static void newest_blob(const struct world *w, char *out, size_t n)
+{
+    char dir[300], path[600];
+    struct timespec best = {0, 0};
+    struct dirent *e;
+    struct stat st;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "%s/files", w->p.dir);
+    assert_non_null(d = opendir(dir));
+    out[0] = 0;
+    while ((e = readdir(d))) {
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (e->d_name[0] == '.' || stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (st.st_mtim.tv_sec > best.tv_sec ||
+            (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec > best.tv_nsec)) {
+            best = st.st_mtim;
+            snprintf(out, n, "%s", path);
+        }
+    }
+    closedir(d);
+    assert_true(out[0] != 0);
+}
+
+/* A file recalled by its uploader before the bot could fetch it: nobody
+ * else can read it any more, but the server holds its blob for the
+ * compliance bot, which still keeps a byte-identical copy; once the bot
+ * has it, the blob goes. */
+static void test_bot__attachment_recalled(void **state)
 {
     struct world *w = *state;
-    char ids[2][PARLEY_ID_HEX], src[400], *out = NULL;
+    char ids[2][PARLEY_ID_HEX], src[400], dst[400], blob[600], why[256] = "", *out = NULL;
+    struct parley_file_opts o = {.error = why, .error_len = sizeof(why)};
     struct logview v;
+    struct stat st;
 
-    snprintf(src, sizeof(src), "%s/gone", w->tmp);
+    snprintf(src, sizeof(src), "%s/recalled", w->tmp);
+    snprintf(dst, sizeof(dst), "%s/recalled.out", w->tmp);
     make_file(src, 5000, false, 9);
     assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
     free(out);
-    send_file(w, 0, "bob", src, "gone.bin", ids[0]);
+    send_file(w, 0, "bob", src, "recalled.bin", ids[0]);
     assert_int_equal(parley_file_delete(w->u[0], ids[0]), 0);
+    /* Gone for the members, the uploader included. */
+    assert_int_equal(parley_file_get(w->u[0], ids[0], dst, &o), PARLEY_ENOTFOUND);
     send_ok(w->u[0], "bob", "{\"msgtype\":1000,\"message\":\"after the file\"}", ids[1]);
     assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
     wait_for(w, ids, 2, 120, &v);
     json_t *f = json_object_get(find_line(&v, ids[0]), "file");
-    assert_string_equal(json_string_value(json_object_get(f, "filename")), "gone.bin");
+    assert_string_equal(json_string_value(json_object_get(f, "filename")), "recalled.bin");
+    const char *local = json_string_value(json_object_get(f, "localfilename"));
+    if (!local)
+        fail_msg("the recalled file has no copy in the attachment directory");
+    assert_true(same_bytes(src, local));
+    blob_of(w, json_string_value(json_object_get(f, "guid")), blob, sizeof(blob));
+    for (int i = 0; i < 200 && stat(blob, &st) == 0; i++)
+        usleep(50 * 1000);
+    assert_int_not_equal(stat(blob, &st), 0);
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+/* A blob changed on the server's disk: the bot refuses the copy, the
+ * message still gets its line, without localfilename, and the bot goes
+ * on. */
+static void test_bot__attachment_tampered(void **state)
+{
+    struct world *w = *state;
+    char ids[2][PARLEY_ID_HEX], src[400], blob[600], *out = NULL;
+    struct logview v;
+    uint8_t byte;
+
+    snprintf(src, sizeof(src), "%s/tampered", w->tmp);
+    make_file(src, 5000, false, 10);
+    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
+    free(out);
+    send_file(w, 0, "bob", src, "tampered.bin", ids[0]);
+    newest_blob(w, blob, sizeof(blob));
+    int fd = open(blob, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &byte, 1, 100), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, 100), 1);
+    close(fd);
+    send_ok(w->u[0], "bob", "{\"msgtype\":1000,\"message\":\"after the file\"}", ids[1]);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    wait_for(w, ids, 2, 120, &v);
+    json_t *f = json_object_get(find_line(&v, ids[0]), "file");
+    assert_string_equal(json_string_value(json_object_get(f, "filename")), "tampered.bin");
     assert_null(json_object_get(f, "localfilename"));
     assert_no_duplicates(&v);
     logview_free(&v);
@@ -1107,7 +1186,8 @@ int main(void)
         cmocka_unit_test(test_bot__lists_the_running_bot),
         cmocka_unit_test(test_bot__every_message_type),
         cmocka_unit_test(test_bot__attachments),
-        cmocka_unit_test(test_bot__attachment_gone),
+        cmocka_unit_test(test_bot__attachment_recalled),
+        cmocka_unit_test(test_bot__attachment_tampered),
         cmocka_unit_test(test_bot__attachment_retried),
         cmocka_unit_test(test_bot__rotates),
         cmocka_unit_test(test_bot__offline_catch_up),
