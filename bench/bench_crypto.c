@@ -142,7 +142,7 @@ static struct row measure(struct setup *s, size_t n, int reps, EVP_PKEY *peer, d
         struct envelope_header h = {0};
         struct envelope_splitter sp;
         struct envelope_opened o;
-        struct envelope_open_cb cb = {lookup, NULL, s, NULL, 0};
+        struct envelope_open_cb cb = {lookup, NULL, s, NULL, 0, NULL};
         size_t who = (size_t)k % n;
         double t0, c0;
         int rc;

@@ -12,7 +12,7 @@ static int ready;
 static void try_open(const uint8_t *d, size_t len)
 {
     for (unsigned i = 0; i < 2; i++) {
-        struct envelope_open_cb cb = {fuzz_lookup, NULL, &world, NULL, 0};
+        struct envelope_open_cb cb = {fuzz_lookup, NULL, &world, NULL, 0, NULL};
         struct envelope_opened o;
         if (envelope_open(d, len, &world.receiver[i].dev, &cb, &o) == 0)
             envelope_opened_release(&o);

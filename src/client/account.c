@@ -26,7 +26,13 @@ int client_alloc(struct parley_client **out)
     *out = NULL;
     if (!c)
         return PARLEY_ENOMEM;
+    int rc = keys_cert_cache_init(&c->certs, KEYS_CERT_CACHE_DEFAULT);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
     if (pipe2(c->ev_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        keys_cert_cache_release(&c->certs);
         free(c);
         return PARLEY_EIO;
     }
@@ -53,6 +59,9 @@ void parley_client_free(struct parley_client *c)
     }
     if (c->has_dev)
         keys_device_release(&c->dev);
+    keys_cert_cache_release(&c->certs);
+    if (c->rx_id_ok)
+        sig_key_release(&c->rx_id);
     if (c->device_token) {
         OPENSSL_cleanse(c->device_token, strlen(c->device_token));
         free(c->device_token);

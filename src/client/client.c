@@ -169,33 +169,46 @@ static void replenish(struct parley_client *c)
 
 struct open_ctx {
     struct parley_client *c;
-    struct sig_key key;
-    bool has_key;
     uint8_t unknown_user[KEYS_ID_LEN];
     bool unknown;
 };
 
-static int on_identity(void *arg, const uint8_t user_id[KEYS_ID_LEN], const struct sig_key **out)
+/* The pinned identity key of `user_id` (caller holds mu). The pin is read
+ * for every message, so unpinning or re-pinning takes effect at once; the
+ * parsed key object is reused while the pinned bytes stay the same. */
+static int pinned_identity(struct parley_client *c, const uint8_t user_id[KEYS_ID_LEN],
+                           const struct sig_key **out)
 {
-    struct open_ctx *o = arg;
     struct buf k = BUF_INIT(SUITE_MAX_SIG_PK);
     char hex[PARLEY_ID_HEX];
     int rc;
 
+    *out = NULL;
     hex_encode(user_id, KEYS_ID_LEN, hex);
-    rc = lstore_pin_get(o->c->st, hex, &k, NULL);
+    rc = lstore_pin_get(c->st, hex, &k, NULL);
+    if (rc == 0 && !(c->rx_id_ok && c->rx_id.alg == c->suite->sig && c->rx_id.pk_len == k.len &&
+                     memcmp(c->rx_id_user, user_id, KEYS_ID_LEN) == 0 &&
+                     memcmp(c->rx_id.pk, k.data, k.len) == 0)) {
+        if (c->rx_id_ok)
+            sig_key_release(&c->rx_id);
+        rc = sig_key_from_public(&c->rx_id, c->suite->sig, k.data, k.len);
+        c->rx_id_ok = rc == 0;
+        memcpy(c->rx_id_user, user_id, KEYS_ID_LEN);
+    }
+    if (rc == 0)
+        *out = &c->rx_id;
+    buf_release(&k);
+    return rc;
+}
+
+static int on_identity(void *arg, const uint8_t user_id[KEYS_ID_LEN], const struct sig_key **out)
+{
+    struct open_ctx *o = arg;
+    int rc = pinned_identity(o->c, user_id, out);
     if (rc == PARLEY_ENOTFOUND) {
         memcpy(o->unknown_user, user_id, KEYS_ID_LEN);
         o->unknown = true;
     }
-    if (rc == 0) {
-        if (o->has_key)
-            sig_key_release(&o->key);
-        rc = sig_key_from_public(&o->key, o->c->suite->sig, k.data, k.len);
-        o->has_key = rc == 0;
-        *out = &o->key;
-    }
-    buf_release(&k);
     return rc;
 }
 
@@ -550,6 +563,7 @@ static int open_delivery(struct parley_client *c, struct rx_batch *b,
         .arg = &ctx,
         .replay_arg = &ctx,
         .now = (uint64_t)time(NULL),
+        .certs = &c->certs,
     };
     char seen[PARLEY_ID_HEX];
     int rc;
@@ -598,8 +612,6 @@ static int open_delivery(struct parley_client *c, struct rx_batch *b,
         if (rc < 0)
             break;
     }
-    if (ctx.has_key)
-        sig_key_release(&ctx.key);
     return rc;
 }
 

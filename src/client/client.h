@@ -66,6 +66,14 @@ struct parley_client {
     size_t n_bots;
     bool bots_known;
 
+    /* The receive path (client.c): sender device certificates already
+     * verified (locks itself), and the last pinned identity key parsed
+     * (guarded by mu). */
+    struct keys_cert_cache certs;
+    struct sig_key rx_id;
+    uint8_t rx_id_user[KEYS_ID_LEN];
+    bool rx_id_ok;
+
     struct conn *conn;
 
     pthread_mutex_t ev_mu;

@@ -495,6 +495,17 @@ static int delivery_parse(const uint8_t *d, size_t len, struct envelope_header *
     return wire_end(&w);
 }
 
+int envelope_delivery_sender(const uint8_t *d, size_t len, uint8_t user_id[KEYS_ID_LEN])
+{
+    struct envelope_header h;
+    struct delivery v;
+    int rc = delivery_parse(d, len, &h, &v);
+    if (rc < 0)
+        return rc;
+    memcpy(user_id, v.cert + 2, KEYS_ID_LEN);
+    return 0;
+}
+
 int envelope_open(const uint8_t *d, size_t len, const struct keys_device *me,
                   const struct envelope_open_cb *cb, struct envelope_opened *out)
 {
@@ -530,7 +541,8 @@ int envelope_open(const uint8_t *d, size_t len, const struct keys_device *me,
         rc = rc < 0 ? rc : PARLEY_ENOTFOUND;
         goto out;
     }
-    rc = keys_cert_verify(v.cert, v.cert_len, pinned, out->sender_user, &cert);
+    rc = keys_cert_verify_cached(cb ? cb->certs : NULL, v.cert, v.cert_len, pinned,
+                                 out->sender_user, &cert);
     if (rc < 0)
         goto out;
     cert_ok = true;

@@ -93,6 +93,9 @@ struct envelope_open_cb {
     void *arg;        /* for identity */
     void *replay_arg; /* for check_replay */
     uint64_t now;     /* Unix seconds to check expiry against; 0 skips the check */
+    /* Certificates already verified against the same pinned identity key
+     * (keys_cert_verify_cached); NULL verifies every one. */
+    struct keys_cert_cache *certs;
 };
 
 struct envelope_opened {
@@ -113,6 +116,10 @@ struct envelope_opened {
  * PARLEY_EREPLAY, PARLEY_ENOMEM. */
 int envelope_open(const uint8_t *d, size_t len, const struct keys_device *me,
                   const struct envelope_open_cb *cb, struct envelope_opened *out);
+/* The user id the sender's certificate in a delivery names (unverified: for
+ * looking up that user's pinned identity key before envelope_open).
+ * Returns 0 or PARLEY_EPROTO. */
+int envelope_delivery_sender(const uint8_t *d, size_t len, uint8_t user_id[KEYS_ID_LEN]);
 void envelope_opened_release(struct envelope_opened *o);
 
 /* A small in-memory set of seen message ids (tests, bots); clients persist

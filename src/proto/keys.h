@@ -11,6 +11,8 @@
 #ifndef PARLEY_PROTO_KEYS_H
 #define PARLEY_PROTO_KEYS_H
 
+#include <pthread.h>
+
 #include "common/buf.h"
 #include "hpke.h"
 #include "sig.h"
@@ -124,6 +126,56 @@ int keys_device_load(struct keys_device *dev, const uint8_t *p, size_t len);
 int keys_cert_verify(const uint8_t *p, size_t len, const struct sig_key *identity,
                      const uint8_t user_id[KEYS_ID_LEN], struct keys_cert *out);
 void keys_cert_release(struct keys_cert *c);
+
+/* A bounded cache of verified device certificates, so that a receiver
+ * checks a sender device's certificate once rather than once per message
+ * (docs/protocol.md, "Opening"). An entry is found only by the SHA-256 of
+ * the user id, the identity public key (algorithm and bytes) the
+ * certificate was verified against and the full certificate bytes, and a
+ * hit also compares those bytes exactly: a certificate changed in any
+ * byte, or presented under another user or another pinned identity key,
+ * misses and is verified from scratch. The caller still looks up the
+ * pinned identity key for every message, so unpinning or re-pinning a user
+ * takes effect at once. Least recently used entries are evicted; entries
+ * are wiped when evicted and on release. Thread-safe (one mutex); pure
+ * otherwise (no I/O). */
+#define KEYS_CERT_CACHE_DEFAULT 64
+#define KEYS_CERT_MAX_LEN       (2 + 2 * KEYS_ID_LEN + 2 * SUITE_MAX_SIG_PK + 8 + SUITE_MAX_SIG)
+
+struct keys_cert_cache_entry {
+    uint8_t tag[32]; /* SHA-256 of the key above */
+    uint8_t user_id[KEYS_ID_LEN];
+    uint8_t id_pk[SUITE_MAX_SIG_PK];
+    size_t id_pk_len;
+    enum sig_alg id_alg;
+    uint8_t cert_bytes[KEYS_CERT_MAX_LEN];
+    size_t cert_len;
+    struct keys_cert cert; /* its keys are shared with each copy handed out */
+    uint64_t used;         /* for LRU eviction; 0 = empty slot */
+};
+
+struct keys_cert_cache {
+    pthread_mutex_t mu;
+    struct keys_cert_cache_entry *e;
+    size_t cap;
+    uint64_t tick;
+    uint64_t hits, misses; /* counters, for tests and statistics */
+};
+
+/* cap: the number of certificates kept (1..4096). Returns 0, PARLEY_EINVAL,
+ * PARLEY_ENOMEM. */
+int keys_cert_cache_init(struct keys_cert_cache *cc, size_t cap);
+/* Wipes and frees every entry. */
+void keys_cert_cache_release(struct keys_cert_cache *cc);
+/* keys_cert_verify(), answered from `cc` when exactly these certificate
+ * bytes verified before against exactly this identity key and user id;
+ * otherwise verified in full and, if valid, remembered. `identity` and
+ * `user_id` are required here (PARLEY_EINVAL). `cc` may be NULL: then this
+ * is keys_cert_verify(). `out` is the caller's own copy: release it with
+ * keys_cert_release. */
+int keys_cert_verify_cached(struct keys_cert_cache *cc, const uint8_t *p, size_t len,
+                            const struct sig_key *identity, const uint8_t user_id[KEYS_ID_LEN],
+                            struct keys_cert *out);
 
 /* Parse a bundle and verify identity -> certificate -> every pre-key.
  * `identity` may be NULL only to learn the identity key on first use: then

@@ -404,7 +404,7 @@ int tc_open(struct tc_device *d, const struct tc_delivery *x, struct tc_user **u
             char *text, size_t textlen, uint8_t msg_id[KEYS_ID_LEN])
 {
     struct dir dir = {users, n};
-    struct envelope_open_cb cb = {lookup, NULL, &dir, NULL, 0};
+    struct envelope_open_cb cb = {lookup, NULL, &dir, NULL, 0, NULL};
     struct envelope_opened o;
     int rc = envelope_open(x->data, x->len, &d->dev, &cb, &o);
 

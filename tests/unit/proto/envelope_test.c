@@ -72,7 +72,7 @@ static int lookup(void *arg, const uint8_t user[KEYS_ID_LEN], const struct sig_k
 
 static struct envelope_open_cb cb_for(struct world *w)
 {
-    struct envelope_open_cb cb = {lookup, replay_cache_cb, w, &w->replay, 1700000100};
+    struct envelope_open_cb cb = {lookup, replay_cache_cb, w, &w->replay, 1700000100, NULL};
     return cb;
 }
 
@@ -367,7 +367,7 @@ static void test_envelope__audit_paths_for_all_sizes(void **state)
         for (size_t i = 0; i < n; i++) {
             struct buf d = BUF_INIT(1 << 20);
             struct envelope_opened o;
-            struct envelope_open_cb cb = {lookup, NULL, &w, NULL, 0};
+            struct envelope_open_cb cb = {lookup, NULL, &w, NULL, 0, NULL};
             assert_int_equal(envelope_splitter_for(&sp, devs[i].device_id, &d), 0);
             assert_int_equal(envelope_open(d.data, d.len, &devs[i], &cb, &o), 0);
             assert_memory_equal(o.pt, "tree", 4);
@@ -538,7 +538,7 @@ static void test_envelope__deterministic_vector(void **state)
             memcpy(w1.p[0].user, alice_id, KEYS_ID_LEN);
             w1.p[0].id.key = pinned;
             w1.n = 1;
-            struct envelope_open_cb cb = {lookup, NULL, &w1, NULL, 1700000000};
+            struct envelope_open_cb cb = {lookup, NULL, &w1, NULL, 1700000000, NULL};
             assert_int_equal(envelope_open(d.data, d.len, &bd, &cb, &o), 0);
         }
         assert_memory_equal(o.pt, msg, strlen(msg));
@@ -642,7 +642,7 @@ static void test_envelope__allocation_failures_are_errors(void **state)
                     buf_release(&again);
                 }
             } else {
-                struct envelope_open_cb cb = {lookup, NULL, &w, NULL, 0};
+                struct envelope_open_cb cb = {lookup, NULL, &w, NULL, 0, NULL};
                 rc = envelope_open(d.data, d.len, &w.p[1].dev, &cb, &o);
                 if (rc == 0) {
                     assert_int_equal(o.pt_len, 3);

@@ -274,6 +274,97 @@ static void test_keys__cert_names_its_user(void **state)
     unmake(&a);
 }
 
+/* The verified-certificate cache answers only for the exact bytes it
+ * verified, under the identity key and user it verified them against. */
+static void cert_cache(unsigned suite)
+{
+    struct world a, b, m;
+    struct keys_cert_cache cc;
+    struct keys_cert c;
+    const struct suite *s = suite_get(suite);
+
+    make(&a, suite, alice, 0);
+    make(&b, suite, bob, 0);
+    /* A device of a second identity key for the same user id: what a
+     * server swapping alice's key would present. */
+    make(&m, suite, alice, 0);
+    assert_int_equal(keys_cert_cache_init(&cc, 2), 0);
+
+    assert_int_equal(keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len, &a.id.key, alice, &c),
+                     0);
+    assert_memory_equal(c.device.pk, a.dev.sign.pk, s->sig_pk_len);
+    keys_cert_release(&c);
+    assert_int_equal(cc.misses, 1);
+    assert_int_equal(cc.hits, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(
+            keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len, &a.id.key, alice, &c), 0);
+        assert_memory_equal(c.device_id, a.dev.device_id, KEYS_ID_LEN);
+        assert_memory_equal(c.device.pk, a.dev.sign.pk, s->sig_pk_len);
+        assert_non_null(c.device.pkey);
+        keys_cert_release(&c); /* the cached copy stays usable */
+    }
+    assert_int_equal(cc.hits, 3);
+
+    /* The cached certificate under another identity key or another user. */
+    assert_int_equal(keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len, &m.id.key, alice, &c),
+                     PARLEY_EAUTH);
+    assert_int_equal(keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len, &b.id.key, bob, &c),
+                     PARLEY_EAUTH);
+    assert_int_equal(keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len, &a.id.key, bob, &c),
+                     PARLEY_EAUTH);
+    /* A certificate of the other key, checked against the pinned one. */
+    assert_int_equal(keys_cert_verify_cached(&cc, m.dev.cert, m.dev.cert_len, &a.id.key, alice, &c),
+                     PARLEY_EAUTH);
+
+    /* Every single-byte change of the cached certificate is refused. */
+    uint8_t *t = malloc(a.dev.cert_len);
+    assert_non_null(t);
+    for (size_t i = 0; i < a.dev.cert_len; i++) {
+        memcpy(t, a.dev.cert, a.dev.cert_len);
+        t[i] ^= 0x01;
+        int rc = keys_cert_verify_cached(&cc, t, a.dev.cert_len, &a.id.key, alice, &c);
+        assert_true(rc == PARLEY_EAUTH || rc == PARLEY_EPROTO);
+    }
+    /* Truncated or extended. */
+    assert_int_equal(
+        keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len - 1, &a.id.key, alice, &c),
+        PARLEY_EPROTO);
+    free(t);
+
+    /* Eviction (capacity 2): the other certificates displace alice's, which
+     * then verifies in full again, still correctly. */
+    assert_int_equal(keys_cert_verify_cached(&cc, b.dev.cert, b.dev.cert_len, &b.id.key, bob, &c),
+                     0);
+    keys_cert_release(&c);
+    assert_int_equal(keys_cert_verify_cached(&cc, m.dev.cert, m.dev.cert_len, &m.id.key, alice, &c),
+                     0);
+    keys_cert_release(&c);
+    uint64_t misses = cc.misses;
+    assert_int_equal(keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len, &a.id.key, alice, &c),
+                     0);
+    keys_cert_release(&c);
+    assert_int_equal(cc.misses, misses + 1);
+    /* Required arguments. */
+    assert_int_equal(keys_cert_verify_cached(&cc, a.dev.cert, a.dev.cert_len, NULL, alice, &c),
+                     PARLEY_EINVAL);
+    keys_cert_cache_release(&cc);
+    assert_int_equal(keys_cert_cache_init(&cc, 0), PARLEY_EINVAL);
+    unmake(&a);
+    unmake(&b);
+    unmake(&m);
+}
+
+static void test_keys__cert_cache_default(void **state)
+{
+    cert_cache(SUITE_DEFAULT);
+}
+
+static void test_keys__cert_cache_fips(void **state)
+{
+    cert_cache(SUITE_FIPS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +376,8 @@ int main(void)
         cmocka_unit_test(test_keys__store_roundtrip),
         cmocka_unit_test(test_keys__safety_number_and_qr),
         cmocka_unit_test(test_keys__cert_names_its_user),
+        cmocka_unit_test(test_keys__cert_cache_default),
+        cmocka_unit_test(test_keys__cert_cache_fips),
         cmocka_unit_test(test_keys__ecdsa_signatures_have_one_encoding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
