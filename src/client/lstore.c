@@ -2,6 +2,7 @@
  * what is encrypted and why). */
 #include "lstore.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,12 +16,29 @@
 
 #define SCHEMA_VERSION "1"
 
+/* Statements are prepared once per store handle (SQLITE_PREPARE_PERSISTENT)
+ * and reset after each use, keyed by their SQL text. A statement already
+ * in use (a callback of an *_each walk using the same query, or another
+ * thread) gets a one-off statement instead. */
+#define STMT_CACHE 64
+
+struct stmt_slot {
+    const char *sql; /* sqlite3_sql(s) */
+    size_t len;
+    sqlite3_stmt *s;
+    bool busy;
+};
+
 struct lstore {
     sqlite3 *db;
     uint8_t key[LSTORE_KEY_LEN];
     bool unlocked;
     struct prim prim;
     bool prim_ok;
+    pthread_mutex_t stmt_mu;
+    bool stmt_mu_ok;
+    struct stmt_slot stmts[STMT_CACHE];
+    size_t n_stmts;
 };
 
 static const char schema[] =
@@ -58,14 +76,69 @@ static int exec(struct lstore *st, const char *sql)
 
 static int prepare(struct lstore *st, const char *sql, sqlite3_stmt **s)
 {
+    struct stmt_slot *free_slot = NULL;
+    size_t len = strlen(sql);
+    bool cached = false;
+
+    *s = NULL;
+    pthread_mutex_lock(&st->stmt_mu);
+    for (size_t i = 0; i < st->n_stmts; i++) {
+        struct stmt_slot *e = &st->stmts[i];
+        if (e->len != len || memcmp(e->sql, sql, len) != 0)
+            continue;
+        cached = true;
+        if (!e->busy) {
+            e->busy = true;
+            *s = e->s;
+        }
+        break;
+    }
+    if (!*s && !cached && st->n_stmts < STMT_CACHE &&
+        sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL) == SQLITE_OK) {
+        free_slot = &st->stmts[st->n_stmts++];
+        free_slot->sql = sqlite3_sql(*s); /* owned by the statement */
+        free_slot->len = len;
+        free_slot->s = *s;
+        free_slot->busy = true;
+    }
+    pthread_mutex_unlock(&st->stmt_mu);
+    if (*s)
+        return 0;
     return sqlite3_prepare_v2(st->db, sql, -1, s, NULL) == SQLITE_OK ? 0 : PARLEY_ESTORE;
 }
 
-static int step_done(sqlite3_stmt *s)
+/* The end of a statement's use: reset a cached one, finalize a one-off. */
+static void finish(struct lstore *st, sqlite3_stmt *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&st->stmt_mu);
+    for (size_t i = 0; i < st->n_stmts; i++) {
+        if (st->stmts[i].s == s) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            st->stmts[i].busy = false;
+            pthread_mutex_unlock(&st->stmt_mu);
+            return;
+        }
+    }
+    pthread_mutex_unlock(&st->stmt_mu);
+    sqlite3_finalize(s);
+}
+
+static int step_done(struct lstore *st, sqlite3_stmt *s)
 {
     int r = sqlite3_step(s);
-    sqlite3_finalize(s);
+    finish(st, s);
     return r == SQLITE_DONE ? 0 : PARLEY_ESTORE;
+}
+
+/* One statement, through the cache (BEGIN, COMMIT, SAVEPOINT...). */
+static int run(struct lstore *st, const char *sql)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, sql, &s);
+    return rc < 0 ? rc : step_done(st, s);
 }
 
 /* Open the file with the connection settings every account file gets. */
@@ -77,6 +150,11 @@ static int db_open(const char *path, int flags, struct lstore **out)
     *out = NULL;
     if (!st)
         return PARLEY_ENOMEM;
+    if (pthread_mutex_init(&st->stmt_mu, NULL) != 0) {
+        free(st);
+        return PARLEY_ENOMEM;
+    }
+    st->stmt_mu_ok = true;
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         rc = PARLEY_ESTORE;
         goto fail;
@@ -106,7 +184,11 @@ void lstore_close(struct lstore *st)
     OPENSSL_cleanse(st->key, sizeof(st->key));
     if (st->prim_ok)
         prim_release(&st->prim);
+    for (size_t i = 0; i < st->n_stmts; i++)
+        sqlite3_finalize(st->stmts[i].s);
     sqlite3_close(st->db);
+    if (st->stmt_mu_ok)
+        pthread_mutex_destroy(&st->stmt_mu);
     free(st);
 }
 
@@ -147,7 +229,7 @@ int lstore_create(const char *path, const char *password, const char *network_id
         rc = prepare(st, "INSERT INTO secrets(name, blob) VALUES('storage_key', ?)", &s);
         if (rc == 0) {
             sqlite3_bind_blob(s, 1, wrapped.data, (int)wrapped.len, SQLITE_TRANSIENT);
-            rc = step_done(s);
+            rc = step_done(st, s);
         }
     }
     if (rc == 0)
@@ -181,7 +263,7 @@ static int get_blob(struct lstore *st, const char *sql, const char *key, struct 
     } else {
         rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
     }
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -252,12 +334,12 @@ int lstore_peek(const char *path, char **network_id, char **username)
 
 int lstore_begin(struct lstore *st)
 {
-    return exec(st, "BEGIN IMMEDIATE");
+    return run(st, "BEGIN IMMEDIATE");
 }
 
 int lstore_commit(struct lstore *st)
 {
-    if (exec(st, "COMMIT") == 0)
+    if (run(st, "COMMIT") == 0)
         return 0;
     lstore_rollback(st);
     return PARLEY_ESTORE;
@@ -266,17 +348,17 @@ int lstore_commit(struct lstore *st)
 void lstore_rollback(struct lstore *st)
 {
     if (!sqlite3_get_autocommit(st->db))
-        (void)exec(st, "ROLLBACK");
+        (void)run(st, "ROLLBACK");
 }
 
 int lstore_savepoint(struct lstore *st)
 {
-    return exec(st, "SAVEPOINT step");
+    return run(st, "SAVEPOINT step");
 }
 
 int lstore_release(struct lstore *st)
 {
-    return exec(st, "RELEASE step");
+    return run(st, "RELEASE step");
 }
 
 void lstore_rollback_to(struct lstore *st)
@@ -292,7 +374,7 @@ int lstore_set(struct lstore *st, const char *name, const char *value)
         return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
-    return step_done(s);
+    return step_done(st, s);
 }
 
 int lstore_get(struct lstore *st, const char *name, char **out)
@@ -311,7 +393,7 @@ int lstore_get(struct lstore *st, const char *name, char **out)
     } else {
         rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
     }
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -389,7 +471,7 @@ int lstore_secret_put(struct lstore *st, const char *name, const uint8_t *p, siz
     if (rc == 0) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(s, 2, ct.data, (int)ct.len, SQLITE_STATIC);
-        rc = step_done(s);
+        rc = step_done(st, s);
     }
     buf_release(&ct);
     return rc;
@@ -419,7 +501,7 @@ int lstore_secret_delete(struct lstore *st, const char *name)
     rc = prepare(st, "DELETE FROM secrets WHERE name = ?", &s);
     if (rc == 0) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        rc = step_done(s);
+        rc = step_done(st, s);
     }
     return rc;
 }
@@ -439,7 +521,7 @@ int lstore_pin_get(struct lstore *st, const char *user_id, struct buf *key, int 
     } else {
         rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
     }
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -458,7 +540,7 @@ int lstore_pin_put(struct lstore *st, const char *user_id, const char *username,
     sqlite3_bind_blob(s, 3, key, (int)n, SQLITE_STATIC);
     sqlite3_bind_int(s, 4, verified);
     sqlite3_bind_int64(s, 5, (sqlite3_int64)time(NULL));
-    return step_done(s);
+    return step_done(st, s);
 }
 
 int lstore_pin_username(struct lstore *st, const char *user_id, char **out)
@@ -476,7 +558,7 @@ int lstore_pin_username(struct lstore *st, const char *user_id, char **out)
     } else {
         rc = PARLEY_ENOTFOUND;
     }
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -503,7 +585,7 @@ int lstore_conv_put(struct lstore *st, const struct lstore_conv *c)
             sqlite3_bind_null(s, 4);
         sqlite3_bind_int64(s, 5, c->expiration);
         sqlite3_bind_int64(s, 6, c->burn_on_read);
-        rc = step_done(s);
+        rc = step_done(st, s);
     }
     buf_release(&title);
     return rc;
@@ -541,7 +623,7 @@ int lstore_conv_get(struct lstore *st, const char *conv_id, struct lstore_conv *
             out->title = (char *)buf_detach(&title, &(size_t){0});
     }
 out:
-    sqlite3_finalize(s);
+    finish(st, s);
     buf_release(&title);
     return rc;
 }
@@ -564,7 +646,7 @@ int lstore_conv_each(struct lstore *st, int (*fn)(void *arg, const struct lstore
     }
     if (rc == 0 && r != SQLITE_DONE)
         rc = PARLEY_ESTORE;
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -585,7 +667,7 @@ int lstore_pin_each(struct lstore *st,
                 (size_t)sqlite3_column_bytes(s, 2), sqlite3_column_int(s, 3));
     if (rc == 0 && r != SQLITE_DONE)
         rc = PARLEY_ESTORE;
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -596,7 +678,7 @@ int lstore_conv_delete(struct lstore *st, const char *conv_id)
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
-    return step_done(s);
+    return step_done(st, s);
 }
 
 int lstore_msg_seen(struct lstore *st, const char *msg_id)
@@ -607,7 +689,7 @@ int lstore_msg_seen(struct lstore *st, const char *msg_id)
         return rc;
     sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
     int r = sqlite3_step(s);
-    sqlite3_finalize(s);
+    finish(st, s);
     if (r == SQLITE_ROW)
         return PARLEY_EREPLAY;
     return r == SQLITE_DONE ? 0 : PARLEY_ESTORE;
@@ -629,7 +711,7 @@ int lstore_msg_put(struct lstore *st, const struct lstore_msg *m)
     if (rc == 0) {
         sqlite3_bind_text(s, 1, m->msg_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)m->expires_at);
-        rc = step_done(s);
+        rc = step_done(st, s);
     }
     if (rc < 0)
         goto out;
@@ -648,7 +730,7 @@ int lstore_msg_put(struct lstore *st, const struct lstore_msg *m)
         sqlite3_bind_int64(s, 8, (sqlite3_int64)m->expires_at);
         sqlite3_bind_int(s, 9, m->burn_on_read);
         sqlite3_bind_int(s, 10, m->state);
-        rc = step_done(s);
+        rc = step_done(st, s);
     }
 out:
     buf_release(&body);
@@ -699,7 +781,7 @@ int lstore_msg_each(struct lstore *st, const char *conv_id, size_t limit,
     }
     if (rc == 0 && r != SQLITE_DONE)
         rc = PARLEY_ESTORE;
-    sqlite3_finalize(s);
+    finish(st, s);
     buf_release_secure(&body);
     return rc;
 }
@@ -712,7 +794,7 @@ int lstore_msg_set_state(struct lstore *st, const char *msg_id, int state)
         return rc;
     sqlite3_bind_int(s, 1, state);
     sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
-    rc = step_done(s);
+    rc = step_done(st, s);
     if (rc == 0 && sqlite3_changes(st->db) == 0)
         rc = PARLEY_ENOTFOUND;
     return rc;
@@ -727,7 +809,7 @@ int lstore_prekey_used(struct lstore *st, uint32_t id, uint64_t now)
         return rc;
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)now);
-    return step_done(s);
+    return step_done(st, s);
 }
 
 /* A vault item's AAD name: conversation and item, so an item cannot be
@@ -752,7 +834,7 @@ int lstore_vault_put(struct lstore *st, const char *conv_id, const char *item, c
         sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, item, -1, SQLITE_STATIC);
         sqlite3_bind_blob(s, 3, ct.data, (int)ct.len, SQLITE_STATIC);
-        rc = step_done(s);
+        rc = step_done(st, s);
     }
     buf_release(&ct);
     return rc;
@@ -765,7 +847,7 @@ int lstore_vault_delete(struct lstore *st, const char *conv_id, const char *item
     if (rc == 0) {
         sqlite3_bind_text(s, 1, conv_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 2, item, -1, SQLITE_STATIC);
-        rc = step_done(s);
+        rc = step_done(st, s);
     }
     return rc;
 }
@@ -794,7 +876,7 @@ int lstore_vault_each(struct lstore *st, const char *conv_id,
     }
     if (rc == 0 && r != SQLITE_DONE)
         rc = PARLEY_ESTORE;
-    sqlite3_finalize(s);
+    finish(st, s);
     buf_release_secure(&pt);
     return rc;
 }
@@ -816,7 +898,7 @@ int lstore_msg_body(struct lstore *st, const char *msg_id, int *msgtype, struct 
     } else {
         rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
     }
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -832,7 +914,7 @@ int lstore_msg_sender(struct lstore *st, const char *msg_id, char out[33])
         strlcpy_p(out, (const char *)sqlite3_column_text(s, 0), 33);
     else
         rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -844,7 +926,7 @@ int lstore_msg_set_expiry(struct lstore *st, const char *msg_id, uint64_t expire
         return rc;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)expires_at);
     sqlite3_bind_text(s, 2, msg_id, -1, SQLITE_STATIC);
-    rc = step_done(s);
+    rc = step_done(st, s);
     if (rc == 0 && sqlite3_changes(st->db) == 0)
         rc = PARLEY_ENOTFOUND;
     return rc;
@@ -862,7 +944,7 @@ int lstore_msg_purge_expired(struct lstore *st, uint64_t now)
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, (sqlite3_int64)now);
-    rc = step_done(s);
+    rc = step_done(st, s);
     return rc < 0 ? rc : sqlite3_changes(st->db);
 }
 
@@ -880,7 +962,7 @@ int lstore_msg_meta(struct lstore *st, const char *msg_id, char conv_id[33], int
     } else {
         rc = r == SQLITE_DONE ? PARLEY_ENOTFOUND : PARLEY_ESTORE;
     }
-    sqlite3_finalize(s);
+    finish(st, s);
     return rc;
 }
 
@@ -891,7 +973,7 @@ int lstore_journal_add(struct lstore *st, const char *msg_id)
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
-    return step_done(s);
+    return step_done(st, s);
 }
 
 int lstore_journal_each(struct lstore *st, int (*fn)(void *arg, const struct lstore_msg *m),
@@ -930,7 +1012,7 @@ int lstore_journal_each(struct lstore *st, int (*fn)(void *arg, const struct lst
     }
     if (rc == 0 && r != SQLITE_DONE)
         rc = PARLEY_ESTORE;
-    sqlite3_finalize(s);
+    finish(st, s);
     buf_release_secure(&body);
     return rc;
 }
@@ -942,7 +1024,7 @@ int lstore_journal_done(struct lstore *st, const char *msg_id)
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
-    rc = step_done(s);
+    rc = step_done(st, s);
     if (rc < 0)
         return rc;
     /* The application keeps its own copy now; the id stays seen. */
@@ -950,5 +1032,5 @@ int lstore_journal_done(struct lstore *st, const char *msg_id)
     if (rc < 0)
         return rc;
     sqlite3_bind_text(s, 1, msg_id, -1, SQLITE_STATIC);
-    return step_done(s);
+    return step_done(st, s);
 }

@@ -305,6 +305,75 @@ static void test_lstore__journal(void **state)
     lstore_close(st);
 }
 
+/* A walk whose callback runs the same query again (statements are reused
+ * per store handle: a busy one must not be handed out twice). */
+struct nested {
+    struct lstore *st;
+    char outer[512], inner[512];
+    int depth;
+};
+
+static int nested_cb(void *arg, const struct lstore_msg *m)
+{
+    struct nested *n = arg;
+    char *out = n->depth ? n->inner : n->outer;
+    size_t l = strlen(out);
+    snprintf(out + l, 512 - l, "%.4s;", m->msg_id);
+    if (n->depth == 0) {
+        n->depth++;
+        assert_int_equal(lstore_journal_each(n->st, nested_cb, n), 0);
+        n->depth--;
+    }
+    return 0;
+}
+
+static void test_lstore__statements_reused_safely(void **state)
+{
+    struct fixture *f = *state;
+    struct nested n = {0};
+    static const char *mid[] = {"1111aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "2222aaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+
+    assert_int_equal(lstore_create(f->path, "pw", "net", "bot", &n.st), 0);
+    for (int i = 0; i < 2; i++) {
+        struct lstore_msg m = {.msgtype = 1000, .body = "x", .state = LSTORE_MSG_RECEIVED};
+        snprintf(m.msg_id, sizeof(m.msg_id), "%s", mid[i]);
+        snprintf(m.conv_id, sizeof(m.conv_id), "c%031d", 0);
+        snprintf(m.sender, sizeof(m.sender), "s%031d", 0);
+        snprintf(m.sender_device, sizeof(m.sender_device), "d%031d", 0);
+        assert_int_equal(lstore_msg_put(n.st, &m), 0);
+        assert_int_equal(lstore_journal_add(n.st, mid[i]), 0);
+    }
+    assert_int_equal(lstore_journal_each(n.st, nested_cb, &n), 0);
+    assert_string_equal(n.outer, "1111;2222;");
+    assert_string_equal(n.inner, "1111;2222;1111;2222;");
+
+    /* A rolled back transaction leaves nothing, and the same statements
+     * work again afterwards. */
+    struct lstore_msg m = {.msgtype = 1000, .body = "y", .state = LSTORE_MSG_RECEIVED};
+    snprintf(m.msg_id, sizeof(m.msg_id), "3333%028d", 0);
+    snprintf(m.conv_id, sizeof(m.conv_id), "c%031d", 0);
+    snprintf(m.sender, sizeof(m.sender), "s%031d", 0);
+    snprintf(m.sender_device, sizeof(m.sender_device), "d%031d", 0);
+    assert_int_equal(lstore_begin(n.st), 0);
+    assert_int_equal(lstore_savepoint(n.st), 0);
+    assert_int_equal(lstore_msg_put(n.st, &m), 0);
+    lstore_rollback_to(n.st);
+    assert_int_equal(lstore_msg_seen(n.st, m.msg_id), 0);
+    assert_int_equal(lstore_msg_put(n.st, &m), 0);
+    lstore_rollback(n.st);
+    assert_int_equal(lstore_msg_seen(n.st, m.msg_id), 0);
+    assert_int_equal(lstore_begin(n.st), 0);
+    assert_int_equal(lstore_msg_put(n.st, &m), 0);
+    assert_int_equal(lstore_commit(n.st), 0);
+    assert_int_equal(lstore_msg_seen(n.st, m.msg_id), PARLEY_EREPLAY);
+    lstore_close(n.st);
+    /* Reopened: what was committed is there. */
+    assert_int_equal(lstore_open(f->path, "pw", &n.st), 0);
+    assert_int_equal(lstore_msg_seen(n.st, m.msg_id), PARLEY_EREPLAY);
+    lstore_close(n.st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +383,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lstore__messages_dedup_and_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lstore__pins_and_conversations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lstore__journal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lstore__statements_reused_safely, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
