@@ -511,6 +511,7 @@ out:
  * the batch instead of one per message, and still durable before acked. */
 struct rx_batch {
     bool tx;        /* a transaction is open on c->st */
+    bool unlocked;  /* mu was released since the batch began */
     uint64_t *acks; /* seqs to acknowledge once committed */
     size_t n_acks;
     struct client_event **evs; /* to publish once committed */
@@ -547,6 +548,7 @@ static void rx_flush(struct parley_client *c, struct rx_batch *b)
     }
     b->n_acks = 0;
     b->n_evs = 0;
+    b->unlocked = true;
     pthread_mutex_lock(&c->mu);
 }
 
@@ -615,49 +617,201 @@ static int open_delivery(struct parley_client *c, struct rx_batch *b,
     return rc;
 }
 
+/* Opening an envelope is pure computation over the frame in memory, so the
+ * envelopes of a batch are opened ahead on two threads (this one and a
+ * helper taking every other delivery) while this thread holds mu, so that
+ * nothing changes the device keys meanwhile. Storing then goes through
+ * them on this thread in the original order, with the checks that depend
+ * on what the batch stored before (replays, a one-time pre-key already
+ * used); a delivery that did not open ahead for a reason the sequential
+ * path handles itself (an unknown sender, a missing pre-key) goes through
+ * open_delivery() unchanged. */
+#define RX_AHEAD_MIN     8 /* smaller batches are opened on this thread alone */
+#define RX_AHEAD_SENDERS 16
+
+struct rx_item {
+    struct frame_delivery d;
+    bool parsed;
+    bool ahead; /* opened ahead: rc and o hold the result */
+    int rc;
+    struct envelope_opened o;
+};
+
+struct rx_sender {
+    uint8_t user[KEYS_ID_LEN];
+    bool pinned;
+    struct sig_key key; /* a reference of its own to the pinned key */
+};
+
+struct rx_ahead {
+    struct parley_client *c;
+    struct rx_item *items;
+    size_t n;
+    struct rx_sender senders[RX_AHEAD_SENDERS];
+    size_t n_senders;
+    uint64_t now;
+};
+
+static int ahead_identity(void *arg, const uint8_t user_id[KEYS_ID_LEN], const struct sig_key **out)
+{
+    struct rx_ahead *a = arg;
+    for (size_t i = 0; i < a->n_senders; i++) {
+        if (a->senders[i].pinned && memcmp(a->senders[i].user, user_id, KEYS_ID_LEN) == 0) {
+            *out = &a->senders[i].key;
+            return 0;
+        }
+    }
+    return PARLEY_ENOTFOUND;
+}
+
+static void open_ahead_from(struct rx_ahead *a, size_t first)
+{
+    struct envelope_open_cb cb = {
+        .identity = ahead_identity,
+        .arg = a,
+        .now = a->now,
+        .certs = &a->c->certs,
+    };
+    for (size_t i = first; i < a->n; i += 2)
+        if (a->items[i].ahead)
+            a->items[i].rc = envelope_open(a->items[i].d.delivery, a->items[i].d.len, &a->c->dev,
+                                           &cb, &a->items[i].o);
+}
+
+static void *open_ahead_thread(void *arg)
+{
+    open_ahead_from(arg, 1);
+    return NULL;
+}
+
+/* Caller holds mu. */
+static void open_ahead(struct parley_client *c, struct rx_item *items, size_t n)
+{
+    struct rx_ahead a = {.c = c, .items = items, .n = n, .now = (uint64_t)time(NULL)};
+    pthread_t th;
+    size_t todo = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        uint8_t user[KEYS_ID_LEN];
+        const struct sig_key *k;
+        size_t j;
+
+        if (!items[i].parsed ||
+            envelope_delivery_sender(items[i].d.delivery, items[i].d.len, user) < 0)
+            continue;
+        for (j = 0; j < a.n_senders && memcmp(a.senders[j].user, user, KEYS_ID_LEN); j++)
+            ;
+        if (j == a.n_senders) {
+            if (j == RX_AHEAD_SENDERS)
+                continue;
+            memcpy(a.senders[j].user, user, KEYS_ID_LEN);
+            a.senders[j].pinned = pinned_identity(c, user, &k) == 0;
+            if (a.senders[j].pinned) {
+                a.senders[j].key = *k;
+                EVP_PKEY_up_ref(k->pkey);
+            }
+            a.n_senders++;
+        }
+        if (a.senders[j].pinned) {
+            items[i].ahead = true;
+            todo++;
+        }
+    }
+    if (todo >= RX_AHEAD_MIN && pthread_create(&th, NULL, open_ahead_thread, &a) == 0) {
+        open_ahead_from(&a, 0);
+        pthread_join(th, NULL);
+    } else if (todo) {
+        open_ahead_from(&a, 0);
+        open_ahead_from(&a, 1);
+    }
+    for (size_t j = 0; j < a.n_senders; j++)
+        if (a.senders[j].pinned)
+            sig_key_release(&a.senders[j].key);
+}
+
+/* Store one delivery of the batch in order (caller holds mu). */
+static int accept_delivery(struct parley_client *c, struct rx_batch *b, struct rx_item *it,
+                           struct client_event **evp)
+{
+    char hex[PARLEY_ID_HEX];
+    int rc;
+
+    if (!it->ahead || it->rc == PARLEY_ENOTFOUND)
+        return open_delivery(c, b, &it->d, evp);
+    /* What open_delivery checks before opening, and envelope_open after
+     * decrypting, now that the deliveries before this one are stored. */
+    if (it->d.len >= ENVELOPE_HEADER_LEN && memcmp(it->d.delivery, "PD", 2) == 0) {
+        hex_encode(it->d.delivery + 8, KEYS_ID_LEN, hex);
+        if ((rc = lstore_msg_seen(c->st, hex)) < 0)
+            return rc;
+    }
+    if (it->rc < 0)
+        return it->rc;
+    if (!keys_device_find_prekey(&c->dev, it->o.prekey_id))
+        return open_delivery(c, b, &it->d, evp); /* used by the batch: refused there */
+    if (!b->tx) {
+        if ((rc = lstore_begin(c->st)) < 0)
+            return rc;
+        b->tx = true;
+    }
+    return store_opened(c, &it->o, it->d.ts_ms, evp);
+}
+
 static void on_binary(void *arg, const struct conn_msg *msgs, size_t n)
 {
     struct parley_client *c = arg;
     struct rx_batch b = {0};
+    struct rx_item *items;
 
     b.acks = calloc(n, sizeof(*b.acks));
     b.evs = calloc(n, sizeof(*b.evs));
-    if (!b.acks || !b.evs) {
+    items = calloc(n, sizeof(*items));
+    if (!b.acks || !b.evs || !items) {
         free(b.acks);
         free(b.evs);
+        free(items);
         return; /* unacknowledged: the server sends them again */
     }
-    pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < n; i++) {
-        struct frame_delivery d;
+        items[i].parsed = frame_delivery_parse(msgs[i].p, msgs[i].n, &items[i].d) == 0;
+        if (!items[i].parsed)
+            log_warnx("malformed frame from the server len=%zu", msgs[i].n);
+    }
+    pthread_mutex_lock(&c->mu);
+    open_ahead(c, items, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct frame_delivery *d = &items[i].d;
         struct client_event *e = NULL;
         int rc;
 
-        if (frame_delivery_parse(msgs[i].p, msgs[i].n, &d) < 0) {
-            log_warnx("malformed frame from the server len=%zu", msgs[i].n);
+        if (!items[i].parsed)
             continue;
-        }
-        rc = open_delivery(c, &b, &d, &e);
+        /* Keys or pins may have changed while mu was released (learning
+         * a new sender's identity): open the rest again as they come. */
+        if (b.unlocked)
+            items[i].ahead = false;
+        rc = accept_delivery(c, &b, &items[i], &e);
+        envelope_opened_release(&items[i].o);
         switch (rc) {
         case 0:
-            b.acks[b.n_acks++] = d.seq;
+            b.acks[b.n_acks++] = d->seq;
             if (e)
                 b.evs[b.n_evs++] = e;
             break;
         case PARLEY_EREPLAY:
-            b.acks[b.n_acks++] = d.seq; /* a second delivery of a stored message */
+            b.acks[b.n_acks++] = d->seq; /* a second delivery of a stored message */
             break;
         case PARLEY_EIO:
         case PARLEY_ESTORE:
         case PARLEY_ENOMEM:
             /* Transient: leave it queued; the server sends it again. */
-            log_warnx("cannot accept delivery seq=%llu: %s", (unsigned long long)d.seq,
+            log_warnx("cannot accept delivery seq=%llu: %s", (unsigned long long)d->seq,
                       parley_strerror(rc));
             break;
         default:
             /* Permanent (forged, not for us, expired, key gone, changed
              * identity): drop it from the queue and tell the application. */
-            b.acks[b.n_acks++] = d.seq;
+            b.acks[b.n_acks++] = d->seq;
             if ((e = client_event_new(PARLEY_EVENT_ERROR))) {
                 e->ev.err = rc;
                 e->ev.body = strdup("a received message was rejected");
@@ -670,6 +824,7 @@ static void on_binary(void *arg, const struct conn_msg *msgs, size_t n)
     pthread_mutex_unlock(&c->mu);
     free(b.acks);
     free(b.evs);
+    free(items);
 }
 
 static void on_text(void *arg, const char *p, size_t n)
