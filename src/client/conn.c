@@ -1,10 +1,12 @@
 /* conn.c - the WebSocket connection thread (libwebsockets 4.1 client). */
 #include "conn.h"
 
+#include <poll.h>
 #include <pthread.h>
 
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -71,6 +73,7 @@ struct conn {
     bool rx_binary;
     struct conn_msg batch[RX_BATCH_MAX]; /* binary frames not yet handed over */
     size_t n_batch, batch_bytes;
+    size_t drain_at; /* n_batch when the drain timer last waited for more */
     lws_sorted_usec_list_t drain_sul;
 };
 
@@ -156,6 +159,7 @@ static void drop_batch(struct conn *c)
         free((void *)c->batch[i].p);
     c->n_batch = 0;
     c->batch_bytes = 0;
+    c->drain_at = 0;
 }
 
 /* Hand the binary frames received so far to the client, in order. */
@@ -168,9 +172,34 @@ static void dispatch(struct conn *c)
     drop_batch(c);
 }
 
+/* More bytes are already waiting to be read: decrypted in the TLS layer,
+ * or on the socket. */
+static bool more_waiting(struct conn *c)
+{
+    SSL *ssl = c->wsi ? lws_get_ssl(c->wsi) : NULL;
+    struct pollfd p = {.fd = c->wsi ? lws_get_socket_fd(c->wsi) : -1, .events = POLLIN};
+
+    if (ssl && SSL_pending(ssl) > 0)
+        return true;
+    return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* While a backlog streams in faster than it is stored, let lws read what
+ * is already waiting into the same batch before handing it over: a batch
+ * is one transaction (one fsync) and one ack frame, so larger batches
+ * catch up faster. As soon as nothing more is waiting, or the batch stops
+ * growing, or it is full, it goes: a live message is not delayed. */
 static void on_drain(lws_sorted_usec_list_t *sul)
 {
-    dispatch(lws_container_of(sul, struct conn, drain_sul));
+    struct conn *c = lws_container_of(sul, struct conn, drain_sul);
+
+    if (c->n_batch && c->n_batch > c->drain_at && c->n_batch < RX_BATCH_MAX &&
+        c->batch_bytes < RX_BATCH_BYTES && more_waiting(c)) {
+        c->drain_at = c->n_batch;
+        lws_sul_schedule(c->ctx, 0, &c->drain_sul, on_drain, 1);
+        return;
+    }
+    dispatch(c);
 }
 
 /* A binary frame waits for the rest of what one read brought in: lws runs
