@@ -221,17 +221,22 @@ static void *e2e_run(void *arg)
     return NULL;
 }
 
+/* Lines in the log so far. Polled every 10 ms in this process, whose CPU
+ * time is counted as the bot's: read in large blocks, not a byte at a
+ * time, so the measuring costs little beside what it measures. */
 static size_t count_lines(const char *dir)
 {
-    char path[700];
+    char path[700], b[1 << 16];
     size_t n = 0;
+    ssize_t r;
     snprintf(path, sizeof(path), "%s/receivedMessages.log", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    for (int ch; (ch = getc(f)) != EOF;)
-        n += ch == '\n';
-    fclose(f);
+    while ((r = read(fd, b, sizeof(b))) > 0)
+        for (const char *p = b, *end = b + r; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+            n++;
+    close(fd);
     return n;
 }
 
