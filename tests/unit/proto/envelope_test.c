@@ -683,9 +683,60 @@ static void test_envelope__replay_cache(void **state)
     replay_cache_release(&rc);
 }
 
+/* With the verified-certificate cache: the second envelope from the same
+ * device skips the certificate check, but nothing else, and a changed pin
+ * for the sender's user is not answered from the cache. */
+static void test_envelope__cert_cache(void **state)
+{
+    struct world w;
+    struct keys_cert_cache cc;
+    struct keys_identity other;
+    struct buf env = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+    struct envelope_opened o;
+
+    world_make(&w, SUITE_DEFAULT, 2);
+    assert_int_equal(keys_cert_cache_init(&cc, 4), 0);
+    struct envelope_open_cb cb = {lookup, NULL, &w, NULL, 1700000100, &cc};
+    for (int i = 0; i < 2; i++) {
+        buf_reset(&env);
+        buf_reset(&d);
+        seal(&w, 2, "cached", &env, 0, 0);
+        assert_int_equal(envelope_split(env.data, env.len, w.p[1].dev.device_id, &d), 0);
+        assert_int_equal(envelope_open(d.data, d.len, &w.p[1].dev, &cb, &o), 0);
+        assert_memory_equal(o.pt, "cached", 6);
+        envelope_opened_release(&o);
+    }
+    assert_int_equal(cc.misses, 1);
+    assert_int_equal(cc.hits, 1);
+
+    /* The envelope signature is still checked on a hit. */
+    d.data[d.len - 1] ^= 1;
+    assert_int_equal(envelope_open(d.data, d.len, &w.p[1].dev, &cb, &o), PARLEY_EAUTH);
+    envelope_opened_release(&o);
+    d.data[d.len - 1] ^= 1;
+
+    /* Alice's user pinned to another identity key now: the cached
+     * certificate (made by her old key) is refused. */
+    assert_int_equal(keys_identity_generate(&other, w.suite, w.p[0].user), 0);
+    struct sig_key keep = w.p[0].id.key;
+    w.p[0].id.key = other.key;
+    assert_int_equal(envelope_open(d.data, d.len, &w.p[1].dev, &cb, &o), PARLEY_EAUTH);
+    envelope_opened_release(&o);
+    w.p[0].id.key = keep;
+    assert_int_equal(envelope_open(d.data, d.len, &w.p[1].dev, &cb, &o), 0);
+    envelope_opened_release(&o);
+
+    keys_identity_release(&other);
+    keys_cert_cache_release(&cc);
+    buf_release(&env);
+    buf_release(&d);
+    world_release(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_envelope__cert_cache),
         cmocka_unit_test(test_envelope__roundtrip_default),
         cmocka_unit_test(test_envelope__roundtrip_fips),
         cmocka_unit_test(test_envelope__any_flipped_byte_fails_default),
