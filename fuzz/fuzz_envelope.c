@@ -1,20 +1,26 @@
 /* fuzz_envelope.c - the envelope parsers: the server's routing view and
  * per-device split of a full envelope, and a device opening a delivery
  * (with real keys, so valid seeds reach the signature checks and the
- * decryption). */
+ * decryption), with and without the verified-certificate cache. */
 #include "fuzz_world.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct fuzz_world world;
+static struct keys_cert_cache certs;
 static int ready;
 
+/* Each receiver opens it twice: without and with the certificate cache
+ * (which the first receiver's opening may have filled). */
 static void try_open(const uint8_t *d, size_t len)
 {
-    for (unsigned i = 0; i < 2; i++) {
-        struct envelope_open_cb cb = {fuzz_lookup, NULL, &world, NULL, 0, NULL};
+    uint8_t sender[KEYS_ID_LEN];
+
+    (void)envelope_delivery_sender(d, len, sender);
+    for (unsigned i = 0; i < 4; i++) {
+        struct envelope_open_cb cb = {fuzz_lookup, NULL, &world, NULL, 0, i & 1 ? &certs : NULL};
         struct envelope_opened o;
-        if (envelope_open(d, len, &world.receiver[i].dev, &cb, &o) == 0)
+        if (envelope_open(d, len, &world.receiver[i / 2].dev, &cb, &o) == 0)
             envelope_opened_release(&o);
     }
 }
@@ -26,6 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (!ready) {
         fuzz_world_make(&world);
+        if (keys_cert_cache_init(&certs, 8) < 0)
+            abort();
         ready = 1;
     }
     /* As a delivery. */
