@@ -321,7 +321,7 @@ static void fill(struct ws_session *s)
 }
 
 static void deliver_live(struct ws_session *t, const struct msg_recipient *r,
-                         struct envelope_splitter *sp, const struct msg_submit *m)
+                         struct envelope_splitter *sp, int64_t ts_ms)
 {
     struct ws_frame *f;
 
@@ -334,35 +334,77 @@ static void deliver_live(struct ws_session *t, const struct msg_recipient *r,
             fill(t);
         return;
     }
-    f = delivery_frame(r->seq, m->ts_ms, sp, NULL, 0, r->device_id);
+    f = delivery_frame(r->seq, ts_ms, sp, NULL, 0, r->device_id);
     if (!f)
         return;
     queue_owned(t, f);
     t->last_seq = r->seq;
 }
 
-static void fan_out(const struct msg_submit *m)
+/* Send an envelope to the recipients connected here. Runs when the rows
+ * are written (early: before the commit, see on_early) and again once they
+ * are durable: a session served early has last_seq at the seq and is
+ * skipped; one that was reading its queue then is served now. Only the
+ * second pass wakes other nodes, which read the database. */
+static void fan_out(const uint8_t *frame, size_t frame_len, int64_t ts_ms,
+                    const struct msg_recipient *rcpt, size_t n_rcpt, bool is_durable)
 {
     struct envelope_splitter sp;
     bool has_sp = false;
 
-    for (size_t i = 0; i < m->n_rcpt; i++) {
-        struct ws_session *t = find_device(m->rcpt[i].device_id);
+    for (size_t i = 0; i < n_rcpt; i++) {
+        struct ws_session *t = find_device(rcpt[i].device_id);
         if (!t) {
-            cluster_wake_device(m->rcpt[i].device_id); /* maybe on another node */
+            if (is_durable)
+                cluster_wake_device(rcpt[i].device_id); /* maybe on another node */
             continue;
         }
-        if (t->close_code)
+        if (t->close_code || rcpt[i].seq <= t->last_seq)
             continue;
         if (!has_sp) {
-            if (envelope_splitter_init(&sp, m->frame + 1, m->frame_len - 1) < 0)
+            if (envelope_splitter_init(&sp, frame + 1, frame_len - 1) < 0)
                 return;
             has_sp = true;
         }
-        deliver_live(t, &m->rcpt[i], &sp, m);
+        deliver_live(t, &rcpt[i], &sp, ts_ms);
     }
     if (has_sp)
         envelope_splitter_release(&sp);
+}
+
+/* What an early delivery needs: the recipients as numbered (the job's
+ * copy may be cleared if the commit fails) and the frame, which stays
+ * with the submission until on_submitted, queued behind this. */
+struct early {
+    const uint8_t *frame;
+    size_t frame_len;
+    int64_t ts_ms;
+    size_t n_rcpt;
+    struct msg_recipient rcpt[];
+};
+
+static void on_early(struct server *srv, void *arg)
+{
+    struct early *e = arg;
+    if (srv)
+        fan_out(e->frame, e->frame_len, e->ts_ms, e->rcpt, e->n_rcpt, false);
+    free(e);
+}
+
+/* Committer thread, before the commit: recipients need not wait for the
+ * sender's durability (docs/internals/messaging.md, "Early delivery"). */
+static void submit_early(struct msg_submit *m)
+{
+    struct early *e = malloc(sizeof(*e) + m->n_rcpt * sizeof(*m->rcpt));
+    if (!e)
+        return; /* delivered after the commit instead */
+    e->frame = m->frame;
+    e->frame_len = m->frame_len;
+    e->ts_ms = m->ts_ms;
+    e->n_rcpt = m->n_rcpt;
+    memcpy(e->rcpt, m->rcpt, m->n_rcpt * sizeof(*m->rcpt));
+    if (loopq_post(on_early, e) < 0)
+        free(e);
 }
 
 /* ---- submission --------------------------------------------------------- */
@@ -478,7 +520,7 @@ static void on_submitted(struct server *srv, void *arg)
         int t = ids_conv_type(m->route.hdr.conversation);
         log_event(srv, s && s->gen == m->session_gen ? s : NULL, m->network_row, "message",
                   t >= 0 ? ids_conv_type_name((enum ids_conv_type)t) : NULL, m->n_rcpt);
-        fan_out(m);
+        fan_out(m->frame, m->frame_len, m->ts_ms, m->rcpt, m->n_rcpt, true);
     }
     msgstore_submit_free(m);
 }
@@ -509,6 +551,9 @@ static void on_envelope(struct ws_session *s)
     m->network_row = s->network_row;
     m->ts_ms = now_ms();
     m->done = submit_done;
+    /* Across nodes another committer numbers the same devices' queues. */
+    if (!cluster_enabled())
+        m->early = submit_early;
     if (msgstore_precheck(m, (size_t)s->srv->cfg->ws_max_message) != MSG_OK) {
         send_verdict(s, m);
         msgstore_submit_free(m);
