@@ -376,6 +376,7 @@ static void fan_out(const uint8_t *frame, size_t frame_len, int64_t ts_ms,
  * copy may be cleared if the commit fails) and the frame, which stays
  * with the submission until on_submitted, queued behind this. */
 struct early {
+    struct early *next;
     const uint8_t *frame;
     size_t frame_len;
     int64_t ts_ms;
@@ -385,11 +386,20 @@ struct early {
 
 static void on_early(struct server *srv, void *arg)
 {
-    struct early *e = arg;
-    if (srv)
-        fan_out(e->frame, e->frame_len, e->ts_ms, e->rcpt, e->n_rcpt, false);
-    free(e);
+    struct early *e = arg, *next;
+    for (; e; e = next) {
+        next = e->next;
+        if (srv)
+            fan_out(e->frame, e->frame_len, e->ts_ms, e->rcpt, e->n_rcpt, false);
+        free(e);
+    }
 }
+
+/* The open batch's early deliveries, in job order (committer thread). They
+ * go to the loop together, just before the COMMIT: one wake-up of the loop
+ * and one pass over the sessions per batch, so a session's deliveries of
+ * one batch share a write, as they do after the commit. */
+static struct early *early_head, **early_tail = &early_head;
 
 /* Committer thread, before the commit: recipients need not wait for the
  * sender's durability (docs/internals/messaging.md, "Early delivery"). */
@@ -398,13 +408,26 @@ static void submit_early(struct msg_submit *m)
     struct early *e = malloc(sizeof(*e) + m->n_rcpt * sizeof(*m->rcpt));
     if (!e)
         return; /* delivered after the commit instead */
+    e->next = NULL;
     e->frame = m->frame;
     e->frame_len = m->frame_len;
     e->ts_ms = m->ts_ms;
     e->n_rcpt = m->n_rcpt;
     memcpy(e->rcpt, m->rcpt, m->n_rcpt * sizeof(*m->rcpt));
-    if (loopq_post(on_early, e) < 0)
-        free(e);
+    *early_tail = e;
+    early_tail = &e->next;
+}
+
+/* Committer thread: the batch's jobs have run. A broken batch delivers
+ * nothing early: its envelopes are refused after the rollback. */
+static void before_commit(void *arg, bool committing)
+{
+    struct early *list = early_head;
+    (void)arg;
+    early_head = NULL;
+    early_tail = &early_head;
+    if (list && (!committing || loopq_post(on_early, list) < 0))
+        on_early(NULL, list);
 }
 
 /* ---- submission --------------------------------------------------------- */
@@ -1097,10 +1120,12 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     switch (reason) {
     case LWS_CALLBACK_PROTOCOL_INIT:
         loopq_open(lws_get_context(wsi));
+        store_set_before_commit(srv->store, before_commit, NULL);
         expirer_srv = srv;
         lws_sul_schedule(lws_get_context(wsi), 0, &expirer_sul, on_expirer, WS_EXPIRER_US);
         return 0;
     case LWS_CALLBACK_PROTOCOL_DESTROY:
+        store_set_before_commit(srv->store, NULL, NULL);
         lws_sul_cancel(&expirer_sul);
         expirer_srv = NULL;
         loopq_close();
