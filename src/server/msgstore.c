@@ -270,6 +270,74 @@ static int take_seqs(struct store_rows *r, struct msg_submit *m, size_t *got)
     return rc;
 }
 
+/* ---- the seq floor ----------------------------------------------------- *
+ *
+ * Recipients may be sent an envelope as soon as its queue rows are written,
+ * before the group commit that makes them durable (m->early). If that
+ * commit then fails, or the process dies first, the queue numbers (seq)
+ * they saw were never stored, and the next envelope for that device would
+ * be given the same number. A client acknowledges by number, and keeps
+ * unsent acks for its next connection: its ack of the lost envelope would
+ * then delete the new one unread. So a seq handed out before its commit
+ * must never be handed out again.
+ *
+ * Every new seq is above the floor: a device's next seq is
+ * max(next_seq, floor) + 1. The floor is stored (kv 'seq_floor') and raised
+ * in the first group commit after start-up and after any failed submit, to
+ * SEQ_FLOOR_GAP above both the stored floor and every device's next_seq
+ * (on a database no parleyd delivered early on, the first floor is 0).
+ * Early delivery waits until that raise is committed: from then on, a seq
+ * seen early is at most max(next_seq, floor) + (envelopes for that device
+ * in one batch) < SEQ_FLOOR_GAP above what the next raise starts from.
+ * Committer thread only. */
+#define SEQ_FLOOR_GAP (1 << 20) /* more than a group commit's jobs */
+
+static int64_t seq_floor;    /* the floor in force */
+static bool floor_committed; /* seq_floor is durable: early delivery allowed */
+static bool floor_raising;   /* a raise is in the open batch */
+
+static int raise_floor(struct store_conn *c, struct msg_submit *m)
+{
+    int64_t top = 0, stored = 0, floor = 0;
+    bool has_floor = false;
+    char text[32];
+    struct store_rows *r = NULL;
+    int rc =
+        store_query_int(c, "SELECT COALESCE(MAX(next_seq), 0) FROM device_seqs", NULL, 0, &top);
+
+    if (rc < 0)
+        return rc;
+    {
+        struct store_val p[] = {STORE_TEXT("seq_floor")};
+        rc = store_query(c, "SELECT value FROM kv WHERE key = $1", p, 1, &r);
+        if (rc == 0 && store_rows_next(r) == 1) {
+            stored = strtoll(store_rows_text(r, 0), NULL, 10);
+            has_floor = true;
+        }
+        store_rows_free(r);
+        if (rc < 0)
+            return rc;
+    }
+    /* No floor stored: no parleyd has delivered early on this database,
+     * and queues may go on from where they are. */
+    if (has_floor)
+        floor = (top > stored ? top : stored) + SEQ_FLOOR_GAP;
+    snprintf(text, sizeof(text), "%lld", (long long)floor);
+    struct store_val p[] = {STORE_TEXT("seq_floor"), STORE_TEXT(text),
+                            STORE_INT((int64_t)time(NULL))};
+    rc = store_exec(c,
+                    "INSERT INTO kv (key, value, updated_at) VALUES ($1, $2, $3) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                    "updated_at = excluded.updated_at",
+                    p, 3, NULL);
+    if (rc < 0)
+        return rc;
+    seq_floor = floor;
+    floor_raising = true;
+    m->raised_floor = true;
+    return 0;
+}
+
 /* Number the envelope in every recipient's queue and insert the rows: a
  * fixed number of statements per envelope whatever the number of
  * recipients (PostgreSQL: one, with an array; SQLite: two, with JSON). */
@@ -287,26 +355,27 @@ static int write_queue_rows(struct store_conn *c, struct msg_submit *m, int64_t 
         buf_printf(&ids, "%s%lld", i ? "," : "", (long long)m->rcpt[i].device_row);
     buf_append_byte(&ids, pg ? '}' : ']');
     if (pg) {
-        struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len), STORE_INT(env_row)};
+        struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len), STORE_INT(env_row),
+                                STORE_INT(seq_floor)};
         rc = store_query(c,
                          "WITH d AS (INSERT INTO device_seqs (device_id, next_seq) "
-                         "SELECT unnest($1::bigint[]), 1 ON CONFLICT (device_id) "
-                         "DO UPDATE SET next_seq = device_seqs.next_seq + 1 "
+                         "SELECT unnest($1::bigint[]), $3::bigint + 1 ON CONFLICT (device_id) "
+                         "DO UPDATE SET next_seq = GREATEST(device_seqs.next_seq, $3::bigint) + 1 "
                          "RETURNING device_id, next_seq) "
                          "INSERT INTO queue (device_id, seq, envelope_id) "
                          "SELECT device_id, next_seq, $2 FROM d RETURNING device_id, seq",
-                         p, 2, &r);
+                         p, 3, &r);
         if (rc == 0)
             rc = take_seqs(r, m, &got);
         goto out;
     }
-    struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len)};
+    struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len), STORE_INT(seq_floor)};
     rc = store_query(c,
                      "INSERT INTO device_seqs (device_id, next_seq) "
-                     "SELECT value, 1 FROM json_each($1) WHERE true "
-                     "ON CONFLICT (device_id) DO UPDATE SET next_seq = next_seq + 1 "
+                     "SELECT value, $2 + 1 FROM json_each($1) WHERE true "
+                     "ON CONFLICT (device_id) DO UPDATE SET next_seq = max(next_seq, $2) + 1 "
                      "RETURNING device_id, next_seq",
-                     p, 1, &r);
+                     p, 2, &r);
     if (rc == 0)
         rc = take_seqs(r, m, &got);
     store_rows_free(r);
@@ -400,6 +469,11 @@ static int submit_job(struct store_conn *c, void *arg)
     size_t n = 0;
     int rc;
 
+    if (!floor_committed && !floor_raising) {
+        rc = raise_floor(c, m);
+        if (rc < 0)
+            return rc;
+    }
     /* Checks first, duplicate detection last (write_envelope): a new
      * envelope, the common case, costs no lookup by message id. */
     rc = load_targets(c, m, &conv_row, &max_exp, &cur, &n, &cross);
@@ -447,6 +521,8 @@ static int submit_job(struct store_conn *c, void *arg)
         goto out;
     }
     rc = write_envelope(c, m, conv_row, cur, n);
+    if (rc == 0 && m->early && floor_committed && m->n_rcpt > 0 && !m->duplicate)
+        m->early(m);
 out:
     free(cur);
     return rc;
@@ -456,6 +532,15 @@ static void submit_done(void *arg, int rc)
 {
     struct msg_submit *m = arg;
 
+    /* Jobs end in batch order, before the next batch runs. A failed job
+     * took back its rows, and a failed batch all of them: seqs may have
+     * been seen early that are not stored, so raise the floor again. */
+    if (m->raised_floor)
+        floor_raising = false;
+    if (rc < 0)
+        floor_committed = false;
+    else if (m->raised_floor)
+        floor_committed = true;
     if (rc < 0) {
         log_warnx("envelope not stored: %s", parley_strerror(rc));
         m->n_rcpt = 0;

@@ -55,6 +55,13 @@ struct msg_submit {
     struct msg_recipient *rcpt;
     size_t n_rcpt;
     void (*done)(struct msg_submit *m); /* committer thread */
+    /* Optional, committer thread: the envelope and its numbered queue rows
+     * are written in the open group commit, not yet durable. Called only
+     * when a crash or a failed commit cannot make a queue number seen here
+     * name another envelope later (msgstore.c: the seq floor), so the
+     * recipients may have it before the sender's ack. */
+    void (*early)(struct msg_submit *m);
+    bool raised_floor; /* private to msgstore.c */
 };
 
 /* The checks that need no database: frame kind, envelope syntax, sender is

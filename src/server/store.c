@@ -429,7 +429,8 @@ static int batch_step(struct store *st, struct store_conn *c, bool job_failed, b
  * first statement, so a job costs no more round trips than its own
  * statements. A deferred statement that fails breaks the batch (checked
  * after every job), so no job is reported committed when it was not. */
-static void run_batch(struct store *st, struct store_job *batch)
+static void run_batch(struct store *st, struct store_job *batch, store_batch_fn before_commit,
+                      void *before_commit_arg)
 {
     struct store_conn *c = &st->writer;
     bool broken = false;
@@ -461,6 +462,8 @@ static void run_batch(struct store *st, struct store_job *batch)
         }
     }
     c->in_group = false;
+    if (before_commit)
+        before_commit(before_commit_arg, !broken);
     if (broken) {
         (void)store_rollback(c);
         for (j = batch; j; j = j->next)
@@ -501,9 +504,11 @@ static void *committer_main(void *arg)
         if (!st->head)
             st->tail = NULL;
         last->next = NULL;
+        store_batch_fn before_commit = st->before_commit;
+        void *before_commit_arg = st->before_commit_arg;
         pthread_mutex_unlock(&st->lock);
 
-        run_batch(st, batch);
+        run_batch(st, batch, before_commit, before_commit_arg);
 
         uint64_t failed = 0;
         for (struct store_job *j = batch; j; j = j->next)
@@ -527,6 +532,14 @@ static void *committer_main(void *arg)
     }
     pthread_mutex_unlock(&st->lock);
     return NULL;
+}
+
+void store_set_before_commit(struct store *st, store_batch_fn fn, void *arg)
+{
+    pthread_mutex_lock(&st->lock);
+    st->before_commit = fn;
+    st->before_commit_arg = arg;
+    pthread_mutex_unlock(&st->lock);
 }
 
 int store_submit(struct store *st, store_write_fn fn, store_done_fn done, void *arg)

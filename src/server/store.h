@@ -214,6 +214,13 @@ typedef int (*store_write_fn)(struct store_conn *c, void *arg);
 typedef void (*store_done_fn)(void *arg, int rc);
 int store_submit(struct store *st, store_write_fn fn, store_done_fn done, void *arg);
 
+/* Call fn(arg, committing) on the committer thread once a batch's jobs
+ * have run, just before its COMMIT (committing true) or its ROLLBACK
+ * (false, the batch broke). What the jobs wrote is not durable yet. One
+ * hook per store; NULL removes it. Any thread. */
+typedef void (*store_batch_fn)(void *arg, bool committing);
+void store_set_before_commit(struct store *st, store_batch_fn fn, void *arg);
+
 /* Submit `fn` and wait for its durable result: fn's return value, the
  * commit's error, or PARLEY_ECLOSED. Must not be called on the committer
  * thread (PARLEY_EINVAL). */

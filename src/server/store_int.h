@@ -102,6 +102,8 @@ struct store {
     bool has_committer;
     pthread_cond_t job_ready;
     struct store_job *head, *tail;
+    store_batch_fn before_commit; /* under lock */
+    void *before_commit_arg;
     bool closing;
     struct store_stats stats;
 };

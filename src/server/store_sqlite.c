@@ -51,6 +51,7 @@ struct sq_ckpt {
     pthread_cond_t cond;
     bool is_pending, is_stopping;
     sqlite3 *db;
+    int woken_at; /* WAL length at the last wake-up (writer thread only) */
 };
 
 struct sq_conn {
@@ -397,7 +398,15 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
     struct sq_ckpt *k = arg;
     (void)db;
     (void)name;
-    if (pages >= SQ_CKPT_PAGES) {
+    /* Once per SQ_CKPT_PAGES of growth: while readers keep the writer from
+     * restarting the WAL, its length stays past the mark, and waking at
+     * every commit made checkpoints run back to back, each syncing the WAL
+     * and the database under the commits' own syncs. A restarted (shorter)
+     * WAL counts from its start again. */
+    if (pages < k->woken_at)
+        k->woken_at = 0;
+    if (pages >= k->woken_at + SQ_CKPT_PAGES) {
+        k->woken_at = pages;
         pthread_mutex_lock(&k->lock);
         k->is_pending = true;
         pthread_cond_signal(&k->cond);

@@ -5,6 +5,7 @@
 #include "transport.h"
 #include "common/log.h"
 #include "http.h"
+#include "lwsmem.h"
 #include "workq.h"
 #include "ws.h"
 
@@ -140,7 +141,8 @@ static int on_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
  * must hold a whole TLS record (16 KiB): with less, the rest of a record
  * stays inside OpenSSL, lws services the connection again without polling,
  * and while ws.c has paused its input (lws_rx_flow_control) lws keeps
- * moving that data into its buffer list without end. */
+ * moving that data into its buffer list without end. lwsmem.c maps it on
+ * pages of its own, so an idle connection keeps only what was written. */
 #define WS_RX_BUFFER 16384
 
 static const struct lws_protocols protocols[] = {
@@ -276,6 +278,7 @@ int transport_start(struct server *srv)
     if (!any && numeric_host(cfg->listen_host, host, sizeof(host)) < 0)
         return PARLEY_EIO;
     lws_set_log_level(LLL_ERR | LLL_WARN, on_lws_log);
+    lwsmem_install();
 
     memset(&info, 0, sizeof(info));
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBUV |

@@ -321,7 +321,7 @@ static void fill(struct ws_session *s)
 }
 
 static void deliver_live(struct ws_session *t, const struct msg_recipient *r,
-                         struct envelope_splitter *sp, const struct msg_submit *m)
+                         struct envelope_splitter *sp, int64_t ts_ms)
 {
     struct ws_frame *f;
 
@@ -334,35 +334,100 @@ static void deliver_live(struct ws_session *t, const struct msg_recipient *r,
             fill(t);
         return;
     }
-    f = delivery_frame(r->seq, m->ts_ms, sp, NULL, 0, r->device_id);
+    f = delivery_frame(r->seq, ts_ms, sp, NULL, 0, r->device_id);
     if (!f)
         return;
     queue_owned(t, f);
     t->last_seq = r->seq;
 }
 
-static void fan_out(const struct msg_submit *m)
+/* Send an envelope to the recipients connected here. Runs when the rows
+ * are written (early: before the commit, see on_early) and again once they
+ * are durable: a session served early has last_seq at the seq and is
+ * skipped; one that was reading its queue then is served now. Only the
+ * second pass wakes other nodes, which read the database. */
+static void fan_out(const uint8_t *frame, size_t frame_len, int64_t ts_ms,
+                    const struct msg_recipient *rcpt, size_t n_rcpt, bool is_durable)
 {
     struct envelope_splitter sp;
     bool has_sp = false;
 
-    for (size_t i = 0; i < m->n_rcpt; i++) {
-        struct ws_session *t = find_device(m->rcpt[i].device_id);
+    for (size_t i = 0; i < n_rcpt; i++) {
+        struct ws_session *t = find_device(rcpt[i].device_id);
         if (!t) {
-            cluster_wake_device(m->rcpt[i].device_id); /* maybe on another node */
+            if (is_durable)
+                cluster_wake_device(rcpt[i].device_id); /* maybe on another node */
             continue;
         }
-        if (t->close_code)
+        if (t->close_code || rcpt[i].seq <= t->last_seq)
             continue;
         if (!has_sp) {
-            if (envelope_splitter_init(&sp, m->frame + 1, m->frame_len - 1) < 0)
+            if (envelope_splitter_init(&sp, frame + 1, frame_len - 1) < 0)
                 return;
             has_sp = true;
         }
-        deliver_live(t, &m->rcpt[i], &sp, m);
+        deliver_live(t, &rcpt[i], &sp, ts_ms);
     }
     if (has_sp)
         envelope_splitter_release(&sp);
+}
+
+/* What an early delivery needs: the recipients as numbered (the job's
+ * copy may be cleared if the commit fails) and the frame, which stays
+ * with the submission until on_submitted, queued behind this. */
+struct early {
+    struct early *next;
+    const uint8_t *frame;
+    size_t frame_len;
+    int64_t ts_ms;
+    size_t n_rcpt;
+    struct msg_recipient rcpt[];
+};
+
+static void on_early(struct server *srv, void *arg)
+{
+    struct early *e = arg, *next;
+    for (; e; e = next) {
+        next = e->next;
+        if (srv)
+            fan_out(e->frame, e->frame_len, e->ts_ms, e->rcpt, e->n_rcpt, false);
+        free(e);
+    }
+}
+
+/* The open batch's early deliveries, in job order (committer thread). They
+ * go to the loop together, just before the COMMIT: one wake-up of the loop
+ * and one pass over the sessions per batch, so a session's deliveries of
+ * one batch share a write, as they do after the commit. */
+static struct early *early_head, **early_tail = &early_head;
+
+/* Committer thread, before the commit: recipients need not wait for the
+ * sender's durability (docs/internals/messaging.md, "Early delivery"). */
+static void submit_early(struct msg_submit *m)
+{
+    struct early *e = malloc(sizeof(*e) + m->n_rcpt * sizeof(*m->rcpt));
+    if (!e)
+        return; /* delivered after the commit instead */
+    e->next = NULL;
+    e->frame = m->frame;
+    e->frame_len = m->frame_len;
+    e->ts_ms = m->ts_ms;
+    e->n_rcpt = m->n_rcpt;
+    memcpy(e->rcpt, m->rcpt, m->n_rcpt * sizeof(*m->rcpt));
+    *early_tail = e;
+    early_tail = &e->next;
+}
+
+/* Committer thread: the batch's jobs have run. A broken batch delivers
+ * nothing early: its envelopes are refused after the rollback. */
+static void before_commit(void *arg, bool committing)
+{
+    struct early *list = early_head;
+    (void)arg;
+    early_head = NULL;
+    early_tail = &early_head;
+    if (list && (!committing || loopq_post(on_early, list) < 0))
+        on_early(NULL, list);
 }
 
 /* ---- submission --------------------------------------------------------- */
@@ -478,7 +543,7 @@ static void on_submitted(struct server *srv, void *arg)
         int t = ids_conv_type(m->route.hdr.conversation);
         log_event(srv, s && s->gen == m->session_gen ? s : NULL, m->network_row, "message",
                   t >= 0 ? ids_conv_type_name((enum ids_conv_type)t) : NULL, m->n_rcpt);
-        fan_out(m);
+        fan_out(m->frame, m->frame_len, m->ts_ms, m->rcpt, m->n_rcpt, true);
     }
     msgstore_submit_free(m);
 }
@@ -509,6 +574,9 @@ static void on_envelope(struct ws_session *s)
     m->network_row = s->network_row;
     m->ts_ms = now_ms();
     m->done = submit_done;
+    /* Across nodes another committer numbers the same devices' queues. */
+    if (!cluster_enabled())
+        m->early = submit_early;
     if (msgstore_precheck(m, (size_t)s->srv->cfg->ws_max_message) != MSG_OK) {
         send_verdict(s, m);
         msgstore_submit_free(m);
@@ -1052,10 +1120,12 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     switch (reason) {
     case LWS_CALLBACK_PROTOCOL_INIT:
         loopq_open(lws_get_context(wsi));
+        store_set_before_commit(srv->store, before_commit, NULL);
         expirer_srv = srv;
         lws_sul_schedule(lws_get_context(wsi), 0, &expirer_sul, on_expirer, WS_EXPIRER_US);
         return 0;
     case LWS_CALLBACK_PROTOCOL_DESTROY:
+        store_set_before_commit(srv->store, NULL, NULL);
         lws_sul_cancel(&expirer_sul);
         expirer_srv = NULL;
         loopq_close();

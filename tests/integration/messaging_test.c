@@ -1373,6 +1373,100 @@ static void test_messaging__kill_9_loses_no_acked_message(void **state)
     world_down(&w);
 }
 
+/* The index of the envelope whose msg_id a delivery carries, or -1. */
+static int env_index(const struct buf *env, int n, const struct tc_delivery *x)
+{
+    for (int i = 0; i < n; i++)
+        if (x->len >= 8 + KEYS_ID_LEN && memcmp(env[i].data + 8, x->data + 8, KEYS_ID_LEN) == 0)
+            return i;
+    return -1;
+}
+
+/* SIGKILL while the recipient is online, so some of what he got was sent
+ * before its commit. After the restart he sends the acks his client had
+ * queued (libparley sends them on its next connection): they must delete
+ * nothing they did not name. Every envelope acked to the sender, before
+ * the crash or after, reaches him, and a queue number never names two
+ * envelopes. */
+static void test_messaging__kill_9_with_the_recipient_online_reuses_no_seq(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device *to[1];
+    enum { N = 300, M = 20 };
+    struct buf env[N + M];
+    bool acked[N + M] = {false}, got[N + M] = {false};
+    int64_t pre_seq[N];
+    int pre_idx[N], n_pre = 0;
+
+    world_up(p, &w, false);
+    to[0] = &w.db;
+    for (int i = 0; i < N + M; i++) {
+        char text[32];
+        buf_init(&env[i], SIZE_MAX);
+        snprintf(text, sizeof(text), "online %d", i);
+        tc_seal(p, &w.da, to, 1, w.conv, text, 0, &env[i]);
+    }
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &w.db);
+    for (int i = 0; i < N; i++)
+        tc_send_envelope(&w.da, &env[i]);
+    /* Bob reads while the burst is being stored; alice's acks are read as
+     * they come. Kill once bob has half of it. */
+    while (n_pre < N / 2) {
+        struct tc_delivery x;
+        json_t *j;
+        while ((j = tc_wait_json(&w.da, "ack", 1))) {
+            for (int i = 0; i < N; i++)
+                if (strcmp(json_string_value(json_object_get(j, "msg_id")),
+                           tc_hex(env[i].data + 8)) == 0)
+                    acked[i] = true;
+            json_decref(j);
+        }
+        assert_int_equal(tc_wait_delivery(&w.db, 10000, &x), 0);
+        int i = env_index(env, N, &x);
+        assert_true(i >= 0);
+        got[i] = true;
+        pre_seq[n_pre] = x.seq;
+        pre_idx[n_pre++] = i;
+        tc_delivery_release(&x);
+    }
+    assert_int_equal(harness_stop(p, SIGKILL, 10, NULL), 128 + SIGKILL);
+    ws_close(&w.da.ws);
+    w.da.is_open = false;
+    ws_close(&w.db.ws);
+    w.db.is_open = false;
+    start(p);
+
+    tc_ws_auth(p, &w.db);
+    for (int k = 0; k < n_pre; k++)
+        tc_ack(&w.db, pre_seq[k]);
+    tc_ws_auth(p, &w.da);
+    for (int i = N; i < N + M; i++) {
+        tc_send_envelope(&w.da, &env[i]);
+        expect_ack(&w.da, env[i].data);
+        acked[i] = true;
+    }
+    for (;;) {
+        struct tc_delivery x;
+        if (tc_wait_delivery(&w.db, 2000, &x) < 0)
+            break;
+        int i = env_index(env, N + M, &x);
+        assert_true(i >= 0);
+        for (int k = 0; k < n_pre; k++)
+            if (pre_seq[k] == x.seq)
+                assert_int_equal(pre_idx[k], i);
+        got[i] = true;
+        tc_delivery_release(&x);
+    }
+    for (int i = 0; i < N + M; i++) {
+        if (acked[i])
+            assert_true(got[i]);
+        buf_release(&env[i]);
+    }
+    world_down(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1406,6 +1500,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__kill_9_loses_no_acked_message, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messaging__kill_9_with_the_recipient_online_reuses_no_seq, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_messaging__concurrent_claims_never_share_a_onetime_prekey, setup, teardown),
         cmocka_unit_test_setup_teardown(
