@@ -90,8 +90,10 @@ void *lwsmem_realloc(void *ptr, size_t size, const char *reason)
             free(ptr);
             return NULL;
         }
-        if (!ptr && reason && strcmp(reason, RX_REASON) == 0)
-            return map(size);
+        /* When mapping fails (vm.max_map_count reached, one map per
+         * connection), the buffer comes from malloc as before. */
+        if (!ptr && reason && strcmp(reason, RX_REASON) == 0 && (p = map(size)))
+            return p;
         return realloc(ptr, size);
     }
     /* A mapped buffer freed, or resized (lws does not resize it today). */
