@@ -286,7 +286,10 @@ int parley_client_conv_settings(struct parley_client *c, const char *conv_id, ui
  * object with "msgtype" and that type's fields) and wait up to 30 s for the
  * server's ack. Seals one envelope for every device of every member and the
  * user's own other devices; when the server answers devices_changed, it
- * fetches the devices again and reseals (up to three times). Writes the new
+ * fetches the devices again and reseals (up to three times). When the
+ * connection comes back before the answer, or the server could not store
+ * the envelope (internal_error), the same envelope is sent again within
+ * the 30 s, so recipients never see it twice. Writes the new
  * message id to msg_id (may be NULL). Returns 0, PARLEY_EPROTO (an invalid
  * payload), PARLEY_ENOTFOUND (no such user or conversation, or not a
  * member of it), PARLEY_EAUTH

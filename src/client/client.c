@@ -927,6 +927,7 @@ static void on_online(void *arg)
     rotate_fallback(c);
     pthread_mutex_lock(&c->mu);
     c->online = true;
+    c->online_gen++;
     pthread_cond_broadcast(&c->ack_cv);
     pthread_mutex_unlock(&c->mu);
     client_push_event(c, client_event_new(PARLEY_EVENT_ONLINE));

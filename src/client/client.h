@@ -23,6 +23,7 @@
 #define CLIENT_REPLENISH        100
 #define CLIENT_SEND_TIMEOUT_MS  30000
 #define CLIENT_SEND_ATTEMPTS    3
+#define CLIENT_SEND_RETRY_MS    1000 /* before the same envelope again after internal_error */
 #define CLIENT_FALLBACK_MAX_AGE (7 * 86400)  /* rotate the fallback pre-key weekly */
 #define CLIENT_FALLBACK_KEEP    (30 * 86400) /* keep old ones for envelopes in flight */
 
@@ -59,7 +60,8 @@ struct parley_client {
     struct client_pending *pending;
     pthread_cond_t ack_cv;
     bool online;
-    bool journal; /* parley_client_journal: keep message events until done */
+    uint64_t online_gen; /* bumped at every auth_ok (send.c resends on it) */
+    bool journal;        /* parley_client_journal: keep message events until done */
     /* The network's compliance bots (send.c), fetched once and again after
      * a devices_changed refusal; guarded by mu. */
     uint8_t (*bots)[KEYS_ID_LEN];

@@ -446,13 +446,20 @@ static int nack_error(const char *code)
     return PARLEY_EPERM;
 }
 
-/* Send a sealed envelope and wait for its ack or nack. */
+/* Send a sealed envelope and wait for its ack or nack. The same envelope
+ * goes again when the connection comes back before its answer (the
+ * envelope or its ack may have been lost with the old connection), and
+ * after an internal_error nack: the server acknowledges an envelope it
+ * already has without storing or delivering it twice, and recipients that
+ * got it before a failed commit drop the second copy by its msg_id
+ * (docs/client-protocol.md). */
 static int send_and_wait(struct parley_client *c, const uint8_t msg_id[KEYS_ID_LEN],
                          const struct buf *env, int64_t *ts_ms)
 {
     struct client_pending *p = calloc(1, sizeof(*p)), **pp;
     struct buf frame = BUF_INIT(env->len + 1);
     struct timespec deadline;
+    uint64_t gen;
     int rc;
 
     if (!p)
@@ -469,15 +476,46 @@ static int send_and_wait(struct parley_client *c, const uint8_t msg_id[KEYS_ID_L
     pthread_mutex_lock(&c->mu);
     p->next = c->pending;
     c->pending = p;
+    gen = c->online_gen;
     pthread_mutex_unlock(&c->mu);
 
     rc = conn_send(c->conn, true, frame.data, frame.len);
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += CLIENT_SEND_TIMEOUT_MS / 1000;
     pthread_mutex_lock(&c->mu);
-    while (rc == 0 && !p->done)
-        if (pthread_cond_timedwait(&c->ack_cv, &c->mu, &deadline) == ETIMEDOUT)
+    while (rc == 0) {
+        bool again = false;
+        if (p->done && p->result != 0 && strcmp(p->code, "internal_error") == 0) {
+            /* Not stored: wait a moment (or for a new connection), then
+             * the same envelope again. */
+            struct timespec soon;
+            clock_gettime(CLOCK_REALTIME, &soon);
+            soon.tv_sec += CLIENT_SEND_RETRY_MS / 1000;
+            p->done = false;
+            while (rc == 0 && !p->done && c->online_gen == gen)
+                if (pthread_cond_timedwait(&c->ack_cv, &c->mu, &soon) == ETIMEDOUT)
+                    break;
+            again = !p->done;
+        } else if (p->done) {
+            break;
+        } else if (c->online_gen != gen) {
+            again = true;
+        } else if (pthread_cond_timedwait(&c->ack_cv, &c->mu, &deadline) == ETIMEDOUT) {
             rc = PARLEY_EBUSY;
+        }
+        if (rc == 0 && again) {
+            struct timespec now;
+            clock_gettime(CLOCK_REALTIME, &now);
+            if (now.tv_sec >= deadline.tv_sec) {
+                rc = PARLEY_EBUSY;
+                break;
+            }
+            gen = c->online_gen;
+            pthread_mutex_unlock(&c->mu);
+            rc = conn_send(c->conn, true, frame.data, frame.len);
+            pthread_mutex_lock(&c->mu);
+        }
+    }
     if (rc == 0 && p->done)
         rc = p->result == 0 ? 0 : nack_error(p->code);
     *ts_ms = p->ts_ms;

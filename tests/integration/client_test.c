@@ -249,6 +249,59 @@ static void test_client__direct_messages_both_ways(void **state)
     parley_client_free(b);
 }
 
+struct stalled_send {
+    struct parley_client *c;
+    char id[PARLEY_ID_HEX];
+    int rc;
+};
+
+static void *stalled_send_run(void *arg)
+{
+    struct stalled_send *s = arg;
+    s->rc = parley_client_send_text(s->c, "bob", "sent while the store failed", s->id);
+    return NULL;
+}
+
+/* The server cannot store envelopes for a while (here: their table is
+ * renamed away under it) and answers internal_error: libparley sends the
+ * same envelope again until it is stored, and the recipient gets it once. */
+static void test_client__send_retried_after_internal_error(void **state)
+{
+    struct world *w = *state;
+    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
+    struct stalled_send s = {.c = a, .rc = 1};
+    struct parley_event *ev;
+    pthread_t th;
+
+    online(a);
+    online(b);
+    assert_int_equal(parley_client_send_text(a, "bob", "before", NULL), 0);
+    expect_text(b, parley_client_user_id(a), "before");
+
+    assert_int_equal(harness_provision_sql(&w->p, "ALTER TABLE envelopes RENAME TO envelopes_away"),
+                     0);
+    assert_int_equal(pthread_create(&th, NULL, stalled_send_run, &s), 0);
+    sleep(3); /* at least one internal_error and one retry */
+    assert_int_equal(harness_provision_sql(&w->p, "ALTER TABLE envelopes_away RENAME TO envelopes"),
+                     0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(s.rc, 0);
+    expect_text(b, parley_client_user_id(a), "sent while the store failed");
+    /* Only once: nothing else arrives. */
+    for (int i = 0; i < 10; i++) {
+        if (parley_client_next_event(b, 200, &ev) < 0)
+            continue;
+        assert_int_not_equal(ev->type, PARLEY_EVENT_MESSAGE);
+        parley_event_free(ev);
+    }
+    char *log = harness_read(&w->p, "parleyd.log");
+    assert_non_null(log);
+    assert_non_null(strstr(log, "envelope not stored")); /* it did fail meanwhile */
+    free(log);
+    parley_client_free(a);
+    parley_client_free(b);
+}
+
 static void test_client__offline_delivery_and_local_sign_in(void **state)
 {
     struct world *w = *state;
@@ -882,6 +935,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_client__direct_messages_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client__send_retried_after_internal_error, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_client__offline_delivery_and_local_sign_in, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client__second_device_gets_copies, setup, teardown),
