@@ -162,12 +162,11 @@ static int64_t group_max_expiration(struct store_conn *c, int64_t group)
  * the partial index users_compliance; left free, it built an automatic
  * index over every user for each envelope. */
 static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
-                        int64_t *max_exp, struct cur_device **out, size_t *n, bool *cross)
+                        int64_t *group, struct cur_device **out, size_t *n, bool *cross)
 {
     struct store_val p[] = {STORE_BLOB(m->route.hdr.conversation, KEYS_ID_LEN),
                             STORE_INT(m->sender_user_row)};
     struct store_rows *r = NULL;
-    int64_t group = 0;
     size_t cap = 0;
     int rc = store_query(c,
                          "WITH cv AS (SELECT c.id AS cid, COALESCE(u.security_group_id, "
@@ -191,7 +190,7 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
                          p, 2, &r);
     *out = NULL;
     *n = 0;
-    *max_exp = 0;
+    *group = 0;
     *cross = false;
     while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
         size_t bl;
@@ -199,7 +198,7 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
         if (*n == cap)
             *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(**out));
         *conv_row = store_rows_int(r, 0);
-        group = store_rows_int(r, 1);
+        *group = store_rows_int(r, 1);
         (*out)[*n].row = store_rows_int(r, 2);
         memset((*out)[*n].id, 0, KEYS_ID_LEN);
         if (b && bl == KEYS_ID_LEN)
@@ -211,12 +210,111 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
     store_rows_free(r);
     if (rc == 0 && *n == 0)
         rc = PARLEY_ENOTFOUND;
-    if (rc == 0) {
+    if (rc == 0)
         qsort(*out, *n, sizeof(**out), cmp_cur);
-        if (group)
-            *max_exp = group_max_expiration(c, group);
-    }
     return rc;
+}
+
+/* ---- the targets cache --------------------------------------------------
+ *
+ * load_targets' answer depends only on rows whose every write bumps
+ * targets_gen.gen (triggers of migration 92: members, users' status,
+ * network, security group and compliance flag, devices, conversations'
+ * deleted flag, security groups' default). The committer reads the
+ * generation inside the job's transaction and reuses an answer read under
+ * the same generation, so a removed member, a suspended user or a deleted
+ * device is never queued for, whichever path or node wrote the change. A
+ * refusal (no such conversation, not a member) is not cached. Only the
+ * committer runs submit jobs, so the cache needs no lock. */
+#define TARGETS_SLOTS       1024
+#define TARGETS_MAX_DEVICES (256u * 1024) /* cached device entries, all slots */
+
+struct targets_entry {
+    const struct store_conn *c; /* the committer's connection: one per store */
+    int64_t gen, user_row, network_row, conv_row, group;
+    uint8_t conv[KEYS_ID_LEN];
+    bool cross;
+    struct cur_device *dev;
+    size_t n;
+};
+
+static struct targets_entry targets_cache[TARGETS_SLOTS];
+static size_t targets_cached_devices;
+
+static struct targets_entry *targets_slot(const uint8_t conv[KEYS_ID_LEN], int64_t user_row)
+{
+    uint64_t h = (uint64_t)user_row * 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < KEYS_ID_LEN; i++)
+        h = (h ^ conv[i]) * 0x100000001b3ull;
+    return &targets_cache[h % TARGETS_SLOTS];
+}
+
+static void targets_drop(struct targets_entry *e)
+{
+    targets_cached_devices -= e->n;
+    free(e->dev);
+    memset(e, 0, sizeof(*e));
+}
+
+static void targets_clear(void)
+{
+    for (size_t i = 0; i < TARGETS_SLOTS; i++)
+        if (targets_cache[i].dev)
+            targets_drop(&targets_cache[i]);
+}
+
+static int targets_gen(struct store_conn *c, int64_t *gen)
+{
+    return store_query_int(c, "SELECT gen FROM targets_gen WHERE id = 1", NULL, 0, gen);
+}
+
+/* load_targets through the cache; *max_exp is the sender's security
+ * group's maximum expiration. *out is the caller's to free. */
+static int load_targets_cached(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
+                               int64_t *max_exp, struct cur_device **out, size_t *n, bool *cross)
+{
+    const uint8_t *conv = m->route.hdr.conversation;
+    struct targets_entry *e = targets_slot(conv, m->sender_user_row);
+    int64_t gen = 0, group = 0;
+    int rc = targets_gen(c, &gen);
+
+    if (rc < 0)
+        return rc;
+    *max_exp = 0;
+    if (e->dev && e->c == c && e->gen == gen && e->user_row == m->sender_user_row &&
+        e->network_row == m->network_row && memcmp(e->conv, conv, KEYS_ID_LEN) == 0) {
+        *conv_row = e->conv_row;
+        *cross = e->cross;
+        *n = e->n;
+        *out = xmalloc(e->n * sizeof(**out));
+        memcpy(*out, e->dev, e->n * sizeof(**out));
+        group = e->group;
+    } else {
+        rc = load_targets(c, m, conv_row, &group, out, n, cross);
+        if (rc < 0)
+            return rc;
+        if (e->dev)
+            targets_drop(e);
+        if (targets_cached_devices + *n > TARGETS_MAX_DEVICES)
+            targets_clear();
+        if (*n <= TARGETS_MAX_DEVICES) {
+            *e = (struct targets_entry){.c = c,
+                                        .gen = gen,
+                                        .user_row = m->sender_user_row,
+                                        .network_row = m->network_row,
+                                        .conv_row = *conv_row,
+                                        .group = group,
+                                        .cross = *cross,
+                                        .n = *n};
+            memcpy(e->conv, conv, KEYS_ID_LEN);
+            e->dev = xmalloc(*n * sizeof(*e->dev));
+            memcpy(e->dev, *out, *n * sizeof(*e->dev));
+            targets_cached_devices += *n;
+        }
+    }
+    if (group)
+        *max_exp = group_max_expiration(c, group);
+    return 0;
 }
 
 /* Every current device except the sender's has a wrap, and every wrap is a
@@ -402,7 +500,7 @@ static int submit_job(struct store_conn *c, void *arg)
 
     /* Checks first, duplicate detection last (write_envelope): a new
      * envelope, the common case, costs no lookup by message id. */
-    rc = load_targets(c, m, &conv_row, &max_exp, &cur, &n, &cross);
+    rc = load_targets_cached(c, m, &conv_row, &max_exp, &cur, &n, &cross);
     if (rc == PARLEY_ENOTFOUND)
         return refuse(m, c, MSG_NOT_MEMBER, "no such conversation, or you are not a member");
     if (rc < 0)
@@ -465,10 +563,21 @@ static void submit_done(void *arg, int rc)
     m->done(m);
 }
 
+/* Committer thread, after the COMMIT or the ROLLBACK. */
+static void submit_committed(void *arg, int rc)
+{
+    /* A failed batch was rolled back, maybe with a change that bumped
+     * targets_gen: an answer cached under that generation could match a
+     * later, different change. */
+    if (rc < 0)
+        targets_clear();
+    submit_done(arg, rc);
+}
+
 void msgstore_submit(struct store *st, struct msg_submit *m)
 {
     m->is_pg = store_is_pg(st);
-    if (store_submit(st, submit_job, submit_done, m) < 0)
+    if (store_submit(st, submit_job, submit_committed, m) < 0)
         submit_done(m, PARLEY_ECLOSED);
 }
 
