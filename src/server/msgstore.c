@@ -398,6 +398,27 @@ static int write_queue_rows(struct store_conn *c, struct msg_submit *m, int64_t 
             rc = take_seqs(r, m, &got);
         goto out;
     }
+    if (m->n_rcpt == 1) {
+        /* The common 1:1 case, without JSON or RETURNING (SQLite gathers
+         * RETURNING rows in a temporary b-tree it opens per statement):
+         * advance the counter, queue at it, read it back. The committer
+         * is the only writer, so nothing moves the counter in between. */
+        struct store_val d[] = {STORE_INT(m->rcpt[0].device_row), STORE_INT(env_row)};
+        rc = store_exec(c,
+                        "INSERT INTO device_seqs (device_id, next_seq) VALUES ($1, 1) "
+                        "ON CONFLICT (device_id) DO UPDATE SET next_seq = next_seq + 1",
+                        d, 1, NULL);
+        if (rc == 0)
+            rc = store_exec(c,
+                            "INSERT INTO queue (device_id, seq, envelope_id) "
+                            "SELECT device_id, next_seq, $2 FROM device_seqs WHERE device_id = $1",
+                            d, 2, NULL);
+        if (rc == 0)
+            rc = store_query_int(c, "SELECT next_seq FROM device_seqs WHERE device_id = $1", d, 1,
+                                 &m->rcpt[0].seq);
+        got = rc == 0;
+        goto out;
+    }
     struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len)};
     rc = store_query(c,
                      "INSERT INTO device_seqs (device_id, next_seq) "
@@ -455,12 +476,27 @@ static int write_envelope(struct store_conn *c, struct msg_submit *m, int64_t co
                             STORE_INT(m->keep_until),
                             STORE_INT(m->route.hdr.flags)};
     /* The unique (sender_device, msg_id) key turns a resent envelope into
-     * no row here, which saves a lookup on every new one. */
-    rc = store_query_int(c,
-                         "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
-                         "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                         "ON CONFLICT (sender_device, msg_id) DO NOTHING RETURNING id",
-                         p, ARRAY_SIZE(p), &env_row);
+     * no row here, which saves a lookup on every new one. SQLite: no
+     * RETURNING (a temporary b-tree per statement); the committer owns its
+     * connection, so last_insert_rowid() is this row's. */
+    if (m->is_pg) {
+        rc = store_query_int(c,
+                             "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
+                             "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                             "ON CONFLICT (sender_device, msg_id) DO NOTHING RETURNING id",
+                             p, ARRAY_SIZE(p), &env_row);
+    } else {
+        int64_t added = 0;
+        rc = store_exec(c,
+                        "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
+                        "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                        "ON CONFLICT (sender_device, msg_id) DO NOTHING",
+                        p, ARRAY_SIZE(p), &added);
+        if (rc == 0 && added == 0)
+            rc = PARLEY_ENOTFOUND;
+        else if (rc == 0)
+            rc = store_query_int(c, "SELECT last_insert_rowid()", NULL, 0, &env_row);
+    }
     if (rc == PARLEY_ENOTFOUND) {
         m->n_rcpt = 0;
         rc = find_duplicate(c, m);
