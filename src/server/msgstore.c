@@ -1,5 +1,8 @@
 /* msgstore.c - see msgstore.h. */
 #include "msgstore.h"
+
+#include <pthread.h>
+
 #include "api_client.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -619,11 +622,24 @@ void msgstore_submit(struct store *st, struct msg_submit *m)
 
 /* ---- acks, purge, touch ------------------------------------------------- */
 
-struct ack_job {
-    int64_t device_row;
+/* Acknowledgements of every session wait here for one committer job: the
+ * first ack after a flush queues the job, the later ones join it until it
+ * runs (while the committer is busy with a commit, that is most of them).
+ * One job then deletes everything acknowledged meanwhile, instead of one
+ * job, savepoint and envelope sweep per client ack message. */
+struct ack_pending {
+    int64_t *dev, *seq; /* pairs, in arrival order */
+    size_t n, cap;
     bool is_pg;
-    size_t n;
-    int64_t seqs[];
+};
+
+static pthread_mutex_t ack_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ack_pending ack_waiting;
+static struct store *ack_store; /* non-NULL while a flush job is queued */
+
+struct ack_job {
+    struct ack_pending *own; /* NULL: the shared ack_waiting */
+    bool ran;
 };
 
 /* Append "[a,b,c]" (SQLite, read with json_each) or "{a,b,c}" (a
@@ -636,50 +652,122 @@ static void id_array(struct buf *b, bool pg, const int64_t *v, size_t n)
     buf_append_byte(b, pg ? '}' : ']');
 }
 
-/* Two statements per ack message whatever its length: the queue rows go,
- * then the envelopes no queue row refers to any more (the last recipient's
- * ack drops the envelope, and with it a burn-on-read message's last copy).
- * Seqs acknowledged twice, or expired meanwhile, match nothing. */
-static int ack_fn(struct store_conn *c, void *arg)
+/* Delete the queue rows of `a`, collecting their envelope ids into env.
+ * PostgreSQL: one statement over two arrays. SQLite: one statement per
+ * run of one device's seqs (the (device_id, seq) key is used for each). */
+static int ack_delete_queue(struct store_conn *c, bool pg, const struct ack_pending *a,
+                            int64_t *env, size_t *n_env)
 {
-    struct ack_job *j = arg;
-    struct buf seqs = BUF_INIT(SIZE_MAX), envs = BUF_INIT(SIZE_MAX);
+    struct buf b1 = BUF_INIT(SIZE_MAX), b2 = BUF_INIT(SIZE_MAX);
     struct store_rows *r = NULL;
-    int64_t *env = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; i < a->n && rc == 0;) {
+        size_t j = i + 1;
+        if (pg) {
+            j = a->n;
+            id_array(&b1, true, a->dev, a->n);
+            id_array(&b2, true, a->seq, a->n);
+        } else {
+            while (j < a->n && a->dev[j] == a->dev[i])
+                j++;
+            id_array(&b2, false, a->seq + i, j - i);
+        }
+        struct store_val p[] = {STORE_TEXTN((const char *)b1.data, b1.len),
+                                STORE_TEXTN((const char *)b2.data, b2.len)};
+        struct store_val q[] = {STORE_INT(a->dev[i]), STORE_TEXTN((const char *)b2.data, b2.len)};
+        rc = pg ? store_query(c,
+                              "DELETE FROM queue q USING unnest($1::bigint[], $2::bigint[]) "
+                              "AS a(d, s) WHERE q.device_id = a.d AND q.seq = a.s "
+                              "RETURNING q.envelope_id",
+                              p, 2, &r)
+                : store_query(c,
+                              "DELETE FROM queue WHERE device_id = $1 AND seq IN "
+                              "(SELECT value FROM json_each($2)) RETURNING envelope_id",
+                              q, 2, &r);
+        while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+            if (*n_env < a->n)
+                env[(*n_env)++] = store_rows_int(r, 0);
+            rc = 0;
+        }
+        store_rows_free(r);
+        r = NULL;
+        buf_reset(&b1);
+        buf_reset(&b2);
+        i = j;
+    }
+    buf_release(&b1);
+    buf_release(&b2);
+    return rc;
+}
+
+/* Stable order by device, so that one device's seqs form one run. */
+static int cmp_pair(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y;
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+/* Two statements on PostgreSQL whatever was acknowledged (a statement per
+ * device on SQLite, then one): the queue rows go, then the envelopes no
+ * queue row refers to any more (the last recipient's ack drops the
+ * envelope, and with it a burn-on-read message's last copy). Seqs
+ * acknowledged twice, or expired meanwhile, match nothing. */
+static int ack_flush_fn(struct store_conn *c, void *arg)
+{
+    struct ack_job *job = arg;
+    struct ack_pending a, *own = job->own;
+    struct buf envs = BUF_INIT(SIZE_MAX);
+    int64_t *env = NULL, *pairs;
     size_t n_env = 0;
+    bool pg;
     int rc;
 
-    id_array(&seqs, j->is_pg, j->seqs, j->n);
-    struct store_val p[] = {STORE_INT(j->device_row),
-                            STORE_TEXTN((const char *)seqs.data, seqs.len)};
-    rc =
-        store_query(c,
-                    j->is_pg ? "DELETE FROM queue WHERE device_id = $1 AND seq = ANY($2::bigint[]) "
-                               "RETURNING envelope_id"
-                             : "DELETE FROM queue WHERE device_id = $1 AND seq IN "
-                               "(SELECT value FROM json_each($2)) RETURNING envelope_id",
-                    p, 2, &r);
-    if (rc == 0)
-        env = xcalloc(j->n + 1, sizeof(*env));
-    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
-        if (n_env < j->n)
-            env[n_env++] = store_rows_int(r, 0);
-        rc = 0;
+    if (own) {
+        a = *own; /* a job of its own (ack_other_store) */
+        own->dev = own->seq = NULL;
+    } else {
+        pthread_mutex_lock(&ack_lock);
+        a = ack_waiting;
+        memset(&ack_waiting, 0, sizeof(ack_waiting));
+        ack_store = NULL;
+        pthread_mutex_unlock(&ack_lock);
     }
-    store_rows_free(r);
+    job->ran = true;
+    pg = a.is_pg;
+    if (a.n == 0)
+        return 0;
+    if (!pg) {
+        pairs = xmalloc(a.n * 2 * sizeof(*pairs));
+        for (size_t i = 0; i < a.n; i++) {
+            pairs[2 * i] = a.dev[i];
+            pairs[2 * i + 1] = a.seq[i];
+        }
+        qsort(pairs, a.n, 2 * sizeof(*pairs), cmp_pair);
+        for (size_t i = 0; i < a.n; i++) {
+            a.dev[i] = pairs[2 * i];
+            a.seq[i] = pairs[2 * i + 1];
+        }
+        free(pairs);
+    }
+    env = xcalloc(a.n + 1, sizeof(*env));
+    rc = ack_delete_queue(c, pg, &a, env, &n_env);
     if (rc == 0 && n_env > 0) {
-        id_array(&envs, j->is_pg, env, n_env);
+        id_array(&envs, pg, env, n_env);
         struct store_val q[] = {STORE_TEXTN((const char *)envs.data, envs.len)};
         rc = store_exec(c,
-                        j->is_pg ? "DELETE FROM envelopes e WHERE e.id = ANY($1::bigint[]) AND NOT "
-                                   "EXISTS (SELECT 1 FROM queue q WHERE q.envelope_id = e.id)"
-                                 : "DELETE FROM envelopes WHERE id IN (SELECT value FROM "
-                                   "json_each($1)) AND NOT EXISTS (SELECT 1 FROM queue "
-                                   "WHERE queue.envelope_id = envelopes.id)",
+                        pg ? "DELETE FROM envelopes e WHERE e.id = ANY($1::bigint[]) AND NOT "
+                             "EXISTS (SELECT 1 FROM queue q WHERE q.envelope_id = e.id)"
+                           : "DELETE FROM envelopes WHERE id IN (SELECT value FROM "
+                             "json_each($1)) AND NOT EXISTS (SELECT 1 FROM queue "
+                             "WHERE queue.envelope_id = envelopes.id)",
                         q, 1, NULL);
     }
     free(env);
-    buf_release(&seqs);
+    free(a.dev);
+    free(a.seq);
     buf_release(&envs);
     return rc;
 }
@@ -691,15 +779,80 @@ static void free_done(void *arg, int rc)
     free(arg);
 }
 
+static void ack_flush_done(void *arg, int rc)
+{
+    struct ack_job *job = arg;
+    if (rc < 0)
+        log_warnx("message store job failed: %s", parley_strerror(rc));
+    if (job->own) {
+        free(job->own->dev);
+        free(job->own->seq);
+        free(job->own);
+    } else if (!job->ran) {
+        /* Its batch broke before it ran: the next ack queues a new job.
+         * What waited is dropped; unacknowledged entries are delivered
+         * again on the next connection. */
+        pthread_mutex_lock(&ack_lock);
+        free(ack_waiting.dev);
+        free(ack_waiting.seq);
+        memset(&ack_waiting, 0, sizeof(ack_waiting));
+        ack_store = NULL;
+        pthread_mutex_unlock(&ack_lock);
+    }
+    free(job);
+}
+
+/* A second store in one process (not parleyd's case) gets a job per ack. */
+static void ack_other_store(struct store *st, int64_t device_row, const int64_t *seqs, size_t n)
+{
+    struct ack_pending *a = xcalloc(1, sizeof(*a));
+    a->dev = xmalloc(n * sizeof(int64_t));
+    a->seq = xmalloc(n * sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) {
+        a->dev[i] = device_row;
+        a->seq[i] = seqs[i];
+    }
+    a->n = a->cap = n;
+    a->is_pg = store_is_pg(st);
+    struct ack_job *job = xcalloc(1, sizeof(*job));
+    job->own = a;
+    if (store_submit(st, ack_flush_fn, ack_flush_done, job) < 0)
+        ack_flush_done(job, 0);
+}
+
 void msgstore_ack(struct store *st, int64_t device_row, const int64_t *seqs, size_t n)
 {
-    struct ack_job *j = xmalloc(sizeof(*j) + n * sizeof(int64_t));
-    j->device_row = device_row;
-    j->is_pg = store_is_pg(st);
-    j->n = n;
-    memcpy(j->seqs, seqs, n * sizeof(int64_t));
-    if (store_submit(st, ack_fn, free_done, j) < 0)
-        free(j);
+    bool submit = false;
+
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&ack_lock);
+    if (ack_store && ack_store != st) {
+        pthread_mutex_unlock(&ack_lock);
+        ack_other_store(st, device_row, seqs, n);
+        return;
+    }
+    if (ack_waiting.n + n > ack_waiting.cap) {
+        ack_waiting.cap = (ack_waiting.n + n) * 2;
+        ack_waiting.dev = xrealloc(ack_waiting.dev, ack_waiting.cap * sizeof(int64_t));
+        ack_waiting.seq = xrealloc(ack_waiting.seq, ack_waiting.cap * sizeof(int64_t));
+    }
+    for (size_t i = 0; i < n; i++) {
+        ack_waiting.dev[ack_waiting.n + i] = device_row;
+        ack_waiting.seq[ack_waiting.n + i] = seqs[i];
+    }
+    ack_waiting.n += n;
+    if (!ack_store) {
+        ack_store = st;
+        ack_waiting.is_pg = store_is_pg(st);
+        submit = true;
+    }
+    pthread_mutex_unlock(&ack_lock);
+    if (submit) {
+        struct ack_job *job = xcalloc(1, sizeof(*job));
+        if (store_submit(st, ack_flush_fn, ack_flush_done, job) < 0)
+            ack_flush_done(job, 0); /* closing: not run, dropped */
+    }
 }
 
 struct purge_job {
