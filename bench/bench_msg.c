@@ -19,7 +19,9 @@
  * to the sockets), but checks each one's frame and message id.
  *
  *   bench_msg [-u PAIRS_USERS] [-m MSGS] [-r ROOM] [-R ROOM_MSGS] [-i IDLE]
- *             [-s RATE] [-d SECONDS]
+ *             [-s RATE] [-d SECONDS] [-p PHASES]
+ * -p names the timed phases to run, e.g. "a" or "ac" (default "abc"); the
+ * idle connections of (d) are always opened. A phase left out prints zeros.
  * PARLEYD names the server binary (the build's parleyd by default).
  * Prints a table and, last, one line:
  *   delivered_per_s=<n> p99_ms=<n> fanout_per_s=<n> idle_kib_per_conn=<n> */
@@ -771,13 +773,14 @@ int main(int argc, char **argv)
 {
     size_t pair_users = 200, msgs = 1000, room = 500, room_msgs = 200, idle = 2000;
     double rate = 2000, lat_secs = 5;
+    const char *phases = "abc";
     struct conn *conns;
     struct env **pq, **lq, *rq;
     struct rlimit rl;
     char uri[600];
     int ch;
 
-    while ((ch = getopt(argc, argv, "u:m:r:R:i:s:d:")) != -1) {
+    while ((ch = getopt(argc, argv, "u:m:r:R:i:s:d:p:")) != -1) {
         switch (ch) {
         case 'u':
             pair_users = strtoul(optarg, NULL, 10) & ~1ul;
@@ -800,9 +803,12 @@ int main(int argc, char **argv)
         case 'd':
             lat_secs = strtod(optarg, NULL);
             break;
+        case 'p':
+            phases = optarg;
+            break;
         default:
             fprintf(stderr, "usage: bench_msg [-u USERS] [-m MSGS] [-r ROOM] [-R ROOM_MSGS] "
-                            "[-i IDLE] [-s RATE] [-d SECONDS]\n");
+                            "[-i IDLE] [-s RATE] [-d SECONDS] [-p PHASES]\n");
             return 2;
         }
     }
@@ -830,11 +836,12 @@ int main(int argc, char **argv)
         snprintf(uri, sizeof(uri), "sqlite:%s/parley.db", srv.dir);
     provision(uri, pair_users + lat_users, room);
 
-    pq = seal_pairs(0, pair_users, msgs);
+    bool run_a = strchr(phases, 'a'), run_b = strchr(phases, 'b'), run_c = strchr(phases, 'c');
     size_t lat_per = (size_t)(rate * lat_secs / (double)lat_users) + 1;
-    lq = seal_pairs(lat_first, lat_first + lat_users, lat_per);
+    pq = run_a ? seal_pairs(0, pair_users, msgs) : NULL;
+    lq = run_b ? seal_pairs(lat_first, lat_first + lat_users, lat_per) : NULL;
     rq = calloc(room_msgs, sizeof(*rq));
-    {
+    if (run_c) {
         struct env *tmp[1] = {rq};
         struct seal_job j = {tmp, 0, 1, room_msgs, 1, room};
         seal_worker(&j);
@@ -866,55 +873,64 @@ int main(int argc, char **argv)
 
     /* (a) 1:1 burst */
     struct phase a = {0};
-    a.conns = conns;
-    a.n = pair_users;
-    for (size_t i = 0; i < pair_users; i++) {
-        conns[i].queue = pq[i];
-        conns[i].n_queue = msgs;
+    double ta = 0, cpu_a = 0, delivered_per_s = 0;
+    if (run_a) {
+        a.conns = conns;
+        a.n = pair_users;
+        for (size_t i = 0; i < pair_users; i++) {
+            conns[i].queue = pq[i];
+            conns[i].n_queue = msgs;
+        }
+        a.want = (uint64_t)pair_users * msgs;
+        settle(srv.pid);
+        double cpu0 = cpu_s(srv.pid);
+        ta = run_phase(&a, 600);
+        settle(srv.pid);
+        cpu_a = cpu_s(srv.pid) - cpu0;
+        delivered_per_s = (double)a.delivered / ta;
     }
-    a.want = (uint64_t)pair_users * msgs;
-    settle(srv.pid);
-    double cpu0 = cpu_s(srv.pid);
-    double ta = run_phase(&a, 600);
-    settle(srv.pid);
-    double cpu_a = cpu_s(srv.pid) - cpu0;
-    double delivered_per_s = (double)a.delivered / ta;
 
     /* (b) latency at a steady rate */
     struct phase b = {0};
-    b.conns = conns + lat_first;
-    b.n = lat_users;
-    for (size_t i = 0; i < lat_users; i++) {
-        b.conns[i].queue = lq[lat_first + i];
-        b.conns[i].n_queue = lat_per;
-        b.conns[i].next = b.conns[i].inflight = 0;
+    double tb = 0;
+    if (run_b) {
+        b.conns = conns + lat_first;
+        b.n = lat_users;
+        for (size_t i = 0; i < lat_users; i++) {
+            b.conns[i].queue = lq[lat_first + i];
+            b.conns[i].n_queue = lat_per;
+            b.conns[i].next = b.conns[i].inflight = 0;
+        }
+        b.want = (uint64_t)lat_users * lat_per;
+        b.rate = rate;
+        b.track_latency = true;
+        b.lat = calloc(LAT_SLOTS, sizeof(double));
+        tb = run_phase(&b, lat_secs * 4 + 30);
+        qsort(b.lat, b.n_lat, sizeof(double), cmp_double);
     }
-    b.want = (uint64_t)lat_users * lat_per;
-    b.rate = rate;
-    b.track_latency = true;
-    b.lat = calloc(LAT_SLOTS, sizeof(double));
-    double tb = run_phase(&b, lat_secs * 4 + 30);
-    qsort(b.lat, b.n_lat, sizeof(double), cmp_double);
     double p50 = b.n_lat ? b.lat[b.n_lat / 2] : -1;
     double p99 = b.n_lat ? b.lat[(size_t)((double)b.n_lat * 0.99)] : -1;
 
     /* (c) room fan-out */
     struct phase c = {0};
-    c.conns = conns;
-    c.n = room;
-    for (size_t i = 0; i < room; i++) {
-        conns[i].queue = NULL;
-        conns[i].n_queue = conns[i].next = conns[i].inflight = 0;
+    double tc = 0, cpu_c = 0, fanout_per_s = 0;
+    if (run_c) {
+        c.conns = conns;
+        c.n = room;
+        for (size_t i = 0; i < room; i++) {
+            conns[i].queue = NULL;
+            conns[i].n_queue = conns[i].next = conns[i].inflight = 0;
+        }
+        conns[0].queue = rq;
+        conns[0].n_queue = room_msgs;
+        c.want = (uint64_t)room_msgs * (room - 1);
+        settle(srv.pid);
+        double cpu1 = cpu_s(srv.pid);
+        tc = run_phase(&c, 600);
+        settle(srv.pid);
+        cpu_c = cpu_s(srv.pid) - cpu1;
+        fanout_per_s = (double)c.delivered / tc;
     }
-    conns[0].queue = rq;
-    conns[0].n_queue = room_msgs;
-    c.want = (uint64_t)room_msgs * (room - 1);
-    settle(srv.pid);
-    double cpu1 = cpu_s(srv.pid);
-    double tc = run_phase(&c, 600);
-    settle(srv.pid);
-    double cpu_c = cpu_s(srv.pid) - cpu1;
-    double fanout_per_s = (double)c.delivered / tc;
 
     printf("%-34s %14s %12s %12s\n", "phase", "deliveries", "seconds", "per second");
     printf("%-34s %14llu %12.2f %12.0f\n", "(a) 1:1 burst", (unsigned long long)a.delivered, ta,

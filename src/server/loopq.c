@@ -62,11 +62,16 @@ int loopq_post(loopq_fn fn, void *arg)
     if (!context) {
         rc = PARLEY_ECLOSED;
     } else {
+        bool was_empty = !head;
         *tail = it;
         tail = &it->next;
-        /* Under the lock, so the context cannot be destroyed meanwhile:
-         * loopq_close takes the lock before the context goes. */
-        lws_cancel_service(context);
+        /* One wake-up for a run of posts (a group commit posts one item
+         * per job): a non-empty list has a wake-up pending, and the loop
+         * takes the whole list. Under the lock, so the context cannot be
+         * destroyed meanwhile: loopq_close takes the lock before the
+         * context goes. */
+        if (was_empty)
+            lws_cancel_service(context);
     }
     pthread_mutex_unlock(&lock);
     if (rc < 0)

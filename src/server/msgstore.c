@@ -1,5 +1,8 @@
 /* msgstore.c - see msgstore.h. */
 #include "msgstore.h"
+
+#include <pthread.h>
+
 #include "api_client.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -162,12 +165,11 @@ static int64_t group_max_expiration(struct store_conn *c, int64_t group)
  * the partial index users_compliance; left free, it built an automatic
  * index over every user for each envelope. */
 static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
-                        int64_t *max_exp, struct cur_device **out, size_t *n, bool *cross)
+                        int64_t *group, struct cur_device **out, size_t *n, bool *cross)
 {
     struct store_val p[] = {STORE_BLOB(m->route.hdr.conversation, KEYS_ID_LEN),
                             STORE_INT(m->sender_user_row)};
     struct store_rows *r = NULL;
-    int64_t group = 0;
     size_t cap = 0;
     int rc = store_query(c,
                          "WITH cv AS (SELECT c.id AS cid, COALESCE(u.security_group_id, "
@@ -191,7 +193,7 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
                          p, 2, &r);
     *out = NULL;
     *n = 0;
-    *max_exp = 0;
+    *group = 0;
     *cross = false;
     while ((rc == 0 || rc == 1) && (rc = store_rows_next(r)) == 1) {
         size_t bl;
@@ -199,7 +201,7 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
         if (*n == cap)
             *out = xrealloc(*out, (cap = cap ? cap * 2 : 16) * sizeof(**out));
         *conv_row = store_rows_int(r, 0);
-        group = store_rows_int(r, 1);
+        *group = store_rows_int(r, 1);
         (*out)[*n].row = store_rows_int(r, 2);
         memset((*out)[*n].id, 0, KEYS_ID_LEN);
         if (b && bl == KEYS_ID_LEN)
@@ -211,12 +213,111 @@ static int load_targets(struct store_conn *c, struct msg_submit *m, int64_t *con
     store_rows_free(r);
     if (rc == 0 && *n == 0)
         rc = PARLEY_ENOTFOUND;
-    if (rc == 0) {
+    if (rc == 0)
         qsort(*out, *n, sizeof(**out), cmp_cur);
-        if (group)
-            *max_exp = group_max_expiration(c, group);
-    }
     return rc;
+}
+
+/* ---- the targets cache --------------------------------------------------
+ *
+ * load_targets' answer depends only on rows whose every write bumps
+ * targets_gen.gen (triggers of migration 92: members, users' status,
+ * network, security group and compliance flag, devices, conversations'
+ * deleted flag, security groups' default). The committer reads the
+ * generation inside the job's transaction and reuses an answer read under
+ * the same generation, so a removed member, a suspended user or a deleted
+ * device is never queued for, whichever path or node wrote the change. A
+ * refusal (no such conversation, not a member) is not cached. Only the
+ * committer runs submit jobs, so the cache needs no lock. */
+#define TARGETS_SLOTS       1024
+#define TARGETS_MAX_DEVICES (256u * 1024) /* cached device entries, all slots */
+
+struct targets_entry {
+    const struct store_conn *c; /* the committer's connection: one per store */
+    int64_t gen, user_row, network_row, conv_row, group;
+    uint8_t conv[KEYS_ID_LEN];
+    bool cross;
+    struct cur_device *dev;
+    size_t n;
+};
+
+static struct targets_entry targets_cache[TARGETS_SLOTS];
+static size_t targets_cached_devices;
+
+static struct targets_entry *targets_slot(const uint8_t conv[KEYS_ID_LEN], int64_t user_row)
+{
+    uint64_t h = (uint64_t)user_row * 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < KEYS_ID_LEN; i++)
+        h = (h ^ conv[i]) * 0x100000001b3ull;
+    return &targets_cache[h % TARGETS_SLOTS];
+}
+
+static void targets_drop(struct targets_entry *e)
+{
+    targets_cached_devices -= e->n;
+    free(e->dev);
+    memset(e, 0, sizeof(*e));
+}
+
+static void targets_clear(void)
+{
+    for (size_t i = 0; i < TARGETS_SLOTS; i++)
+        if (targets_cache[i].dev)
+            targets_drop(&targets_cache[i]);
+}
+
+static int targets_gen(struct store_conn *c, int64_t *gen)
+{
+    return store_query_int(c, "SELECT gen FROM targets_gen WHERE id = 1", NULL, 0, gen);
+}
+
+/* load_targets through the cache; *max_exp is the sender's security
+ * group's maximum expiration. *out is the caller's to free. */
+static int load_targets_cached(struct store_conn *c, struct msg_submit *m, int64_t *conv_row,
+                               int64_t *max_exp, struct cur_device **out, size_t *n, bool *cross)
+{
+    const uint8_t *conv = m->route.hdr.conversation;
+    struct targets_entry *e = targets_slot(conv, m->sender_user_row);
+    int64_t gen = 0, group = 0;
+    int rc = targets_gen(c, &gen);
+
+    if (rc < 0)
+        return rc;
+    *max_exp = 0;
+    if (e->dev && e->c == c && e->gen == gen && e->user_row == m->sender_user_row &&
+        e->network_row == m->network_row && memcmp(e->conv, conv, KEYS_ID_LEN) == 0) {
+        *conv_row = e->conv_row;
+        *cross = e->cross;
+        *n = e->n;
+        *out = xmalloc(e->n * sizeof(**out));
+        memcpy(*out, e->dev, e->n * sizeof(**out));
+        group = e->group;
+    } else {
+        rc = load_targets(c, m, conv_row, &group, out, n, cross);
+        if (rc < 0)
+            return rc;
+        if (e->dev)
+            targets_drop(e);
+        if (targets_cached_devices + *n > TARGETS_MAX_DEVICES)
+            targets_clear();
+        if (*n <= TARGETS_MAX_DEVICES) {
+            *e = (struct targets_entry){.c = c,
+                                        .gen = gen,
+                                        .user_row = m->sender_user_row,
+                                        .network_row = m->network_row,
+                                        .conv_row = *conv_row,
+                                        .group = group,
+                                        .cross = *cross,
+                                        .n = *n};
+            memcpy(e->conv, conv, KEYS_ID_LEN);
+            e->dev = xmalloc(*n * sizeof(*e->dev));
+            memcpy(e->dev, *out, *n * sizeof(*e->dev));
+            targets_cached_devices += *n;
+        }
+    }
+    if (group)
+        *max_exp = group_max_expiration(c, group);
+    return 0;
 }
 
 /* Every current device except the sender's has a wrap, and every wrap is a
@@ -369,6 +470,28 @@ static int write_queue_rows(struct store_conn *c, struct msg_submit *m, int64_t 
             rc = take_seqs(r, m, &got);
         goto out;
     }
+    if (m->n_rcpt == 1) {
+        /* The common 1:1 case, without JSON or RETURNING (SQLite gathers
+         * RETURNING rows in a temporary b-tree it opens per statement):
+         * advance the counter, queue at it, read it back. The committer
+         * is the only writer, so nothing moves the counter in between. */
+        struct store_val d[] = {STORE_INT(m->rcpt[0].device_row), STORE_INT(env_row)};
+        struct store_val f[] = {STORE_INT(m->rcpt[0].device_row), STORE_INT(seq_floor)};
+        rc = store_exec(c,
+                        "INSERT INTO device_seqs (device_id, next_seq) VALUES ($1, $2 + 1) "
+                        "ON CONFLICT (device_id) DO UPDATE SET next_seq = max(next_seq, $2) + 1",
+                        f, 2, NULL);
+        if (rc == 0)
+            rc = store_exec(c,
+                            "INSERT INTO queue (device_id, seq, envelope_id) "
+                            "SELECT device_id, next_seq, $2 FROM device_seqs WHERE device_id = $1",
+                            d, 2, NULL);
+        if (rc == 0)
+            rc = store_query_int(c, "SELECT next_seq FROM device_seqs WHERE device_id = $1", d, 1,
+                                 &m->rcpt[0].seq);
+        got = rc == 0;
+        goto out;
+    }
     struct store_val p[] = {STORE_TEXTN((const char *)ids.data, ids.len), STORE_INT(seq_floor)};
     rc = store_query(c,
                      "INSERT INTO device_seqs (device_id, next_seq) "
@@ -426,12 +549,27 @@ static int write_envelope(struct store_conn *c, struct msg_submit *m, int64_t co
                             STORE_INT(m->keep_until),
                             STORE_INT(m->route.hdr.flags)};
     /* The unique (sender_device, msg_id) key turns a resent envelope into
-     * no row here, which saves a lookup on every new one. */
-    rc = store_query_int(c,
-                         "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
-                         "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                         "ON CONFLICT (sender_device, msg_id) DO NOTHING RETURNING id",
-                         p, ARRAY_SIZE(p), &env_row);
+     * no row here, which saves a lookup on every new one. SQLite: no
+     * RETURNING (a temporary b-tree per statement); the committer owns its
+     * connection, so last_insert_rowid() is this row's. */
+    if (m->is_pg) {
+        rc = store_query_int(c,
+                             "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
+                             "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                             "ON CONFLICT (sender_device, msg_id) DO NOTHING RETURNING id",
+                             p, ARRAY_SIZE(p), &env_row);
+    } else {
+        int64_t added = 0;
+        rc = store_exec(c,
+                        "INSERT INTO envelopes (msg_id, conv_id, sender_device, body, ts_ms, "
+                        "expires_at, flags) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                        "ON CONFLICT (sender_device, msg_id) DO NOTHING",
+                        p, ARRAY_SIZE(p), &added);
+        if (rc == 0 && added == 0)
+            rc = PARLEY_ENOTFOUND;
+        else if (rc == 0)
+            rc = store_query_int(c, "SELECT last_insert_rowid()", NULL, 0, &env_row);
+    }
     if (rc == PARLEY_ENOTFOUND) {
         m->n_rcpt = 0;
         rc = find_duplicate(c, m);
@@ -476,7 +614,7 @@ static int submit_job(struct store_conn *c, void *arg)
     }
     /* Checks first, duplicate detection last (write_envelope): a new
      * envelope, the common case, costs no lookup by message id. */
-    rc = load_targets(c, m, &conv_row, &max_exp, &cur, &n, &cross);
+    rc = load_targets_cached(c, m, &conv_row, &max_exp, &cur, &n, &cross);
     if (rc == PARLEY_ENOTFOUND)
         return refuse(m, c, MSG_NOT_MEMBER, "no such conversation, or you are not a member");
     if (rc < 0)
@@ -550,20 +688,44 @@ static void submit_done(void *arg, int rc)
     m->done(m);
 }
 
+/* Committer thread, after the COMMIT or the ROLLBACK. */
+static void submit_committed(void *arg, int rc)
+{
+    /* A failed batch was rolled back, maybe with a change that bumped
+     * targets_gen: an answer cached under that generation could match a
+     * later, different change. */
+    if (rc < 0)
+        targets_clear();
+    submit_done(arg, rc);
+}
+
 void msgstore_submit(struct store *st, struct msg_submit *m)
 {
     m->is_pg = store_is_pg(st);
-    if (store_submit(st, submit_job, submit_done, m) < 0)
+    if (store_submit(st, submit_job, submit_committed, m) < 0)
         submit_done(m, PARLEY_ECLOSED);
 }
 
 /* ---- acks, purge, touch ------------------------------------------------- */
 
-struct ack_job {
-    int64_t device_row;
+/* Acknowledgements of every session wait here for one committer job: the
+ * first ack after a flush queues the job, the later ones join it until it
+ * runs (while the committer is busy with a commit, that is most of them).
+ * One job then deletes everything acknowledged meanwhile, instead of one
+ * job, savepoint and envelope sweep per client ack message. */
+struct ack_pending {
+    int64_t *dev, *seq; /* pairs, in arrival order */
+    size_t n, cap;
     bool is_pg;
-    size_t n;
-    int64_t seqs[];
+};
+
+static pthread_mutex_t ack_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ack_pending ack_waiting;
+static struct store *ack_store; /* non-NULL while a flush job is queued */
+
+struct ack_job {
+    struct ack_pending *own; /* NULL: the shared ack_waiting */
+    bool ran;
 };
 
 /* Append "[a,b,c]" (SQLite, read with json_each) or "{a,b,c}" (a
@@ -576,50 +738,122 @@ static void id_array(struct buf *b, bool pg, const int64_t *v, size_t n)
     buf_append_byte(b, pg ? '}' : ']');
 }
 
-/* Two statements per ack message whatever its length: the queue rows go,
- * then the envelopes no queue row refers to any more (the last recipient's
- * ack drops the envelope, and with it a burn-on-read message's last copy).
- * Seqs acknowledged twice, or expired meanwhile, match nothing. */
-static int ack_fn(struct store_conn *c, void *arg)
+/* Delete the queue rows of `a`, collecting their envelope ids into env.
+ * PostgreSQL: one statement over two arrays. SQLite: one statement per
+ * run of one device's seqs (the (device_id, seq) key is used for each). */
+static int ack_delete_queue(struct store_conn *c, bool pg, const struct ack_pending *a,
+                            int64_t *env, size_t *n_env)
 {
-    struct ack_job *j = arg;
-    struct buf seqs = BUF_INIT(SIZE_MAX), envs = BUF_INIT(SIZE_MAX);
+    struct buf b1 = BUF_INIT(SIZE_MAX), b2 = BUF_INIT(SIZE_MAX);
     struct store_rows *r = NULL;
-    int64_t *env = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; i < a->n && rc == 0;) {
+        size_t j = i + 1;
+        if (pg) {
+            j = a->n;
+            id_array(&b1, true, a->dev, a->n);
+            id_array(&b2, true, a->seq, a->n);
+        } else {
+            while (j < a->n && a->dev[j] == a->dev[i])
+                j++;
+            id_array(&b2, false, a->seq + i, j - i);
+        }
+        struct store_val p[] = {STORE_TEXTN((const char *)b1.data, b1.len),
+                                STORE_TEXTN((const char *)b2.data, b2.len)};
+        struct store_val q[] = {STORE_INT(a->dev[i]), STORE_TEXTN((const char *)b2.data, b2.len)};
+        rc = pg ? store_query(c,
+                              "DELETE FROM queue q USING unnest($1::bigint[], $2::bigint[]) "
+                              "AS a(d, s) WHERE q.device_id = a.d AND q.seq = a.s "
+                              "RETURNING q.envelope_id",
+                              p, 2, &r)
+                : store_query(c,
+                              "DELETE FROM queue WHERE device_id = $1 AND seq IN "
+                              "(SELECT value FROM json_each($2)) RETURNING envelope_id",
+                              q, 2, &r);
+        while (rc == 0 && (rc = store_rows_next(r)) == 1) {
+            if (*n_env < a->n)
+                env[(*n_env)++] = store_rows_int(r, 0);
+            rc = 0;
+        }
+        store_rows_free(r);
+        r = NULL;
+        buf_reset(&b1);
+        buf_reset(&b2);
+        i = j;
+    }
+    buf_release(&b1);
+    buf_release(&b2);
+    return rc;
+}
+
+/* Stable order by device, so that one device's seqs form one run. */
+static int cmp_pair(const void *x, const void *y)
+{
+    const int64_t *a = x, *b = y;
+    if (a[0] != b[0])
+        return a[0] < b[0] ? -1 : 1;
+    return a[1] < b[1] ? -1 : a[1] > b[1];
+}
+
+/* Two statements on PostgreSQL whatever was acknowledged (a statement per
+ * device on SQLite, then one): the queue rows go, then the envelopes no
+ * queue row refers to any more (the last recipient's ack drops the
+ * envelope, and with it a burn-on-read message's last copy). Seqs
+ * acknowledged twice, or expired meanwhile, match nothing. */
+static int ack_flush_fn(struct store_conn *c, void *arg)
+{
+    struct ack_job *job = arg;
+    struct ack_pending a, *own = job->own;
+    struct buf envs = BUF_INIT(SIZE_MAX);
+    int64_t *env = NULL, *pairs;
     size_t n_env = 0;
+    bool pg;
     int rc;
 
-    id_array(&seqs, j->is_pg, j->seqs, j->n);
-    struct store_val p[] = {STORE_INT(j->device_row),
-                            STORE_TEXTN((const char *)seqs.data, seqs.len)};
-    rc =
-        store_query(c,
-                    j->is_pg ? "DELETE FROM queue WHERE device_id = $1 AND seq = ANY($2::bigint[]) "
-                               "RETURNING envelope_id"
-                             : "DELETE FROM queue WHERE device_id = $1 AND seq IN "
-                               "(SELECT value FROM json_each($2)) RETURNING envelope_id",
-                    p, 2, &r);
-    if (rc == 0)
-        env = xcalloc(j->n + 1, sizeof(*env));
-    while (rc == 0 && (rc = store_rows_next(r)) == 1) {
-        if (n_env < j->n)
-            env[n_env++] = store_rows_int(r, 0);
-        rc = 0;
+    if (own) {
+        a = *own; /* a job of its own (ack_other_store) */
+        own->dev = own->seq = NULL;
+    } else {
+        pthread_mutex_lock(&ack_lock);
+        a = ack_waiting;
+        memset(&ack_waiting, 0, sizeof(ack_waiting));
+        ack_store = NULL;
+        pthread_mutex_unlock(&ack_lock);
     }
-    store_rows_free(r);
+    job->ran = true;
+    pg = a.is_pg;
+    if (a.n == 0)
+        return 0;
+    if (!pg) {
+        pairs = xmalloc(a.n * 2 * sizeof(*pairs));
+        for (size_t i = 0; i < a.n; i++) {
+            pairs[2 * i] = a.dev[i];
+            pairs[2 * i + 1] = a.seq[i];
+        }
+        qsort(pairs, a.n, 2 * sizeof(*pairs), cmp_pair);
+        for (size_t i = 0; i < a.n; i++) {
+            a.dev[i] = pairs[2 * i];
+            a.seq[i] = pairs[2 * i + 1];
+        }
+        free(pairs);
+    }
+    env = xcalloc(a.n + 1, sizeof(*env));
+    rc = ack_delete_queue(c, pg, &a, env, &n_env);
     if (rc == 0 && n_env > 0) {
-        id_array(&envs, j->is_pg, env, n_env);
+        id_array(&envs, pg, env, n_env);
         struct store_val q[] = {STORE_TEXTN((const char *)envs.data, envs.len)};
         rc = store_exec(c,
-                        j->is_pg ? "DELETE FROM envelopes e WHERE e.id = ANY($1::bigint[]) AND NOT "
-                                   "EXISTS (SELECT 1 FROM queue q WHERE q.envelope_id = e.id)"
-                                 : "DELETE FROM envelopes WHERE id IN (SELECT value FROM "
-                                   "json_each($1)) AND NOT EXISTS (SELECT 1 FROM queue "
-                                   "WHERE queue.envelope_id = envelopes.id)",
+                        pg ? "DELETE FROM envelopes e WHERE e.id = ANY($1::bigint[]) AND NOT "
+                             "EXISTS (SELECT 1 FROM queue q WHERE q.envelope_id = e.id)"
+                           : "DELETE FROM envelopes WHERE id IN (SELECT value FROM "
+                             "json_each($1)) AND NOT EXISTS (SELECT 1 FROM queue "
+                             "WHERE queue.envelope_id = envelopes.id)",
                         q, 1, NULL);
     }
     free(env);
-    buf_release(&seqs);
+    free(a.dev);
+    free(a.seq);
     buf_release(&envs);
     return rc;
 }
@@ -631,15 +865,80 @@ static void free_done(void *arg, int rc)
     free(arg);
 }
 
+static void ack_flush_done(void *arg, int rc)
+{
+    struct ack_job *job = arg;
+    if (rc < 0)
+        log_warnx("message store job failed: %s", parley_strerror(rc));
+    if (job->own) {
+        free(job->own->dev);
+        free(job->own->seq);
+        free(job->own);
+    } else if (!job->ran) {
+        /* Its batch broke before it ran: the next ack queues a new job.
+         * What waited is dropped; unacknowledged entries are delivered
+         * again on the next connection. */
+        pthread_mutex_lock(&ack_lock);
+        free(ack_waiting.dev);
+        free(ack_waiting.seq);
+        memset(&ack_waiting, 0, sizeof(ack_waiting));
+        ack_store = NULL;
+        pthread_mutex_unlock(&ack_lock);
+    }
+    free(job);
+}
+
+/* A second store in one process (not parleyd's case) gets a job per ack. */
+static void ack_other_store(struct store *st, int64_t device_row, const int64_t *seqs, size_t n)
+{
+    struct ack_pending *a = xcalloc(1, sizeof(*a));
+    a->dev = xmalloc(n * sizeof(int64_t));
+    a->seq = xmalloc(n * sizeof(int64_t));
+    for (size_t i = 0; i < n; i++) {
+        a->dev[i] = device_row;
+        a->seq[i] = seqs[i];
+    }
+    a->n = a->cap = n;
+    a->is_pg = store_is_pg(st);
+    struct ack_job *job = xcalloc(1, sizeof(*job));
+    job->own = a;
+    if (store_submit(st, ack_flush_fn, ack_flush_done, job) < 0)
+        ack_flush_done(job, 0);
+}
+
 void msgstore_ack(struct store *st, int64_t device_row, const int64_t *seqs, size_t n)
 {
-    struct ack_job *j = xmalloc(sizeof(*j) + n * sizeof(int64_t));
-    j->device_row = device_row;
-    j->is_pg = store_is_pg(st);
-    j->n = n;
-    memcpy(j->seqs, seqs, n * sizeof(int64_t));
-    if (store_submit(st, ack_fn, free_done, j) < 0)
-        free(j);
+    bool submit = false;
+
+    if (n == 0)
+        return;
+    pthread_mutex_lock(&ack_lock);
+    if (ack_store && ack_store != st) {
+        pthread_mutex_unlock(&ack_lock);
+        ack_other_store(st, device_row, seqs, n);
+        return;
+    }
+    if (ack_waiting.n + n > ack_waiting.cap) {
+        ack_waiting.cap = (ack_waiting.n + n) * 2;
+        ack_waiting.dev = xrealloc(ack_waiting.dev, ack_waiting.cap * sizeof(int64_t));
+        ack_waiting.seq = xrealloc(ack_waiting.seq, ack_waiting.cap * sizeof(int64_t));
+    }
+    for (size_t i = 0; i < n; i++) {
+        ack_waiting.dev[ack_waiting.n + i] = device_row;
+        ack_waiting.seq[ack_waiting.n + i] = seqs[i];
+    }
+    ack_waiting.n += n;
+    if (!ack_store) {
+        ack_store = st;
+        ack_waiting.is_pg = store_is_pg(st);
+        submit = true;
+    }
+    pthread_mutex_unlock(&ack_lock);
+    if (submit) {
+        struct ack_job *job = xcalloc(1, sizeof(*job));
+        if (store_submit(st, ack_flush_fn, ack_flush_done, job) < 0)
+            ack_flush_done(job, 0); /* closing: not run, dropped */
+    }
 }
 
 struct purge_job {

@@ -568,6 +568,91 @@ const struct store_migration store_migrations[] = {
             "  expires_at BIGINT NOT NULL); "
             "CREATE INDEX sso_logins_by_expiry ON sso_logins (expires_at);",
     },
+    {
+        .version = 92,
+        .name = "targets_gen",
+        /* A generation bumped by every write that can change whom an
+         * envelope goes to (msgstore.c load_targets: members, the users'
+         * status, network, security group and compliance flag, devices,
+         * conversations' deleted flag, default security groups). The
+         * committer caches each conversation's recipient devices under the
+         * generation it read them at, and reads the generation again in
+         * every envelope's transaction. It starts at a random value, so
+         * two databases do not share generations. */
+        .sql_sqlite = "CREATE TABLE targets_gen (id INTEGER PRIMARY KEY CHECK (id = 1), gen BIGINT "
+                      "NOT NULL); "
+                      "INSERT INTO targets_gen (id, gen) VALUES (1, random() / 4); "
+                      "CREATE TRIGGER targets_gen_members_ins AFTER INSERT ON members BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_members_del AFTER DELETE ON members BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_members_upd AFTER UPDATE OF conv_id, user_id ON "
+                      "members BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_users_ins AFTER INSERT ON users BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_users_del AFTER DELETE ON users BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_users_upd AFTER UPDATE OF status, network_id, "
+                      "security_group_id, is_compliance ON users BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_devices_ins AFTER INSERT ON devices BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_devices_del AFTER DELETE ON devices BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_devices_upd AFTER UPDATE OF device_id, user_id "
+                      "ON devices BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_convs_del AFTER DELETE ON conversations BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_convs_upd AFTER UPDATE OF conv_id, deleted ON "
+                      "conversations BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_groups_ins AFTER INSERT ON security_groups BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_groups_del AFTER DELETE ON security_groups BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; "
+                      "CREATE TRIGGER targets_gen_groups_upd AFTER UPDATE OF network_id, "
+                      "is_default ON security_groups BEGIN "
+                      "  UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; END; ",
+        .sql_pg =
+            "CREATE TABLE targets_gen (id INTEGER PRIMARY KEY CHECK (id = 1), gen BIGINT NOT "
+            "NULL); "
+            "INSERT INTO targets_gen (id, gen) VALUES (1, (random() * 1e15)::bigint); "
+            "CREATE FUNCTION targets_gen_bump() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN UPDATE targets_gen SET gen = gen + 1 WHERE id = 1; RETURN NULL; END $$; "
+            "CREATE TRIGGER targets_gen_members_ins AFTER INSERT ON members "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_members_del AFTER DELETE ON members "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_members_upd AFTER UPDATE OF conv_id, user_id ON members "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_users_ins AFTER INSERT ON users "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_users_del AFTER DELETE ON users "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_users_upd AFTER UPDATE OF status, network_id, "
+            "security_group_id, is_compliance ON users "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_devices_ins AFTER INSERT ON devices "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_devices_del AFTER DELETE ON devices "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_devices_upd AFTER UPDATE OF device_id, user_id ON devices "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_convs_del AFTER DELETE ON conversations "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_convs_upd AFTER UPDATE OF conv_id, deleted ON "
+            "conversations "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_groups_ins AFTER INSERT ON security_groups "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_groups_del AFTER DELETE ON security_groups "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); "
+            "CREATE TRIGGER targets_gen_groups_upd AFTER UPDATE OF network_id, is_default ON "
+            "security_groups "
+            "  FOR EACH STATEMENT EXECUTE FUNCTION targets_gen_bump(); ",
+    },
 };
 
 const size_t store_migrations_count = ARRAY_SIZE(store_migrations);

@@ -505,10 +505,16 @@ static int sq_conn_open(struct store *st, struct store_conn *c, bool is_writer)
     /* See the top of this file for why FULL is the default. */
     /* cache_size: the hot pages (queue tails, devices, indexes) stay in
      * memory; mmap_size: reads copy no pages through read(). The WAL file
-     * is truncated back to 64 MiB after a checkpoint (see ckpt_start). */
+     * is truncated back to 64 MiB after a checkpoint (see ckpt_start).
+     * temp_store=MEMORY: the committer runs each job in a savepoint, and
+     * SQLite saves a page's old content to the sub-journal at the first
+     * change in each savepoint; in a file (past 64 KiB, SQLite's spill
+     * size) that was a 4 KiB pwrite per page touched per job, a fifth of
+     * the committer's time. Temporary b-trees (UNION, IN lists) stay in
+     * memory too. */
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA foreign_keys=ON; PRAGMA synchronous=%s; PRAGMA cache_size=-%d; "
-             "PRAGMA mmap_size=268435456; %s",
+             "PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY; %s",
              st->opt.sqlite_sync_full ? "FULL" : "NORMAL", is_writer ? 32768 : 8192,
              is_writer ? "PRAGMA journal_size_limit=67108864;" : "");
     rc = sq_exec_script(c, pragmas);

@@ -756,6 +756,76 @@ static void test_messaging__multi_device_copies_and_devices_changed(void **state
     world_down(&w);
 }
 
+/* The server keeps a conversation's recipient devices between envelopes;
+ * a device added, or a recipient suspended, after an envelope was accepted
+ * changes whom the next one must be sealed for, at once. */
+static void test_messaging__recipients_follow_device_and_account_changes(void **state)
+{
+    struct parleyd *p = *state;
+    struct world w;
+    struct tc_device b2;
+    struct tc_device *to[2];
+    struct tc_user *users[2];
+    struct buf env = BUF_INIT(SIZE_MAX);
+    json_t *nack;
+    char pw[32];
+
+    memset(&w, 0, sizeof(w));
+    tc_user_provision(p, &w.a, "alice");
+    tc_user_provision(p, &w.b, "bob");
+    assert_int_equal(harness_provision_sql(p, "UPDATE security_groups SET settings = "
+                                              "'{\"user_account_suspension\": 2}'"),
+                     0);
+    start(p);
+    tc_user_ready(p, &w.a, &w.da);
+    tc_user_ready(p, &w.b, &w.db);
+    tc_conv_direct(p, &w.da, &w.b, w.conv);
+    users[0] = &w.a;
+    users[1] = &w.b;
+    tc_ws_auth(p, &w.da);
+    tc_ws_auth(p, &w.db);
+    to[0] = &w.db;
+    tc_seal(p, &w.da, to, 1, w.conv, "one", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    expect_text(&w.db, users, 2, "one", NULL);
+    buf_reset(&env);
+
+    /* Bob adds a device: the same sealing is now incomplete. */
+    assert_int_equal(tc_device_add(p, &w.b, &b2, 10), 201);
+    tc_seal(p, &w.da, to, 1, w.conv, "two", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    nack = expect_nack(&w.da, "devices_changed");
+    assert_int_equal(json_array_size(json_object_get(nack, "missing")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(nack, "missing"), 0)),
+                        tc_hex(b2.dev.device_id));
+    json_decref(nack);
+    buf_reset(&env);
+    to[1] = &b2;
+    tc_seal(p, &w.da, to, 2, w.conv, "three", 0, &env);
+    tc_send_envelope(&w.da, &env);
+    expect_ack(&w.da, env.data);
+    expect_text(&w.db, users, 2, "three", NULL);
+    buf_reset(&env);
+
+    /* Two wrong secrets suspend bob: his devices are no longer recipients
+     * (sealed before, while his pre-keys could still be claimed). */
+    tc_seal(p, &w.da, to, 2, w.conv, "four", 0, &env);
+    snprintf(pw, sizeof(pw), "%s", w.b.password);
+    snprintf(w.b.password, sizeof(w.b.password), "wrong");
+    assert_int_equal(tc_login(p, &w.b), 401);
+    assert_int_equal(tc_login(p, &w.b), 401);
+    snprintf(w.b.password, sizeof(w.b.password), "%s", pw);
+    tc_send_envelope(&w.da, &env);
+    nack = expect_nack(&w.da, "devices_changed");
+    assert_int_equal(json_array_size(json_object_get(nack, "extra")), 2);
+    assert_int_equal(json_array_size(json_object_get(nack, "missing")), 0);
+    json_decref(nack);
+    buf_release(&env);
+    tc_device_release(&b2);
+    world_down(&w);
+}
+
 static void test_messaging__compliance_bot_devices_must_be_wrapped(void **state)
 {
     struct parleyd *p = *state;
@@ -1486,6 +1556,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__removed_room_member_stops_receiving, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_messaging__recipients_follow_device_and_account_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__compliance_bot_devices_must_be_wrapped,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_messaging__group_rights_cap_leave_and_delete, setup,
