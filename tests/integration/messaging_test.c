@@ -398,19 +398,33 @@ struct world {
     uint8_t conv[KEYS_ID_LEN];
 };
 
-static void world_up(struct parleyd *p, struct world *w, bool with_c)
+/* alice and bob (and carol) ready, with alice and bob's direct
+ * conversation; `settings` (JSON, may be NULL) becomes every security
+ * group's settings before the server starts. */
+static void world_up_with(struct parleyd *p, struct world *w, bool with_c, const char *settings)
 {
+    char sql[512];
+
     memset(w, 0, sizeof(*w));
     tc_user_provision(p, &w->a, "alice");
     tc_user_provision(p, &w->b, "bob");
     if (with_c)
         tc_user_provision(p, &w->c, "carol");
+    if (settings) {
+        snprintf(sql, sizeof(sql), "UPDATE security_groups SET settings = '%s'", settings);
+        assert_int_equal(harness_provision_sql(p, sql), 0);
+    }
     start(p);
     tc_user_ready(p, &w->a, &w->da);
     tc_user_ready(p, &w->b, &w->db);
     if (with_c)
         tc_user_ready(p, &w->c, &w->dc);
     tc_conv_direct(p, &w->da, &w->b, w->conv);
+}
+
+static void world_up(struct parleyd *p, struct world *w, bool with_c)
+{
+    world_up_with(p, w, with_c, NULL);
 }
 
 static void world_down(struct world *w)
@@ -770,16 +784,7 @@ static void test_messaging__recipients_follow_device_and_account_changes(void **
     json_t *nack;
     char pw[32];
 
-    memset(&w, 0, sizeof(w));
-    tc_user_provision(p, &w.a, "alice");
-    tc_user_provision(p, &w.b, "bob");
-    assert_int_equal(harness_provision_sql(p, "UPDATE security_groups SET settings = "
-                                              "'{\"user_account_suspension\": 2}'"),
-                     0);
-    start(p);
-    tc_user_ready(p, &w.a, &w.da);
-    tc_user_ready(p, &w.b, &w.db);
-    tc_conv_direct(p, &w.da, &w.b, w.conv);
+    world_up_with(p, &w, false, "{\"user_account_suspension\": 2}");
     users[0] = &w.a;
     users[1] = &w.b;
     tc_ws_auth(p, &w.da);
@@ -1032,16 +1037,7 @@ static void test_messaging__timers_are_bounded_by_the_group_maximum(void **state
     char body[300], path[200];
     json_t *r = NULL, *j;
 
-    memset(&w, 0, sizeof(w));
-    tc_user_provision(p, &w.a, "alice");
-    tc_user_provision(p, &w.b, "bob");
-    assert_int_equal(harness_provision_sql(p, "UPDATE security_groups SET settings = "
-                                              "'{\"max_expiration\": 3600}'"),
-                     0);
-    start(p);
-    tc_user_ready(p, &w.a, &w.da);
-    tc_user_ready(p, &w.b, &w.db);
-    tc_conv_direct(p, &w.da, &w.b, w.conv);
+    world_up_with(p, &w, false, "{\"max_expiration\": 3600}");
     assert_int_equal(ids_conv_new(IDS_CONV_GROUP, group), 0);
     snprintf(body, sizeof(body),
              "{\"type\":\"group\",\"conv_id\":\"%s\",\"members\":[\"%s\"],\"expiration\":7200}",
