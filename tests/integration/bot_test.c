@@ -159,6 +159,13 @@ static void read_log(struct world *w, struct logview *v)
         char path[600], err[256];
         snprintf(path, sizeof(path), "%s/%s", w->msgdir, files[f]);
         char *s = read_file(path);
+        /* A write in progress may be seen half done (a reader sees each
+         * page as it is copied); a line still cut 2 s later stays cut. */
+        for (int i = 0; i < 40 && s && *s && s[strlen(s) - 1] != '\n'; i++) {
+            free(s);
+            usleep(50 * 1000);
+            s = read_file(path);
+        }
         free(files[f]);
         if (!s)
             continue;
