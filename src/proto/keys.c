@@ -123,8 +123,6 @@ void keys_cert_release(struct keys_cert *c)
 
 /* ---- verified certificate cache ---------------------------------------- */
 
-#define CERT_CACHE_CTX "parley-cert-cache-v1"
-
 int keys_cert_cache_init(struct keys_cert_cache *cc, size_t cap)
 {
     memset(cc, 0, sizeof(*cc));
@@ -175,32 +173,17 @@ static void cert_share(struct keys_cert *dst, const struct keys_cert *src)
     sig_key_share(&dst->device, &src->device);
 }
 
-static int cert_cache_tag(const uint8_t *p, size_t len, const struct sig_key *identity,
-                          const uint8_t user_id[KEYS_ID_LEN], uint8_t tag[32])
-{
-    uint8_t head[2] = {(uint8_t)identity->alg, (uint8_t)identity->pk_len};
-    struct prim_iov m[] = {
-        {CERT_CACHE_CTX, sizeof(CERT_CACHE_CTX)}, /* with its NUL: a separator */
-        {user_id, KEYS_ID_LEN},
-        {head, sizeof(head)},
-        {identity->pk, identity->pk_len},
-        {p, len},
-    };
-    return prim_hash(PRIM_SHA256, m, sizeof(m) / sizeof(m[0]), tag);
-}
-
-static struct keys_cert_cache_entry *cert_cache_find(struct keys_cert_cache *cc,
-                                                     const uint8_t tag[32], const uint8_t *p,
+/* The entry verified for exactly these certificate bytes, identity key
+ * and user, or NULL. */
+static struct keys_cert_cache_entry *cert_cache_find(struct keys_cert_cache *cc, const uint8_t *p,
                                                      size_t len, const struct sig_key *identity,
                                                      const uint8_t user_id[KEYS_ID_LEN])
 {
     for (size_t i = 0; i < cc->cap; i++) {
         struct keys_cert_cache_entry *e = &cc->e[i];
-        /* The tag finds the entry; the exact bytes decide. */
-        if (e->used && CRYPTO_memcmp(e->tag, tag, 32) == 0 && e->cert_len == len &&
-            CRYPTO_memcmp(e->cert_bytes, p, len) == 0 && e->id_alg == identity->alg &&
-            e->id_pk_len == identity->pk_len &&
-            CRYPTO_memcmp(e->id_pk, identity->pk, identity->pk_len) == 0 &&
+        if (e->used && e->cert_len == len && memcmp(e->cert_bytes, p, len) == 0 &&
+            e->id_alg == identity->alg && e->id_pk_len == identity->pk_len &&
+            memcmp(e->id_pk, identity->pk, identity->pk_len) == 0 &&
             memcmp(e->user_id, user_id, KEYS_ID_LEN) == 0)
             return e;
     }
@@ -212,7 +195,6 @@ int keys_cert_verify_cached(struct keys_cert_cache *cc, const uint8_t *p, size_t
                             struct keys_cert *out)
 {
     struct keys_cert_cache_entry *e, *victim;
-    uint8_t tag[32];
     int rc;
 
     if (!cc)
@@ -222,12 +204,9 @@ int keys_cert_verify_cached(struct keys_cert_cache *cc, const uint8_t *p, size_t
         return PARLEY_EINVAL;
     if (len > KEYS_CERT_MAX_LEN || identity->pk_len > sizeof(e->id_pk))
         return keys_cert_verify(p, len, identity, user_id, out); /* refuses it */
-    rc = cert_cache_tag(p, len, identity, user_id, tag);
-    if (rc < 0)
-        return rc;
 
     pthread_mutex_lock(&cc->mu);
-    e = cert_cache_find(cc, tag, p, len, identity, user_id);
+    e = cert_cache_find(cc, p, len, identity, user_id);
     if (e) {
         e->used = ++cc->tick;
         cc->hits++;
@@ -241,13 +220,12 @@ int keys_cert_verify_cached(struct keys_cert_cache *cc, const uint8_t *p, size_t
     rc = keys_cert_verify(p, len, identity, user_id, out);
     pthread_mutex_lock(&cc->mu);
     cc->misses++;
-    if (rc == 0 && !cert_cache_find(cc, tag, p, len, identity, user_id)) {
+    if (rc == 0 && !cert_cache_find(cc, p, len, identity, user_id)) {
         victim = &cc->e[0];
         for (size_t i = 1; i < cc->cap && victim->used; i++)
             if (cc->e[i].used < victim->used)
                 victim = &cc->e[i];
         cert_entry_wipe(victim);
-        memcpy(victim->tag, tag, 32);
         memcpy(victim->user_id, user_id, KEYS_ID_LEN);
         memcpy(victim->id_pk, identity->pk, identity->pk_len);
         victim->id_pk_len = identity->pk_len;
@@ -258,7 +236,6 @@ int keys_cert_verify_cached(struct keys_cert_cache *cc, const uint8_t *p, size_t
         victim->used = ++cc->tick;
     }
     pthread_mutex_unlock(&cc->mu);
-    OPENSSL_cleanse(tag, sizeof(tag));
     return rc;
 }
 

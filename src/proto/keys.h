@@ -129,10 +129,10 @@ void keys_cert_release(struct keys_cert *c);
 
 /* A bounded cache of verified device certificates, so that a receiver
  * checks a sender device's certificate once rather than once per message
- * (docs/protocol.md, "Opening"). An entry is found only by the SHA-256 of
- * the user id, the identity public key (algorithm and bytes) the
- * certificate was verified against and the full certificate bytes, and a
- * hit also compares those bytes exactly: a certificate changed in any
+ * (docs/protocol.md, "Opening"). An entry is found only by comparing, byte
+ * for byte, the user id, the identity public key (algorithm and bytes) the
+ * certificate was verified against and the full certificate: a certificate
+ * changed in any
  * byte, or presented under another user or another pinned identity key,
  * misses and is verified from scratch. The caller still looks up the
  * pinned identity key for every message, so unpinning or re-pinning a user
@@ -143,7 +143,6 @@ void keys_cert_release(struct keys_cert *c);
 #define KEYS_CERT_MAX_LEN       (2 + 2 * KEYS_ID_LEN + 2 * SUITE_MAX_SIG_PK + 8 + SUITE_MAX_SIG)
 
 struct keys_cert_cache_entry {
-    uint8_t tag[32]; /* SHA-256 of the key above */
     uint8_t user_id[KEYS_ID_LEN];
     uint8_t id_pk[SUITE_MAX_SIG_PK];
     size_t id_pk_len;
