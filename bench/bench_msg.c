@@ -763,6 +763,19 @@ static void settle(pid_t pid)
     }
 }
 
+/* Run a phase between two idle points of the server: its seconds, and the
+ * server's CPU seconds in *cpu (acks committed after it included). */
+static double run_timed(struct phase *ph, pid_t pid, double *cpu)
+{
+    double c0, t;
+    settle(pid);
+    c0 = cpu_s(pid);
+    t = run_phase(ph, 600);
+    settle(pid);
+    *cpu = cpu_s(pid) - c0;
+    return t;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -882,11 +895,7 @@ int main(int argc, char **argv)
             conns[i].n_queue = msgs;
         }
         a.want = (uint64_t)pair_users * msgs;
-        settle(srv.pid);
-        double cpu0 = cpu_s(srv.pid);
-        ta = run_phase(&a, 600);
-        settle(srv.pid);
-        cpu_a = cpu_s(srv.pid) - cpu0;
+        ta = run_timed(&a, srv.pid, &cpu_a);
         delivered_per_s = (double)a.delivered / ta;
     }
 
@@ -924,11 +933,7 @@ int main(int argc, char **argv)
         conns[0].queue = rq;
         conns[0].n_queue = room_msgs;
         c.want = (uint64_t)room_msgs * (room - 1);
-        settle(srv.pid);
-        double cpu1 = cpu_s(srv.pid);
-        tc = run_phase(&c, 600);
-        settle(srv.pid);
-        cpu_c = cpu_s(srv.pid) - cpu1;
+        tc = run_timed(&c, srv.pid, &cpu_c);
         fanout_per_s = (double)c.delivered / tc;
     }
 
