@@ -94,21 +94,6 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = calloc(1, (size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n)
-        s[0] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* ---- the retention log as a whole ---- */
 
 struct line {
@@ -158,14 +143,7 @@ static void read_log(struct world *w, struct logview *v)
     for (size_t f = 0; f < nf; f++) {
         char path[600], err[256];
         snprintf(path, sizeof(path), "%s/%s", w->msgdir, files[f]);
-        char *s = read_file(path);
-        /* A write in progress may be seen half done (a reader sees each
-         * page as it is copied); a line still cut 2 s later stays cut. */
-        for (int i = 0; i < 40 && s && *s && s[strlen(s) - 1] != '\n'; i++) {
-            free(s);
-            usleep(50 * 1000);
-            s = read_file(path);
-        }
+        char *s = harness_read_log(path);
         free(files[f]);
         if (!s)
             continue;
@@ -332,11 +310,11 @@ static int teardown(void **state)
     if (getenv("PARLEY_TEST_SHOW_LOG")) {
         char path[400];
         snprintf(path, sizeof(path), "%s/clients/compliancebot/bot.log", w->home);
-        char *s = read_file(path);
+        char *s = harness_read_file(path);
         fprintf(stderr, "%s", s ? s : "(no bot log)\n");
         free(s);
         snprintf(path, sizeof(path), "%s/msgs.000001.log", w->msgdir);
-        s = read_file(path);
+        s = harness_read_file(path);
         fprintf(stderr, "%s", s ? s : "(no retention log)\n");
         free(s);
     }
@@ -960,7 +938,7 @@ static void test_bot__engine_integration(void **state)
     if (n < 0) {
         char path[400];
         snprintf(path, sizeof(path), "%s/clients/enginebot/bot.log", w->home);
-        char *log = read_file(path);
+        char *log = harness_read_file(path);
         fail_msg("the engine does not answer: %s\n%s", zmq_strerror(zmq_errno()),
                  log ? log : "(no log)");
     }
@@ -1091,7 +1069,7 @@ static void test_bot__roombot_integration(void **state)
     if (!room[0]) {
         char path[400];
         snprintf(path, sizeof(path), "%s/clients/roomsbot/bot.log", w->home);
-        char *log = read_file(path);
+        char *log = harness_read_file(path);
         fail_msg("the room bot made no room for alice\n%s", log ? log : "(no log)");
     }
     assert_int_equal(bot(w, &out, "pause", "roomsbot", NULL), 0);
@@ -1160,7 +1138,7 @@ static void test_bot__console_session(void **state)
         !strstr(out, "started")) {
         char logp[400];
         snprintf(logp, sizeof(logp), "%s/clients/helperbot/bot.log", w->home);
-        char *log = read_file(logp);
+        char *log = harness_read_file(logp);
         fail_msg("restart helperbot: %s\nbot.log:\n%s", out, log ? log : "");
     }
     free(out);

@@ -54,18 +54,6 @@ static void rm_tree(const char *dir)
         fprintf(stderr, "# cannot remove %s\n", dir);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *s = calloc(1, 256 * 1024);
-    size_t n = fread(s, 1, 256 * 1024 - 1, f);
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -76,7 +64,7 @@ static void write_text(const char *path, const char *text)
 
 static void copy_file(const char *from, const char *to)
 {
-    char *s = slurp(from);
+    char *s = harness_read_file(from);
     assert_non_null(s);
     write_text(to, s);
     free(s);
@@ -230,7 +218,7 @@ static void show(struct world *w, const char *file)
 {
     char path[400];
     snprintf(path, sizeof(path), "%s/%s", w->tmp, file);
-    char *s = slurp(path);
+    char *s = harness_read_file(path);
     fprintf(stderr, "# ---- %s ----\n%s\n", file, s ? s : "(none)");
     free(s);
 }
@@ -358,7 +346,7 @@ static void test_botapi__npm_bot_answers(void **state)
 
     /* The bot keeps its user list sealed by the engine (encrypt_string). */
     snprintf(path, sizeof(path), "%s/users.txt", w->botdir);
-    char *users = slurp(path);
+    char *users = harness_read_file(path);
     assert_non_null(users);
     assert_int_equal(strncmp(users, "pbs1.", 5), 0);
     assert_null(strstr(users, "alice"));
@@ -487,10 +475,8 @@ static void test_botapi__command_channel(void **state)
     char *current = NULL;
     for (int i = 0; i < 300; i++) {
         free(current);
-        current = slurp(path);
-        /* The whole line: a reader may see a write of more than a page
-         * half done. */
-        if (current && strstr(current, "cccc") && current[strlen(current) - 1] == '\n')
+        current = harness_read_log(path);
+        if (current && strstr(current, "cccc"))
             break;
         usleep(100 * 1000);
     }
@@ -590,7 +576,7 @@ static void test_botapi__command_channel(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     char qpath[400];
     snprintf(qpath, sizeof(qpath), "%s/engine/botapi.queue", w->tmp);
-    char *sealed = slurp(qpath);
+    char *sealed = harness_read_file(qpath);
     assert_non_null(sealed);
     assert_null(strstr(sealed, "kept for later"));
     free(sealed);

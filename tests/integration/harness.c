@@ -36,15 +36,12 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-char *harness_read(const struct parleyd *p, const char *name)
+char *harness_read_file(const char *path)
 {
-    char path[512];
-    FILE *f;
+    FILE *f = fopen(path, "rb");
     char *data;
     long n;
 
-    snprintf(path, sizeof(path), "%s/%s", p->dir, name);
-    f = fopen(path, "rb");
     if (!f)
         return NULL;
     fseek(f, 0, SEEK_END);
@@ -56,6 +53,24 @@ char *harness_read(const struct parleyd *p, const char *name)
     data[n] = 0;
     fclose(f);
     return data;
+}
+
+char *harness_read_log(const char *path)
+{
+    char *s = harness_read_file(path);
+    for (int i = 0; i < 40 && s && *s && s[strlen(s) - 1] != '\n'; i++) {
+        free(s);
+        usleep(50 * 1000);
+        s = harness_read_file(path);
+    }
+    return s;
+}
+
+char *harness_read(const struct parleyd *p, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+    return harness_read_file(path);
 }
 
 int harness_init(struct parleyd *p, const char *extra_config)

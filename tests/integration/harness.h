@@ -42,6 +42,12 @@ void harness_cleanup(struct parleyd *p);
 /* Read a file of the data directory ("stdout.txt", "parleyd.log", ...) into
  * a malloc'd NUL-terminated string; NULL if missing. */
 char *harness_read(const struct parleyd *p, const char *name);
+/* Any file, the same way. */
+char *harness_read_file(const char *path);
+/* A log another process appends to: read again (up to 2 s) while its last
+ * line is cut, as a reader sees a write page by page. A line still cut
+ * then is returned as it is. */
+char *harness_read_log(const char *path);
 
 /* Run parleyd with `args` (NULL-terminated) to completion, capturing stdout
  * and stderr into malloc'd strings. Returns its exit status. */
