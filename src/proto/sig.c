@@ -1,9 +1,12 @@
 /* sig.c - Ed25519 and ECDSA P-384 signatures. See sig.h. */
 #include "sig.h"
 
+#include <pthread.h>
+
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <sodium.h>
 
 #include "hpke.h"
 
@@ -225,6 +228,28 @@ out:
     return rc;
 }
 
+/* Ed25519 verification goes through libsodium: on this kind of machine it
+ * is about twice as fast as OpenSSL 3.0's (48 against 103 us), and it is
+ * the largest cost of receiving a message. It is also stricter: besides
+ * what OpenSSL checks (S < L, a public key on the curve), it refuses
+ * non-canonical and small-order public keys and small-order R, which no
+ * honestly generated key or signature has. Signing stays on OpenSSL. */
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_ready = -1;
+
+static void sodium_start(void)
+{
+    sodium_ready = sodium_init() < 0 ? -1 : 0;
+}
+
+static int ed25519_verify(const struct sig_key *k, const uint8_t *m, size_t mlen,
+                          const uint8_t *sig)
+{
+    if (pthread_once(&sodium_once, sodium_start) != 0 || sodium_ready < 0)
+        return PARLEY_ECRYPTO;
+    return crypto_sign_verify_detached(sig, m, mlen, k->pk) == 0 ? 0 : PARLEY_EAUTH;
+}
+
 int sig_sign(const struct sig_key *k, const struct prim_iov *msg, size_t n, uint8_t *sig)
 {
     EVP_MD_CTX *mc = NULL;
@@ -274,26 +299,25 @@ int sig_verify(const struct sig_key *k, const struct prim_iov *msg, size_t n, co
         return PARLEY_EAUTH;
     proto_alg_note(k->alg == SIG_ED25519 ? PROTO_ALG_ED25519 : PROTO_ALG_ECDSA);
     m = join(msg, n, &mlen);
-    mc = EVP_MD_CTX_new();
-    if (!m || !mc)
+    if (!m)
         goto out;
     if (k->alg == SIG_ED25519) {
-        rc = PARLEY_EAUTH;
-        if (EVP_DigestVerifyInit_ex(mc, NULL, NULL, NULL, NULL, k->pkey, NULL) <= 0 ||
-            EVP_DigestVerify(mc, sig, len, m, mlen) != 1)
-            goto out;
-    } else {
-        rc = PARLEY_EAUTH;
-        if (memcmp(sig + 48, p384_half_n, 48) > 0) /* high s: not our encoding */
-            goto out;
-        rc = raw_to_der(sig, &der, &dlen);
-        if (rc < 0)
-            goto out;
-        rc = PARLEY_EAUTH;
-        if (EVP_DigestVerifyInit_ex(mc, NULL, "SHA384", NULL, NULL, k->pkey, NULL) <= 0 ||
-            EVP_DigestVerify(mc, der, dlen, m, mlen) != 1)
-            goto out;
+        rc = ed25519_verify(k, m, mlen, sig);
+        goto out;
     }
+    rc = PARLEY_EAUTH;
+    if (memcmp(sig + 48, p384_half_n, 48) > 0) /* high s: not our encoding */
+        goto out;
+    rc = raw_to_der(sig, &der, &dlen);
+    if (rc < 0)
+        goto out;
+    rc = PARLEY_ENOMEM;
+    if (!(mc = EVP_MD_CTX_new()))
+        goto out;
+    rc = PARLEY_EAUTH;
+    if (EVP_DigestVerifyInit_ex(mc, NULL, "SHA384", NULL, NULL, k->pkey, NULL) <= 0 ||
+        EVP_DigestVerify(mc, der, dlen, m, mlen) != 1)
+        goto out;
     rc = 0;
 out:
     OPENSSL_free(der);
