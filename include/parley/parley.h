@@ -216,6 +216,7 @@ struct parley_event {
     int64_t ts_ms;                     /* MESSAGE: server receive time, milliseconds */
     uint64_t expires_at;               /* MESSAGE: Unix seconds, 0 = never */
     int burn_on_read;                  /* MESSAGE: the envelope's burn-on-read flag */
+    uint32_t conv_burn_on_read;        /* MESSAGE: the conversation's burn-on-read s, 0 = off */
     int active;                        /* TYPING: 1 typing, 0 stopped */
     int64_t idle_s;                    /* PRESENCE: seconds idle */
     const char *body;                  /* MESSAGE: the payload JSON; ERROR: a message */

@@ -333,7 +333,6 @@ static int handle(struct state *s, const struct parley_event *ev)
     uint8_t conv[IDS_CONV_LEN];
     char vg[IDS_VGROUPID_LEN + 1];
     char *local = NULL;
-    uint32_t bor = 0;
     int rc = 0, type;
 
     if (rlog_seen(s->log, ev->msg_id))
@@ -344,7 +343,6 @@ static int handle(struct state *s, const struct parley_event *ev)
         goto done;
     }
     type = ids_conv_type(conv);
-    (void)parley_client_conv_settings(s->r->client, ev->conv_id, NULL, &bor);
     m.msg_id = ev->msg_id;
     m.vgroupid = vg;
     m.sender = ev->sender_name ? ev->sender_name : name_of(s, ev->sender);
@@ -352,7 +350,7 @@ static int handle(struct state *s, const struct parley_event *ev)
     m.ts_ms = ev->ts_ms;
     m.expires_at = ev->expires_at;
     m.burn_on_read = ev->burn_on_read != 0;
-    m.bor_s = bor;
+    m.bor_s = ev->conv_burn_on_read;
     m.payload = ev->body;
     if (ev->msgtype == 6000 && s->attachments) {
         rc = attachment(s, ev, &local);

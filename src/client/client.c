@@ -357,7 +357,8 @@ int parley_client_mark_read(struct parley_client *c, const char *msg_id)
 
 /* The event for stored message `m`, without its body; NULL on ENOMEM.
  * Caller holds mu. */
-static struct client_event *message_event(struct parley_client *c, const struct lstore_msg *m)
+static struct client_event *message_event(struct parley_client *c, const struct lstore_msg *m,
+                                          uint32_t conv_bor)
 {
     struct client_event *e = client_event_new(PARLEY_EVENT_MESSAGE);
     char *name = NULL;
@@ -374,13 +375,19 @@ static struct client_event *message_event(struct parley_client *c, const struct 
     e->ev.ts_ms = m->ts_ms;
     e->ev.expires_at = m->expires_at;
     e->ev.burn_on_read = m->burn_on_read;
+    e->ev.conv_burn_on_read = conv_bor;
     return e;
 }
 
 static int queue_journaled(void *arg, const struct lstore_msg *m)
 {
     struct parley_client *c = arg;
-    struct client_event *e = message_event(c, m);
+    struct lstore_conv conv = {0};
+    struct client_event *e;
+
+    if (lstore_conv_get(c->st, m->conv_id, &conv) == 0)
+        free(conv.title);
+    e = message_event(c, m, conv.burn_on_read);
 
     if (!e || !(e->ev.body = strdup(m->body))) {
         if (e)
@@ -431,7 +438,7 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
                         struct client_event **evp)
 {
     struct lstore_msg m = {0};
-    struct lstore_conv conv;
+    struct lstore_conv conv = {0};
     json_t *payload = NULL;
     char err[256], *body = NULL;
     int msgtype = 0, rc;
@@ -476,6 +483,11 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
         rc = lstore_journal_add(c->st, m.msg_id);
     if (rc == 0)
         apply_control(c, m.conv_id, m.sender, payload, msgtype);
+    /* What the message leaves the conversation's settings at, for the
+     * event: only control messages change them. */
+    if (rc == 0 && msgtype >= 4000 && msgtype < 5000 &&
+        lstore_conv_get(c->st, m.conv_id, &conv) == 0)
+        free(conv.title);
     /* Forward secrecy: the one-time pre-key's private half goes now, in
      * the same transaction as the message it opened. */
     if (rc == 0 && o->prekey_kind == KEYS_PREKEY_ONETIME) {
@@ -492,7 +504,7 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
     if (rc < 0)
         goto out;
 
-    if ((e = message_event(c, &m))) {
+    if ((e = message_event(c, &m, conv.burn_on_read))) {
         e->ev.body = body;
         body = NULL;
     }

@@ -456,7 +456,21 @@ static void test_bot__every_message_type(void **state)
     json_t *rl = find_line(&v, ids[11]);
     assert_int_equal(json_string_value(json_object_get(rl, "vgroupid"))[0], 'S');
     assert_null(json_object_get(rl, "receiver"));
-    assert_non_null(json_object_get(rl, "bor"));
+    /* The room burns messages 60 s after reading: "bor" is the message's
+     * time plus 60 s, in the "time" format (UTC). */
+    {
+        const char *mts = json_string_value(json_object_get(rl, "msg_ts"));
+        time_t at;
+        struct tm tm;
+        char want[64];
+        assert_non_null(mts);
+        at = (time_t)strtoll(mts, NULL, 10) + 60;
+        gmtime_r(&at, &tm);
+        snprintf(want, sizeof(want), "%d/%d/%02d %d:%02d %s", tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_year % 100, tm.tm_hour % 12 ? tm.tm_hour % 12 : 12, tm.tm_min,
+                 tm.tm_hour < 12 ? "AM" : "PM");
+        assert_string_equal(json_string_value(json_object_get(rl, "bor")), want);
+    }
     assert_non_null(json_object_get(rl, "ttl"));
     json_t *gl = find_line(&v, ids[13]);
     assert_int_equal(json_string_value(json_object_get(gl, "vgroupid"))[0], 'G');
