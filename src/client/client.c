@@ -433,9 +433,11 @@ int parley_client_event_done(struct parley_client *c, const char *const *msg_ids
 
 /* Store an opened message and forget its one-time pre-key in one step of
  * the batch's transaction (caller holds mu, the transaction is open);
- * returns the event to publish once committed. */
+ * returns the event to publish once committed. `keys`, when not NULL, is
+ * taken for writing while the pre-key goes (envelopes are being opened on
+ * another thread). */
 static int store_opened(struct parley_client *c, const struct envelope_opened *o, uint64_t ts_ms,
-                        struct client_event **evp)
+                        pthread_rwlock_t *keys, struct client_event **evp)
 {
     struct lstore_msg m = {0};
     struct lstore_conv conv = {0};
@@ -491,7 +493,11 @@ static int store_opened(struct parley_client *c, const struct envelope_opened *o
     /* Forward secrecy: the one-time pre-key's private half goes now, in
      * the same transaction as the message it opened. */
     if (rc == 0 && o->prekey_kind == KEYS_PREKEY_ONETIME) {
+        if (keys)
+            pthread_rwlock_wrlock(keys);
         rc = keys_device_consume_prekey(&c->dev, o->prekey_id);
+        if (keys)
+            pthread_rwlock_unlock(keys);
         if (rc == 0)
             rc = lstore_prekey_used(c->st, o->prekey_id, (uint64_t)time(NULL));
         if (rc == 0)
@@ -601,7 +607,7 @@ static int open_delivery(struct parley_client *c, struct rx_batch *b,
         }
         rc = envelope_open(d->delivery, d->len, &c->dev, &cb, &o);
         if (rc == 0)
-            rc = store_opened(c, &o, d->ts_ms, evp);
+            rc = store_opened(c, &o, d->ts_ms, NULL, evp);
         envelope_opened_release(&o);
         if (rc != PARLEY_ENOTFOUND || !ctx.unknown || attempt > 0)
             break;
@@ -630,21 +636,26 @@ static int open_delivery(struct parley_client *c, struct rx_batch *b,
 }
 
 /* Opening an envelope is pure computation over the frame in memory, so the
- * envelopes of a batch are opened ahead on two threads (this one and a
- * helper taking every other delivery) while this thread holds mu, so that
- * nothing changes the device keys meanwhile. Storing then goes through
- * them on this thread in the original order, with the checks that depend
- * on what the batch stored before (replays, a one-time pre-key already
- * used); a delivery that did not open ahead for a reason the sequential
- * path handles itself (an unknown sender, a missing pre-key) goes through
- * open_delivery() unchanged. */
+ * envelopes of a batch are opened ahead of storing them, while this thread
+ * holds mu so that nothing else changes the device keys meanwhile. A
+ * helper thread opens them in order; this thread stores each in turn (with
+ * the checks that depend on what the batch stored before: replays, a
+ * one-time pre-key already used) and, whenever the next one is not open
+ * yet, opens the first one nobody has taken. So storing overlaps opening
+ * and both cores stay busy. The only change to the keys a batch makes,
+ * consuming a one-time pre-key, takes `keys` for writing; each open on the
+ * helper holds it for reading. A delivery that did not open ahead for a
+ * reason the sequential path handles itself (an unknown sender, a missing
+ * pre-key) goes through open_delivery() after the helper has stopped,
+ * since that path may release mu. */
 #define RX_AHEAD_MIN     8 /* smaller batches are opened on this thread alone */
 #define RX_AHEAD_SENDERS 16
 
 struct rx_item {
     struct frame_delivery d;
     bool parsed;
-    bool ahead; /* opened ahead: rc and o hold the result */
+    bool ahead;  /* to open ahead: once opened, rc and o hold the result */
+    bool opened; /* under rx_ahead.mu while the helper runs */
     int rc;
     struct envelope_opened o;
 };
@@ -662,6 +673,13 @@ struct rx_ahead {
     struct rx_sender senders[RX_AHEAD_SENDERS];
     size_t n_senders;
     uint64_t now;
+    bool helper; /* the helper thread runs */
+    pthread_t th;
+    pthread_mutex_t mu; /* next, stop and the items' opened flags */
+    pthread_cond_t cv;  /* an item was opened */
+    size_t next;        /* the first item nobody has taken */
+    bool stop;
+    pthread_rwlock_t keys;
 };
 
 static int ahead_identity(void *arg, const uint8_t user_id[KEYS_ID_LEN], const struct sig_key **out)
@@ -676,7 +694,7 @@ static int ahead_identity(void *arg, const uint8_t user_id[KEYS_ID_LEN], const s
     return PARLEY_ENOTFOUND;
 }
 
-static void open_ahead_from(struct rx_ahead *a, size_t first)
+static void open_one(struct rx_ahead *a, struct rx_item *it)
 {
     struct envelope_open_cb cb = {
         .identity = ahead_identity,
@@ -684,25 +702,48 @@ static void open_ahead_from(struct rx_ahead *a, size_t first)
         .now = a->now,
         .certs = &a->c->certs,
     };
-    for (size_t i = first; i < a->n; i += 2)
-        if (a->items[i].ahead)
-            a->items[i].rc = envelope_open(a->items[i].d.delivery, a->items[i].d.len, &a->c->dev,
-                                           &cb, &a->items[i].o);
+    it->rc = envelope_open(it->d.delivery, it->d.len, &a->c->dev, &cb, &it->o);
 }
 
-static void *open_ahead_thread(void *arg)
+/* Take the next item to open, marking those that need no opening as done
+ * (caller holds a->mu); NULL when none is left. */
+static struct rx_item *ahead_take(struct rx_ahead *a)
 {
-    open_ahead_from(arg, 1);
+    while (!a->stop && a->next < a->n) {
+        struct rx_item *it = &a->items[a->next++];
+        if (it->ahead)
+            return it;
+        it->opened = true;
+    }
     return NULL;
 }
 
-/* Caller holds mu. */
-static void open_ahead(struct parley_client *c, struct rx_item *items, size_t n)
+static void *ahead_thread(void *arg)
 {
-    struct rx_ahead a = {.c = c, .items = items, .n = n, .now = (uint64_t)time(NULL)};
-    pthread_t th;
+    struct rx_ahead *a = arg;
+    struct rx_item *it;
+
+    pthread_mutex_lock(&a->mu);
+    while ((it = ahead_take(a))) {
+        pthread_mutex_unlock(&a->mu);
+        pthread_rwlock_rdlock(&a->keys);
+        open_one(a, it);
+        pthread_rwlock_unlock(&a->keys);
+        pthread_mutex_lock(&a->mu);
+        it->opened = true;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* Pin the senders of the batch and start the helper (caller holds mu). */
+static void ahead_start(struct parley_client *c, struct rx_ahead *a, struct rx_item *items,
+                        size_t n)
+{
     size_t todo = 0;
 
+    *a = (struct rx_ahead){.c = c, .items = items, .n = n, .now = (uint64_t)time(NULL)};
     for (size_t i = 0; i < n; i++) {
         uint8_t user[KEYS_ID_LEN];
         const struct sig_key *k;
@@ -711,45 +752,121 @@ static void open_ahead(struct parley_client *c, struct rx_item *items, size_t n)
         if (!items[i].parsed ||
             envelope_delivery_sender(items[i].d.delivery, items[i].d.len, user) < 0)
             continue;
-        for (j = 0; j < a.n_senders && memcmp(a.senders[j].user, user, KEYS_ID_LEN); j++)
+        for (j = 0; j < a->n_senders && memcmp(a->senders[j].user, user, KEYS_ID_LEN); j++)
             ;
-        if (j == a.n_senders) {
+        if (j == a->n_senders) {
             if (j == RX_AHEAD_SENDERS)
                 continue;
-            memcpy(a.senders[j].user, user, KEYS_ID_LEN);
-            a.senders[j].pinned = pinned_identity(c, user, &k) == 0;
-            if (a.senders[j].pinned) {
-                a.senders[j].key = *k;
+            memcpy(a->senders[j].user, user, KEYS_ID_LEN);
+            a->senders[j].pinned = pinned_identity(c, user, &k) == 0;
+            if (a->senders[j].pinned) {
+                a->senders[j].key = *k;
                 EVP_PKEY_up_ref(k->pkey);
             }
-            a.n_senders++;
+            a->n_senders++;
         }
-        if (a.senders[j].pinned) {
+        if (a->senders[j].pinned) {
             items[i].ahead = true;
             todo++;
         }
     }
-    if (todo >= RX_AHEAD_MIN && pthread_create(&th, NULL, open_ahead_thread, &a) == 0) {
-        open_ahead_from(&a, 0);
-        pthread_join(th, NULL);
-    } else if (todo) {
-        open_ahead_from(&a, 0);
-        open_ahead_from(&a, 1);
+    if (todo < RX_AHEAD_MIN)
+        return;
+    if (pthread_mutex_init(&a->mu, NULL) != 0)
+        return;
+    if (pthread_cond_init(&a->cv, NULL) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        return;
     }
-    for (size_t j = 0; j < a.n_senders; j++)
-        if (a.senders[j].pinned)
-            sig_key_release(&a.senders[j].key);
+    /* Writer first: with glibc's default the helper, taking the read lock
+     * again after every envelope, would keep a pre-key's removal waiting
+     * until the whole batch is open. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rrc = pthread_rwlock_init(&a->keys, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    if (rrc != 0) {
+        pthread_cond_destroy(&a->cv);
+        pthread_mutex_destroy(&a->mu);
+        return;
+    }
+    a->helper = pthread_create(&a->th, NULL, ahead_thread, a) == 0;
+    if (!a->helper) {
+        pthread_rwlock_destroy(&a->keys);
+        pthread_cond_destroy(&a->cv);
+        pthread_mutex_destroy(&a->mu);
+    }
+}
+
+/* Item `it` opened, if it is to be opened ahead (caller holds mu). This
+ * thread never waits while there is an item left to open: it opens it
+ * itself, without the read lock, since only this thread writes the keys. */
+static void ahead_wait(struct rx_ahead *a, struct rx_item *it)
+{
+    struct rx_item *mine;
+
+    if (!it->ahead)
+        return;
+    if (!a->helper) {
+        if (!it->opened)
+            open_one(a, it);
+        it->opened = true;
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    while (!it->opened) {
+        if ((mine = ahead_take(a))) {
+            pthread_mutex_unlock(&a->mu);
+            open_one(a, mine);
+            pthread_mutex_lock(&a->mu);
+            mine->opened = true;
+        } else {
+            pthread_cond_wait(&a->cv, &a->mu);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Stop and join the helper; what it had not opened is opened in turn on
+ * the sequential path. */
+static void ahead_stop(struct rx_ahead *a)
+{
+    if (!a->helper)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stop = true;
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->th, NULL);
+    a->helper = false;
+    pthread_rwlock_destroy(&a->keys);
+    pthread_cond_destroy(&a->cv);
+    pthread_mutex_destroy(&a->mu);
+    for (size_t i = 0; i < a->n; i++)
+        if (!a->items[i].opened)
+            a->items[i].ahead = false;
+}
+
+static void ahead_finish(struct rx_ahead *a)
+{
+    ahead_stop(a);
+    for (size_t j = 0; j < a->n_senders; j++)
+        if (a->senders[j].pinned)
+            sig_key_release(&a->senders[j].key);
 }
 
 /* Store one delivery of the batch in order (caller holds mu). */
-static int accept_delivery(struct parley_client *c, struct rx_batch *b, struct rx_item *it,
-                           struct client_event **evp)
+static int accept_delivery(struct parley_client *c, struct rx_batch *b, struct rx_ahead *a,
+                           struct rx_item *it, struct client_event **evp)
 {
     char hex[PARLEY_ID_HEX];
     int rc;
 
-    if (!it->ahead || it->rc == PARLEY_ENOTFOUND)
+    ahead_wait(a, it);
+    if (!it->ahead || it->rc == PARLEY_ENOTFOUND) {
+        ahead_stop(a);
         return open_delivery(c, b, &it->d, evp);
+    }
     /* What open_delivery checks before opening, and envelope_open after
      * decrypting, now that the deliveries before this one are stored. */
     if (it->d.len >= ENVELOPE_HEADER_LEN && memcmp(it->d.delivery, "PD", 2) == 0) {
@@ -759,20 +876,23 @@ static int accept_delivery(struct parley_client *c, struct rx_batch *b, struct r
     }
     if (it->rc < 0)
         return it->rc;
-    if (!keys_device_find_prekey(&c->dev, it->o.prekey_id))
+    if (!keys_device_find_prekey(&c->dev, it->o.prekey_id)) {
+        ahead_stop(a);
         return open_delivery(c, b, &it->d, evp); /* used by the batch: refused there */
+    }
     if (!b->tx) {
         if ((rc = lstore_begin(c->st)) < 0)
             return rc;
         b->tx = true;
     }
-    return store_opened(c, &it->o, it->d.ts_ms, evp);
+    return store_opened(c, &it->o, it->d.ts_ms, a->helper ? &a->keys : NULL, evp);
 }
 
 static void on_binary(void *arg, const struct conn_msg *msgs, size_t n)
 {
     struct parley_client *c = arg;
     struct rx_batch b = {0};
+    struct rx_ahead a;
     struct rx_item *items;
 
     b.acks = calloc(n, sizeof(*b.acks));
@@ -790,7 +910,7 @@ static void on_binary(void *arg, const struct conn_msg *msgs, size_t n)
             log_warnx("malformed frame from the server len=%zu", msgs[i].n);
     }
     pthread_mutex_lock(&c->mu);
-    open_ahead(c, items, n);
+    ahead_start(c, &a, items, n);
     for (size_t i = 0; i < n; i++) {
         const struct frame_delivery *d = &items[i].d;
         struct client_event *e = NULL;
@@ -802,7 +922,7 @@ static void on_binary(void *arg, const struct conn_msg *msgs, size_t n)
          * a new sender's identity): open the rest again as they come. */
         if (b.unlocked)
             items[i].ahead = false;
-        rc = accept_delivery(c, &b, &items[i], &e);
+        rc = accept_delivery(c, &b, &a, &items[i], &e);
         envelope_opened_release(&items[i].o);
         switch (rc) {
         case 0:
@@ -832,6 +952,7 @@ static void on_binary(void *arg, const struct conn_msg *msgs, size_t n)
             break;
         }
     }
+    ahead_finish(&a);
     rx_flush(c, &b);
     pthread_mutex_unlock(&c->mu);
     free(b.acks);
