@@ -838,36 +838,89 @@ static void test_bot__attachment_recalled(void **state)
     logview_free(&v);
 }
 
+/* Pause the bot, then send bob a 5000-byte file named `name` (contents
+ * from `seed`); its message id in `id`, the path of its blob in `blob`. */
+static void send_while_paused(struct world *w, const char *name, int seed, char *id, char *blob,
+                              size_t blob_len)
+{
+    char src[400], *out = NULL;
+
+    snprintf(src, sizeof(src), "%s/%s", w->tmp, name);
+    make_file(src, 5000, false, seed);
+    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
+    free(out);
+    send_file(w, 0, "bob", src, name, id);
+    newest_blob(w, blob, blob_len);
+}
+
+/* The paused bot started after file message ids[0]: a text message
+ * (ids[1]) follows it, both get their line, the file's without
+ * localfilename, and each once. */
+static void bot_logs_without_copy(struct world *w, char (*ids)[PARLEY_ID_HEX], const char *name)
+{
+    struct logview v;
+
+    send_ok(w->u[0], "bob", "{\"msgtype\":1000,\"message\":\"after the file\"}", ids[1]);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    wait_for(w, ids, 2, 120, &v);
+    json_t *f = json_object_get(find_line(&v, ids[0]), "file");
+    assert_string_equal(json_string_value(json_object_get(f, "filename")), name);
+    assert_null(json_object_get(f, "localfilename"));
+    assert_no_duplicates(&v);
+    logview_free(&v);
+}
+
+/* parleyd again on the same port and data, with `extra` as its extra
+ * configuration; the clients reconnect by themselves. */
+static void restart_server(struct world *w, const char *extra)
+{
+    free(w->p.extra_config);
+    w->p.extra_config = extra ? strdup(extra) : NULL;
+    w->p.keep_port = true;
+    assert_int_equal(harness_stop(&w->p, SIGTERM, 20, NULL), 0);
+    assert_int_equal(harness_start(&w->p), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(parley_client_wait_online(w->u[i], 30000), 0);
+}
+
+/* With compliance_file_hold_days = 0 nothing is held: a recalled file's
+ * blob goes at the next sweep although the bot has not fetched it, and the
+ * bot, late, still logs the message, without localfilename, and goes on. */
+static void test_bot__attachment_not_held_when_hold_is_off(void **state)
+{
+    struct world *w = *state;
+    char ids[2][PARLEY_ID_HEX], blob[600];
+    struct stat st;
+
+    restart_server(w, "compliance_file_hold_days = 0");
+    send_while_paused(w, "unheld.bin", 11, ids[0], blob, sizeof(blob));
+    assert_int_equal(stat(blob, &st), 0);
+    assert_int_equal(parley_file_delete(w->u[0], ids[0]), 0);
+    for (int i = 0; i < 200 && stat(blob, &st) == 0; i++)
+        usleep(50 * 1000);
+    if (stat(blob, &st) == 0)
+        fail_msg("the recalled file's blob is still there with holding off");
+    bot_logs_without_copy(w, ids, "unheld.bin");
+    restart_server(w, NULL);
+}
+
 /* A blob changed on the server's disk: the bot refuses the copy, the
  * message still gets its line, without localfilename, and the bot goes
  * on. */
 static void test_bot__attachment_tampered(void **state)
 {
     struct world *w = *state;
-    char ids[2][PARLEY_ID_HEX], src[400], blob[600], *out = NULL;
-    struct logview v;
+    char ids[2][PARLEY_ID_HEX], blob[600];
     uint8_t byte;
 
-    snprintf(src, sizeof(src), "%s/tampered", w->tmp);
-    make_file(src, 5000, false, 10);
-    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
-    free(out);
-    send_file(w, 0, "bob", src, "tampered.bin", ids[0]);
-    newest_blob(w, blob, sizeof(blob));
+    send_while_paused(w, "tampered.bin", 10, ids[0], blob, sizeof(blob));
     int fd = open(blob, O_RDWR);
     assert_true(fd >= 0);
     assert_int_equal(pread(fd, &byte, 1, 100), 1);
     byte ^= 0x10;
     assert_int_equal(pwrite(fd, &byte, 1, 100), 1);
     close(fd);
-    send_ok(w->u[0], "bob", "{\"msgtype\":1000,\"message\":\"after the file\"}", ids[1]);
-    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
-    wait_for(w, ids, 2, 120, &v);
-    json_t *f = json_object_get(find_line(&v, ids[0]), "file");
-    assert_string_equal(json_string_value(json_object_get(f, "filename")), "tampered.bin");
-    assert_null(json_object_get(f, "localfilename"));
-    assert_no_duplicates(&v);
-    logview_free(&v);
+    bot_logs_without_copy(w, ids, "tampered.bin");
 }
 
 /* A download that fails (here: the bot cannot write its download) holds
@@ -1187,6 +1240,7 @@ int main(void)
         cmocka_unit_test(test_bot__attachments),
         cmocka_unit_test(test_bot__attachment_recalled),
         cmocka_unit_test(test_bot__attachment_tampered),
+        cmocka_unit_test(test_bot__attachment_not_held_when_hold_is_off),
         cmocka_unit_test(test_bot__attachment_retried),
         cmocka_unit_test(test_bot__rotates),
         cmocka_unit_test(test_bot__offline_catch_up),
