@@ -73,7 +73,8 @@ struct conn {
     bool rx_binary;
     struct conn_msg batch[RX_BATCH_MAX]; /* binary frames not yet handed over */
     size_t n_batch, batch_bytes;
-    size_t drain_at; /* n_batch when the drain timer last waited for more */
+    size_t drain_at;      /* n_batch when the drain timer last waited for more */
+    unsigned drain_turns; /* timer turns since the batch last grew */
     lws_sorted_usec_list_t drain_sul;
 };
 
@@ -160,6 +161,7 @@ static void drop_batch(struct conn *c)
     c->n_batch = 0;
     c->batch_bytes = 0;
     c->drain_at = 0;
+    c->drain_turns = 0;
 }
 
 /* Hand the binary frames received so far to the client, in order. */
@@ -187,17 +189,28 @@ static bool more_waiting(struct conn *c)
 /* While a backlog streams in faster than it is stored, let lws read what
  * is already waiting into the same batch before handing it over: a batch
  * is one transaction (one fsync) and one ack frame, so larger batches
- * catch up faster. As soon as nothing more is waiting, or the batch stops
- * growing, or it is full, it goes: a live message is not delayed. */
+ * catch up faster. lws does not always read what is waiting on the next
+ * turn of its loop, so the batch is given a few turns, RX_DRAIN_WAIT_US
+ * apart, to grow while bytes are waiting. It goes when nothing more is
+ * waiting, when it stopped growing for those turns, or when full: a live
+ * message, with nothing behind it, is not delayed. */
+#define RX_DRAIN_TURNS   8
+#define RX_DRAIN_WAIT_US 20
+
 static void on_drain(lws_sorted_usec_list_t *sul)
 {
     struct conn *c = lws_container_of(sul, struct conn, drain_sul);
 
-    if (c->n_batch && c->n_batch > c->drain_at && c->n_batch < RX_BATCH_MAX &&
-        c->batch_bytes < RX_BATCH_BYTES && more_waiting(c)) {
+    if (c->n_batch && c->n_batch < RX_BATCH_MAX && c->batch_bytes < RX_BATCH_BYTES &&
+        more_waiting(c)) {
+        if (c->n_batch > c->drain_at)
+            c->drain_turns = 0;
         c->drain_at = c->n_batch;
-        lws_sul_schedule(c->ctx, 0, &c->drain_sul, on_drain, 1);
-        return;
+        if (c->drain_turns++ < RX_DRAIN_TURNS) {
+            lws_sul_schedule(c->ctx, 0, &c->drain_sul, on_drain,
+                             c->drain_turns == 1 ? 1 : RX_DRAIN_WAIT_US);
+            return;
+        }
     }
     dispatch(c);
 }
