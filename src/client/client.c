@@ -282,8 +282,8 @@ static void apply_control(struct parley_client *c, const char *conv_hex, const c
 
 /* A room's 4001 or 4004, once stored and acknowledged: apply it if its
  * sender is a moderator (a network call, so outside `mu`). The message
- * stays in the history either way. */
-static void room_params(struct parley_client *c, const struct parley_event *ev)
+ * stays in the history either way. True if the settings were applied. */
+static bool room_params(struct parley_client *c, const struct parley_event *ev)
 {
     uint8_t sender[KEYS_ID_LEN];
     json_t *payload;
@@ -291,7 +291,7 @@ static void room_params(struct parley_client *c, const struct parley_event *ev)
 
     if ((ev->msgtype != MSGTYPE_ROOM_CREATE && ev->msgtype != MSGTYPE_ROOM_PARAMS) ||
         !is_room(ev->conv_id) || hex_decode(ev->sender, 2 * KEYS_ID_LEN, sender, KEYS_ID_LEN) < 0)
-        return;
+        return false;
     rc = client_is_moderator(c, ev->conv_id, sender);
     /* Gone (deleted, or we were removed) by the time we read it: there
      * is nothing left to protect, and the settings still describe the
@@ -300,14 +300,15 @@ static void room_params(struct parley_client *c, const struct parley_event *ev)
         rc = 0;
     if (rc < 0) {
         log_warnx("room settings not applied: sender is not a moderator (%s)", parley_strerror(rc));
-        return;
+        return false;
     }
     if (!(payload = json_loads(ev->body, 0, NULL)))
-        return;
+        return false;
     pthread_mutex_lock(&c->mu);
     apply_params(c, ev->conv_id, json_object_get(payload, "control"));
     pthread_mutex_unlock(&c->mu);
     json_decref(payload);
+    return true;
 }
 
 int parley_client_mark_read(struct parley_client *c, const char *msg_id)
@@ -536,6 +537,27 @@ struct rx_batch {
     size_t n_evs;
 };
 
+/* A room's settings changed with event `from` of the batch, after its
+ * messages were stored (room_params): give that event and the later ones
+ * of the room the new burn-on-read time (caller does not hold mu). */
+static void conv_settings_from(struct parley_client *c, struct rx_batch *b, size_t from)
+{
+    const char *conv_id = b->evs[from]->ev.conv_id;
+    struct lstore_conv conv;
+    int rc;
+
+    pthread_mutex_lock(&c->mu);
+    rc = lstore_conv_get(c->st, conv_id, &conv);
+    pthread_mutex_unlock(&c->mu);
+    if (rc < 0)
+        return;
+    free(conv.title);
+    for (size_t j = from; j < b->n_evs; j++)
+        if (b->evs[j]->ev.type == PARLEY_EVENT_MESSAGE &&
+            strcmp(b->evs[j]->ev.conv_id, conv_id) == 0)
+            b->evs[j]->ev.conv_burn_on_read = conv.burn_on_read;
+}
+
 /* Commit (caller holds mu), then release mu, acknowledge and publish, and
  * take mu again. A failed commit acknowledges and publishes nothing: the
  * server delivers those messages again. */
@@ -560,7 +582,8 @@ static void rx_flush(struct parley_client *c, struct rx_batch *b)
             buf_release(&f);
         }
         for (size_t i = 0; i < b->n_evs; i++) {
-            room_params(c, &b->evs[i]->ev);
+            if (room_params(c, &b->evs[i]->ev))
+                conv_settings_from(c, b, i);
             client_push_event(c, b->evs[i]);
         }
     }

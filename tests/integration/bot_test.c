@@ -403,6 +403,25 @@ static void test_bot__lists_the_running_bot(void **state)
     free(out);
 }
 
+/* Line `l` of a message in a room that burns messages `secs` after
+ * reading: "bor" is the message's time plus `secs`, in the "time" format
+ * (UTC). */
+static void assert_bor(json_t *l, int secs)
+{
+    const char *mts = json_string_value(json_object_get(l, "msg_ts"));
+    time_t at;
+    struct tm tm;
+    char want[64];
+
+    assert_non_null(mts);
+    at = (time_t)strtoll(mts, NULL, 10) + secs;
+    gmtime_r(&at, &tm);
+    snprintf(want, sizeof(want), "%d/%d/%02d %d:%02d %s", tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_year % 100, tm.tm_hour % 12 ? tm.tm_hour % 12 : 12, tm.tm_min,
+             tm.tm_hour < 12 ? "AM" : "PM");
+    assert_string_equal(json_string_value(json_object_get(l, "bor")), want);
+}
+
 /* Every message type, through real clients, in a direct conversation, a
  * group and a room; every line checked against Appendix A/B. */
 static void test_bot__every_message_type(void **state)
@@ -456,21 +475,7 @@ static void test_bot__every_message_type(void **state)
     json_t *rl = find_line(&v, ids[11]);
     assert_int_equal(json_string_value(json_object_get(rl, "vgroupid"))[0], 'S');
     assert_null(json_object_get(rl, "receiver"));
-    /* The room burns messages 60 s after reading: "bor" is the message's
-     * time plus 60 s, in the "time" format (UTC). */
-    {
-        const char *mts = json_string_value(json_object_get(rl, "msg_ts"));
-        time_t at;
-        struct tm tm;
-        char want[64];
-        assert_non_null(mts);
-        at = (time_t)strtoll(mts, NULL, 10) + 60;
-        gmtime_r(&at, &tm);
-        snprintf(want, sizeof(want), "%d/%d/%02d %d:%02d %s", tm.tm_mon + 1, tm.tm_mday,
-                 tm.tm_year % 100, tm.tm_hour % 12 ? tm.tm_hour % 12 : 12, tm.tm_min,
-                 tm.tm_hour < 12 ? "AM" : "PM");
-        assert_string_equal(json_string_value(json_object_get(rl, "bor")), want);
-    }
+    assert_bor(rl, 60);
     assert_non_null(json_object_get(rl, "ttl"));
     json_t *gl = find_line(&v, ids[13]);
     assert_int_equal(json_string_value(json_object_get(gl, "vgroupid"))[0], 'G');
@@ -694,6 +699,29 @@ static void send_file(struct world *w, int from, const char *to, const char *pat
     int rc = parley_file_send(w->u[from], to, path, &o, id);
     if (rc < 0)
         fail_msg("send file %s: %s (%s)", path, parley_strerror(rc), why);
+}
+
+/* A room created, and a message sent in it, while the bot is paused: both
+ * reach the bot in one batch, before the room's settings are applied (they
+ * wait for the moderator check), and the message's line still carries the
+ * room's burn-on-read time. */
+static void test_bot__room_settings_in_one_batch(void **state)
+{
+    struct world *w = *state;
+    char ids[1][PARLEY_ID_HEX], room[PARLEY_ID_HEX], *out = NULL;
+    const char *members[] = {"bob"};
+    struct logview v;
+
+    assert_int_equal(bot(w, &out, "pause", "compliancebot", NULL), 0);
+    free(out);
+    assert_int_equal(
+        parley_conv_create(w->u[0], "room", "Burning", members, 1, NULL, 0, 0, 90, room), 0);
+    send_ok(w->u[0], room, "{\"msgtype\":1000,\"message\":\"burns 90 s after reading\"}", ids[0]);
+    assert_int_equal(bot(w, NULL, "start", "compliancebot", "--yes", NULL), 0);
+    wait_for(w, ids, 1, 120, &v);
+    assert_bor(find_line(&v, ids[0]), 90);
+    assert_no_duplicates(&v);
+    logview_free(&v);
 }
 
 /* Real files through real clients: the line carries Appendix A's file
@@ -1237,6 +1265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bot__lists_the_running_bot),
         cmocka_unit_test(test_bot__every_message_type),
+        cmocka_unit_test(test_bot__room_settings_in_one_batch),
         cmocka_unit_test(test_bot__attachments),
         cmocka_unit_test(test_bot__attachment_recalled),
         cmocka_unit_test(test_bot__attachment_tampered),
