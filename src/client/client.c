@@ -766,7 +766,16 @@ static void ahead_start(struct parley_client *c, struct rx_ahead *a, struct rx_i
 {
     size_t todo = 0;
 
-    *a = (struct rx_ahead){.c = c, .items = items, .n = n, .now = (uint64_t)time(NULL)};
+    /* The lock is writer-first: with glibc's default the helper, taking
+     * the read lock again after every envelope, would keep a pre-key's
+     * removal waiting until the whole batch is open. */
+    *a = (struct rx_ahead){.c = c,
+                           .items = items,
+                           .n = n,
+                           .now = (uint64_t)time(NULL),
+                           .mu = PTHREAD_MUTEX_INITIALIZER,
+                           .cv = PTHREAD_COND_INITIALIZER,
+                           .keys = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP};
     for (size_t i = 0; i < n; i++) {
         uint8_t user[KEYS_ID_LEN];
         const struct sig_key *k;
@@ -793,33 +802,8 @@ static void ahead_start(struct parley_client *c, struct rx_ahead *a, struct rx_i
             todo++;
         }
     }
-    if (todo < RX_AHEAD_MIN)
-        return;
-    if (pthread_mutex_init(&a->mu, NULL) != 0)
-        return;
-    if (pthread_cond_init(&a->cv, NULL) != 0) {
-        pthread_mutex_destroy(&a->mu);
-        return;
-    }
-    /* Writer first: with glibc's default the helper, taking the read lock
-     * again after every envelope, would keep a pre-key's removal waiting
-     * until the whole batch is open. */
-    pthread_rwlockattr_t ra;
-    pthread_rwlockattr_init(&ra);
-    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    int rrc = pthread_rwlock_init(&a->keys, &ra);
-    pthread_rwlockattr_destroy(&ra);
-    if (rrc != 0) {
-        pthread_cond_destroy(&a->cv);
-        pthread_mutex_destroy(&a->mu);
-        return;
-    }
-    a->helper = pthread_create(&a->th, NULL, ahead_thread, a) == 0;
-    if (!a->helper) {
-        pthread_rwlock_destroy(&a->keys);
-        pthread_cond_destroy(&a->cv);
-        pthread_mutex_destroy(&a->mu);
-    }
+    if (todo >= RX_AHEAD_MIN)
+        a->helper = pthread_create(&a->th, NULL, ahead_thread, a) == 0;
 }
 
 /* Item `it` opened, if it is to be opened ahead (caller holds mu). This
@@ -862,9 +846,6 @@ static void ahead_stop(struct rx_ahead *a)
     pthread_mutex_unlock(&a->mu);
     pthread_join(a->th, NULL);
     a->helper = false;
-    pthread_rwlock_destroy(&a->keys);
-    pthread_cond_destroy(&a->cv);
-    pthread_mutex_destroy(&a->mu);
     for (size_t i = 0; i < a->n; i++)
         if (!a->items[i].opened)
             a->items[i].ahead = false;
