@@ -168,7 +168,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with lock:
                     codes[code] = entry
                 if entry["fault"] == "wrong_state":
-                    state = "X" + state[1:]
+                    # Another first character: "X" alone would leave a
+                    # state that already starts with "X" (1 in 64) intact.
+                    state = ("Y" if state[0] == "X" else "X") + state[1:]
                 loc = q["redirect_uri"] + "?" + urllib.parse.urlencode(
                     {"code": code, "state": state})
             self.send_response(302)
