@@ -418,7 +418,7 @@ static int on_ack(struct engine *e)
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, e->push, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
-        return zmq_errno() == EAGAIN ? 0 : -1;
+        return zmq_errno() == EAGAIN || zmq_errno() == EINTR ? 0 : -1;
     }
     if (e->push_waiting) {
         if (zmq_msg_size(&m) != 7 || memcmp(zmq_msg_data(&m), "success", 7) != 0)
@@ -436,14 +436,19 @@ static int on_command(struct engine *e)
     zmq_msg_init(&m);
     if (zmq_msg_recv(&m, e->cmd, ZMQ_DONTWAIT) < 0) {
         zmq_msg_close(&m);
-        return zmq_errno() == EAGAIN ? 0 : -1;
+        return zmq_errno() == EAGAIN || zmq_errno() == EINTR ? 0 : -1;
     }
     char *reply = engine_handle(e, zmq_msg_data(&m), zmq_msg_size(&m));
     size_t n = zmq_msg_size(&m);
     OPENSSL_cleanse(zmq_msg_data(&m), n); /* may hold strings to encrypt */
     zmq_msg_close(&m);
-    int rc = 0;
-    if (zmq_send(e->cmd, reply, strlen(reply), 0) < 0) {
+    /* A signal (the SIGTERM that stops the engine) may interrupt the
+     * send; the request is answered all the same, or the socket would be
+     * left waiting for a reply it never gets. */
+    int rc = 0, sent;
+    while ((sent = zmq_send(e->cmd, reply, strlen(reply), 0)) < 0 && zmq_errno() == EINTR)
+        ;
+    if (sent < 0) {
         log_warnx("cannot answer the bot: %s", zmq_strerror(zmq_errno()));
         rc = -1;
     }
