@@ -43,6 +43,7 @@ struct engine {
     bool online;       /* authenticated at least once */
     bool async_on;     /* the bot asked for pushed messages */
     bool push_waiting; /* the queue's head was pushed, no answer yet */
+    bool stopping;     /* disconnected for good: engine_stop_receiving() */
     int64_t push_sent_ms;
     struct msgq queue;
     struct stream stream; /* on: messages go to files, not to the bot */
@@ -54,6 +55,10 @@ struct engine {
 int engine_bind(struct engine *e, const char *ipc_dir, const char *name);
 /* Serve until *stop is set. Returns 0, or -1 on a socket failure. */
 int engine_run(struct engine *e, volatile sig_atomic_t *stop);
+/* Before engine_close() on a clean stop: disconnect, so that nothing more
+ * is received and acknowledged, and queue (or stream) what the account
+ * received meanwhile, so that engine_close() keeps it for the next start. */
+void engine_stop_receiving(struct engine *e);
 void engine_close(struct engine *e);
 
 /* Answer one command frame: the reply frame (free() it). */
