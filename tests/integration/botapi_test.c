@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +45,11 @@ struct world {
     char name[64]; /* the bot's ipc name */
     char botdir[256];
     pid_t engine, node;
+    /* Held here so that a failed test leaves nothing behind: teardown
+     * frees them. */
+    struct parley_client *alice;
+    void *zctx;
+    void *socks[4];
 };
 
 static void rm_tree(const char *dir)
@@ -146,6 +152,16 @@ static void start_bot(struct world *w)
     w->node = spawn(argv, w->botdir, log);
 }
 
+static int teardown(void **state);
+
+/* Setup failed at `what`: say so, undo what was done. */
+static int setup_failed(struct world *w, const char *what)
+{
+    fprintf(stderr, "# setup: %s\n", what);
+    teardown((void **)&w);
+    return -1;
+}
+
 static int setup(void **state)
 {
     struct world *w = calloc(1, sizeof(*w));
@@ -153,23 +169,25 @@ static int setup(void **state)
     char cmd[1200], path[400], src[400];
     const char *root = getenv("PARLEY_SOURCE_ROOT"), *cache = getenv("PARLEY_NPM_CACHE");
 
-    if (!w || !root || !cache || !getenv("PARLEY_BOTENGINE"))
+    if (!w)
         return -1;
+    if (!root || !cache || !getenv("PARLEY_BOTENGINE"))
+        return setup_failed(w, "PARLEY_SOURCE_ROOT, PARLEY_NPM_CACHE or PARLEY_BOTENGINE unset");
     snprintf(w->tmp, sizeof(w->tmp), "/tmp/parley-botapi-XXXXXX");
-    if (!mkdtemp(w->tmp))
-        return -1;
+    if (!mkdtemp(w->tmp)) {
+        w->tmp[0] = '\0';
+        return setup_failed(w, "mkdtemp");
+    }
     /* The npm packages of the bot, from the registry on the first run and
      * from the build directory's cache after. */
     snprintf(cmd, sizeof(cmd), "'%s/tests/botapi/npm-install.sh' '%s/tests/botapi/hello' '%s'",
              root, root, cache);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "# npm install of the test bot failed\n");
-        return -1;
-    }
+    if (system(cmd) != 0)
+        return setup_failed(w, "npm install of the test bot failed");
     /* The bot's integration directory, as the runtime lays it out. */
     snprintf(w->botdir, sizeof(w->botdir), "%s/bot", w->tmp);
     if (mkdir(w->botdir, 0700) < 0)
-        return -1;
+        return setup_failed(w, "mkdir of the bot directory");
     static const char *files[] = {"bot.js", "package.json"};
     for (size_t i = 0; i < 2; i++) {
         snprintf(src, sizeof(src), "%s/tests/botapi/hello/%s", root, files[i]);
@@ -179,7 +197,7 @@ static int setup(void **state)
     snprintf(src, sizeof(src), "%s/node_modules", cache);
     snprintf(path, sizeof(path), "%s/node_modules", w->botdir);
     if (symlink(src, path) < 0)
-        return -1;
+        return setup_failed(w, "symlink to node_modules");
     snprintf(w->name, sizeof(w->name), "parley-test-%ld", (long)getpid());
     json_t *proc = json_pack("{s[{sss{s{s{sssb}}}}]}", "apps", "name", "hello", "env", "tokens",
                              "WICKRIO_BOT_NAME", "value", w->name, "encrypted", 0);
@@ -192,22 +210,22 @@ static int setup(void **state)
     snprintf(path, sizeof(path), "%s/engine.pw", w->tmp);
     write_text(path, BOT_PW "\n\nconfig pass\n");
 
-    if (mkdir("/opt/WickrIO", 0755) < 0 && errno != EEXIST) {
-        fprintf(stderr, "# cannot create /opt/WickrIO (the npm package's fixed path): run as "
-                        "root\n");
-        return -1;
-    }
+    if (mkdir("/opt/WickrIO", 0755) < 0 && errno != EEXIST)
+        return setup_failed(w, "cannot create /opt/WickrIO (the npm package's fixed path): run "
+                               "as root");
     if (harness_init(&w->p, NULL) < 0 ||
         harness_provision_user(&w->p, NET, "alice", "initial pw", id) < 0 ||
         harness_start(&w->p) < 0)
-        return -1;
+        return setup_failed(w, "parleyd did not start");
     /* The bot account, made as a network administrator makes it. */
     struct adm super;
     json_t *made = NULL;
     if (adm_bootstrap(&w->p, &super) < 0 ||
         adm_req(&w->p, &super, "POST", "/api/v1/admin/networks/" NET "/bots",
-                "{\"username\":\"" BOT "\",\"password\":\"" BOT_PW "\"}", &made) != 201)
-        return -1;
+                "{\"username\":\"" BOT "\",\"password\":\"" BOT_PW "\"}", &made) != 201) {
+        json_decref(made);
+        return setup_failed(w, "the bot account was not made");
+    }
     json_decref(made);
     w->cfg = make_config(w);
     *state = w;
@@ -231,17 +249,75 @@ static int teardown(void **state)
         return 0;
     stop_child(&w->node);
     stop_child(&w->engine);
-    if (getenv("PARLEY_TEST_SHOW_LOG")) {
+    if (getenv("PARLEY_TEST_SHOW_LOG") && w->tmp[0]) {
         show(w, "engine.log");
         show(w, "bot.log");
     }
+    for (size_t i = 0; i < sizeof(w->socks) / sizeof(w->socks[0]); i++)
+        if (w->socks[i])
+            zmq_close(w->socks[i]);
+    if (w->zctx)
+        zmq_ctx_term(w->zctx);
+    parley_client_free(w->alice);
     parley_config_free(w->cfg);
-    harness_cleanup(&w->p);
-    snprintf(dir, sizeof(dir), "%s/%s", IPC_DIR, w->name);
-    rm_tree(dir);
-    rm_tree(w->tmp);
+    if (w->p.dir[0])
+        harness_cleanup(&w->p);
+    if (w->name[0]) {
+        snprintf(dir, sizeof(dir), "%s/%s", IPC_DIR, w->name);
+        rm_tree(dir);
+    }
+    if (w->tmp[0])
+        rm_tree(w->tmp);
     free(w);
     return 0;
+}
+
+/* alice, registered and online; teardown frees her client. */
+static struct parley_client *alice_online(struct world *w)
+{
+    char dir[300];
+    snprintf(dir, sizeof(dir), "%s/alice", w->tmp);
+    assert_int_equal(
+        parley_client_register(dir, w->cfg, "alice", "initial pw", NULL, NULL, &w->alice), 0);
+    assert_int_equal(parley_client_connect(w->alice), 0);
+    assert_int_equal(parley_client_wait_online(w->alice, 15000), 0);
+    return w->alice;
+}
+
+/* The engine's command channel endpoint. */
+static void endpoint(const struct world *w, char *ep, size_t len)
+{
+    snprintf(ep, len, "ipc://%s/%s/tmp/0", IPC_DIR, w->name);
+}
+
+/* A REQ socket on the command channel; teardown closes what is left. */
+static void *open_req(struct world *w, int timeout_ms)
+{
+    char ep[300];
+    int zero = 0;
+    size_t i;
+
+    if (!w->zctx)
+        assert_non_null(w->zctx = zmq_ctx_new());
+    for (i = 0; i < sizeof(w->socks) / sizeof(w->socks[0]) && w->socks[i]; i++)
+        ;
+    assert_true(i < sizeof(w->socks) / sizeof(w->socks[0]));
+    void *sock = zmq_socket(w->zctx, ZMQ_REQ);
+    assert_non_null(sock);
+    w->socks[i] = sock;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof(timeout_ms));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    endpoint(w, ep, sizeof(ep));
+    assert_int_equal(zmq_connect(sock, ep), 0);
+    return sock;
+}
+
+static void close_req(struct world *w, void *sock)
+{
+    for (size_t i = 0; i < sizeof(w->socks) / sizeof(w->socks[0]); i++)
+        if (w->socks[i] == sock)
+            w->socks[i] = NULL;
+    zmq_close(sock);
 }
 
 /* The next text message in `conv` (NULL: any) within `secs`; its text. */
@@ -275,12 +351,13 @@ static void expect_answer(struct world *w, struct parley_client *a, const char *
 {
     char conv[PARLEY_ID_HEX];
     assert_int_equal(parley_client_send_text(a, to, say, NULL), 0);
-    char *got = next_text(w, a, bot_id, conv, secs);
-    if (strcmp(got, want) != 0)
-        fail_msg("bot answered \"%s\", expected \"%s\"", got, want);
+    char *got = next_text(w, a, bot_id, conv, secs), said[512];
+    snprintf(said, sizeof(said), "%s", got);
+    free(got);
+    if (strcmp(said, want) != 0)
+        fail_msg("bot answered \"%s\", expected \"%s\"", said, want);
     if (strlen(to) == 32)
         assert_string_equal(conv, to);
-    free(got);
 }
 
 /* The engine's user id: the bot's account signs in as BOT. */
@@ -311,15 +388,11 @@ static void bot_user_id(struct world *w, struct parley_client *a, char out[PARLE
 static void test_botapi__npm_bot_answers(void **state)
 {
     struct world *w = *state;
-    struct parley_client *a = NULL;
-    char dir[300], path[400], bot[PARLEY_ID_HEX], room[PARLEY_ID_HEX];
+    char path[400], bot[PARLEY_ID_HEX], room[PARLEY_ID_HEX];
 
     start_engine(w);
     start_bot(w);
-    snprintf(dir, sizeof(dir), "%s/alice", w->tmp);
-    assert_int_equal(parley_client_register(dir, w->cfg, "alice", "initial pw", NULL, NULL, &a), 0);
-    assert_int_equal(parley_client_connect(a), 0);
-    assert_int_equal(parley_client_wait_online(a, 15000), 0);
+    struct parley_client *a = alice_online(w);
 
     /* The engine registers the bot account on its first start. */
     for (int i = 0; i < 600; i++) {
@@ -356,11 +429,13 @@ static void test_botapi__npm_bot_answers(void **state)
      * user list and knows alice. */
     assert_int_equal(stop_child(&w->node) >= 0, 1);
     int st = stop_child(&w->engine);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        show(w, "engine.log");
+        fail_msg("the engine stopped with status %#x", st);
+    }
     start_engine(w);
     start_bot(w);
     expect_answer(w, a, bot, BOT, "/echo again", "Welcome back alice, you said: again", 90);
-    parley_client_free(a);
 }
 
 /* A room message request for vgroupid `vg` (free() it). */
@@ -386,10 +461,25 @@ static char *ask(void *sock, const char *req)
 
 static void expect(void *sock, const char *req, const char *prefix)
 {
-    char *got = ask(sock, req);
-    if (strncmp(got, prefix, strlen(prefix)) != 0)
-        fail_msg("%s answered \"%s\", expected \"%s...\"", req, got, prefix);
+    char *got = ask(sock, req), said[512];
+    snprintf(said, sizeof(said), "%s", got);
     free(got);
+    if (strncmp(said, prefix, strlen(prefix)) != 0)
+        fail_msg("%s answered \"%s\", expected \"%s...\"", req, said, prefix);
+}
+
+/* "0:RUNNING" from the engine on `sock` within 30 s. */
+static void wait_running(void *sock)
+{
+    for (int i = 0; i < 300; i++) {
+        char *got = ask(sock, "{\"action\":\"get_state\"}");
+        bool running = strcmp(got, "0:RUNNING") == 0;
+        free(got);
+        if (running)
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("the engine is not running after 30 s");
 }
 
 /* The command channel spoken directly: every kind of answer, and bad
@@ -397,32 +487,14 @@ static void expect(void *sock, const char *req, const char *prefix)
 static void test_botapi__command_channel(void **state)
 {
     struct world *w = *state;
-    struct parley_client *a = NULL;
-    char dir[300], ep[300], *got;
+    char *got;
 
     start_engine(w);
-    snprintf(dir, sizeof(dir), "%s/alice", w->tmp);
-    assert_int_equal(parley_client_register(dir, w->cfg, "alice", "initial pw", NULL, NULL, &a), 0);
-    assert_int_equal(parley_client_connect(a), 0);
-    assert_int_equal(parley_client_wait_online(a, 15000), 0);
-
-    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_REQ);
-    int timeout = 60000, zero = 0;
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-    snprintf(ep, sizeof(ep), "ipc://%s/%s/tmp/0", IPC_DIR, w->name);
-    assert_int_equal(zmq_connect(sock, ep), 0);
+    struct parley_client *a = alice_online(w);
+    void *sock = open_req(w, 60000);
 
     expect(sock, "{\"action\":\"ping\"}", "0:pong");
-    for (int i = 0; i < 300; i++) {
-        got = ask(sock, "{\"action\":\"get_state\"}");
-        bool running = strcmp(got, "0:RUNNING") == 0;
-        free(got);
-        if (running)
-            break;
-        usleep(100 * 1000);
-    }
-    expect(sock, "{\"action\":\"get_state\"}", "0:RUNNING");
+    wait_running(sock);
 
     /* Bad frames. */
     expect(sock, "", "400:request is not valid JSON");
@@ -571,9 +643,12 @@ static void test_botapi__command_channel(void **state)
             break;
         usleep(200 * 1000);
     }
-    zmq_close(sock);
+    close_req(w, sock);
     int st = stop_child(&w->engine);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        show(w, "engine.log");
+        fail_msg("the engine stopped with status %#x", st);
+    }
     char qpath[400];
     snprintf(qpath, sizeof(qpath), "%s/engine/botapi.queue", w->tmp);
     char *sealed = harness_read_file(qpath);
@@ -582,30 +657,113 @@ static void test_botapi__command_channel(void **state)
     free(sealed);
 
     start_engine(w);
-    sock = zmq_socket(ctx, ZMQ_REQ);
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
-    assert_int_equal(zmq_connect(sock, ep), 0);
-    for (int i = 0; i < 300; i++) {
-        got = ask(sock, "{\"action\":\"get_state\"}");
-        bool running = strcmp(got, "0:RUNNING") == 0;
-        free(got);
-        if (running)
-            break;
-        usleep(100 * 1000);
-    }
+    sock = open_req(w, 60000);
+    wait_running(sock);
     got = ask(sock, "{\"action\":\"get_received_messages\"}");
     assert_non_null(strstr(got, "\"message\":\"kept for later\""));
     free(got);
     expect(sock, "{\"action\":\"get_received_messages\"}", "0:{ }");
     assert_int_not_equal(access(qpath, F_OK), 0);
 
-    zmq_close(sock);
-    zmq_ctx_term(ctx);
-    parley_client_free(a);
+    close_req(w, sock);
     st = stop_child(&w->engine);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("engine stopped with status %#x", st);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        show(w, "engine.log");
+        fail_msg("the engine stopped with status %#x", st);
+    }
+}
+
+struct pinger {
+    void *ctx;
+    const char *ep;
+    int answered;
+};
+
+/* Pings on a socket of its own until the engine stops answering. */
+static void *pinger_run(void *arg)
+{
+    struct pinger *p = arg;
+    char buf[64];
+    void *sock = zmq_socket(p->ctx, ZMQ_REQ);
+    int timeout = 3000, zero = 0;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    if (zmq_connect(sock, p->ep) == 0) {
+        for (;;) {
+            if (zmq_send(sock, "{\"action\":\"ping\"}", 17, 0) != 17 ||
+                zmq_recv(sock, buf, sizeof(buf), 0) < 0)
+                break;
+            p->answered++;
+        }
+    }
+    zmq_close(sock);
+    return NULL;
+}
+
+/* SIGTERM while the engine is busy answering requests and taking in
+ * messages: it stops cleanly every time, and every message it took in
+ * reaches the bot after a restart. */
+static void test_botapi__stops_cleanly_when_busy(void **state)
+{
+    enum { ROUNDS = 3, PER_ROUND = 4 };
+    struct world *w = *state;
+    char ep[300], text[64];
+    bool seen[ROUNDS * PER_ROUND] = {false};
+    int n_seen = 0;
+
+    start_engine(w);
+    struct parley_client *a = alice_online(w);
+    endpoint(w, ep, sizeof(ep));
+
+    for (int r = 0; r < ROUNDS; r++) {
+        void *sock = open_req(w, 60000);
+        wait_running(sock);
+        close_req(w, sock);
+        struct pinger p = {w->zctx, ep, 0};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, pinger_run, &p), 0);
+        for (int k = 0; k < PER_ROUND; k++) {
+            snprintf(text, sizeof(text), "busy %d", r * PER_ROUND + k);
+            assert_int_equal(parley_client_send_text(a, BOT, text, NULL), 0);
+        }
+        usleep((useconds_t)(r * 40 * 1000));
+        int st = stop_child(&w->engine);
+        pthread_join(th, NULL);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            show(w, "engine.log");
+            fail_msg("round %d: the engine stopped with status %#x after %d answers", r, st,
+                     p.answered);
+        }
+        start_engine(w);
+    }
+
+    /* Everything sent is there, once, sealed in the queue or delivered
+     * again by the server. */
+    void *sock = open_req(w, 60000);
+    wait_running(sock);
+    for (int i = 0; i < 300 && n_seen < ROUNDS * PER_ROUND; i++) {
+        char *got = ask(sock, "{\"action\":\"get_received_messages\"}");
+        /* One message per answer; "0:{ }" when none is waiting. */
+        json_t *m = strncmp(got, "0:", 2) == 0 ? json_loads(got + 2, 0, NULL) : NULL;
+        const char *t = json_string_value(json_object_get(m, "message"));
+        int k;
+        if (t && sscanf(t, "busy %d", &k) == 1 && k >= 0 && k < ROUNDS * PER_ROUND) {
+            if (seen[k])
+                fail_msg("message \"%s\" reached the bot twice", t);
+            seen[k] = true;
+            n_seen++;
+        }
+        if (!t)
+            usleep(200 * 1000);
+        json_decref(m);
+        free(got);
+    }
+    for (int k = 0; k < ROUNDS * PER_ROUND; k++)
+        if (!seen[k]) {
+            show(w, "engine.log");
+            fail_msg("message \"busy %d\" never reached the bot", k);
+        }
+    close_req(w, sock);
 }
 
 int main(void)
@@ -613,6 +771,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_botapi__npm_bot_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_botapi__command_channel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_botapi__stops_cleanly_when_busy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
