@@ -23,5 +23,14 @@ command -v npm >/dev/null || { echo "npm-install.sh: npm is not installed (tools
 rm -rf "$cache/node_modules" "$cache/.stamp"
 cp "$src/package.json" "$src/package-lock.json" "$cache/"
 cd "$cache"
-npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2
-echo "$want" >.stamp
+# The registry is a network service: a failed download is tried again.
+for try in 1 2 3; do
+    if npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2; then
+        echo "$want" >.stamp
+        exit 0
+    fi
+    echo "npm-install.sh: npm ci failed (attempt $try of 3)" >&2
+    rm -rf node_modules
+    sleep $((try * 5))
+done
+exit 1
