@@ -18,8 +18,8 @@
 /* A pushed message with no answer for this long goes out again: the bot
  * that took it has gone (the packages answer on receipt). */
 #define PUSH_RESEND_MS 60000
-/* Messages kept for a bot that does not take them; older ones stay in
- * the account's local state only. */
+/* Messages kept for a bot that does not take them; the ones after stay in
+ * the journal and come again on the next start. */
 #define QUEUE_MAX 100000
 
 static int64_t now_ms(void)
@@ -131,21 +131,35 @@ int engine_kv_save(struct engine *e)
 
 /* ---- queue ---- */
 
-static int queue_push(struct msgq *q, char *item)
+/* Queue `item` with its message id (copied; may be NULL). */
+static int queue_push(struct msgq *q, char *item, const char *id)
 {
+    char *id_copy = NULL;
+
+    if (id && !(id_copy = strdup(id)))
+        return PARLEY_ENOMEM;
     if (q->n == q->cap) {
         size_t cap = q->cap ? 2 * q->cap : 64;
-        char **items = calloc(cap, sizeof(*items));
-        if (!items)
+        char **items = calloc(cap, sizeof(*items)), **ids = calloc(cap, sizeof(*ids));
+        if (!items || !ids) {
+            free(items);
+            free(ids);
+            free(id_copy);
             return PARLEY_ENOMEM;
-        for (size_t i = 0; i < q->n; i++)
+        }
+        for (size_t i = 0; i < q->n; i++) {
             items[i] = q->items[(q->head + i) % q->cap];
+            ids[i] = q->ids[(q->head + i) % q->cap];
+        }
         free(q->items);
+        free(q->ids);
         q->items = items;
+        q->ids = ids;
         q->cap = cap;
         q->head = 0;
     }
     q->items[(q->head + q->n) % q->cap] = item;
+    q->ids[(q->head + q->n) % q->cap] = id_copy;
     q->n++;
     return 0;
 }
@@ -155,8 +169,18 @@ static void queue_drop_head(struct msgq *q)
     if (q->n == 0)
         return;
     free(q->items[q->head]);
+    free(q->ids[q->head]);
     q->head = (q->head + 1) % q->cap;
     q->n--;
+}
+
+void engine_done(struct engine *e, const char *msg_id)
+{
+    int rc;
+
+    if (msg_id && (rc = parley_client_event_done(e->c, &msg_id, 1)) < 0)
+        log_warnx("cannot mark a message handled msg_id=%s: %s (it may come again)", msg_id,
+                  parley_strerror(rc));
 }
 
 int engine_queue_load(struct engine *e)
@@ -181,7 +205,7 @@ int engine_queue_load(struct engine *e)
     {
         const char *s = json_string_value(m);
         char *copy = s ? strdup(s) : NULL;
-        if (!copy || queue_push(&e->queue, copy) < 0) {
+        if (!copy || queue_push(&e->queue, copy, NULL) < 0) {
             free(copy);
             rc = PARLEY_ENOMEM;
             break;
@@ -192,28 +216,6 @@ int engine_queue_load(struct engine *e)
         rc = PARLEY_EIO;
     if (rc == 0 && e->queue.n)
         log_info("messages from before the last stop queued for the bot count=%zu", e->queue.n);
-    return rc;
-}
-
-int engine_queue_save(struct engine *e)
-{
-    json_t *arr = json_array();
-    int rc = 0;
-
-    if (!arr)
-        return PARLEY_ENOMEM;
-    for (size_t i = 0; i < e->queue.n && rc == 0; i++)
-        if (json_array_append_new(
-                arr, json_string(e->queue.items[(e->queue.head + i) % e->queue.cap])) < 0)
-            rc = PARLEY_ENOMEM;
-    char *text = rc == 0 ? json_dumps(arr, JSON_COMPACT) : NULL;
-    json_decref(arr);
-    if (!text)
-        return PARLEY_ENOMEM;
-    size_t n = strlen(text);
-    rc = botkey_write_file(&e->key, e->queue_path, text, n);
-    OPENSSL_cleanse(text, n);
-    free(text);
     return rc;
 }
 
@@ -304,21 +306,28 @@ void engine_close(struct engine *e)
         zmq_ctx_term(e->zctx);
     e->cmd = e->push = e->zctx = NULL;
     stream_stop(&e->stream);
-    if (e->queue.n && e->key.loaded && e->queue_path[0]) {
-        if (engine_queue_save(e) < 0)
-            log_warnx("%zu messages not taken by the bot are lost", e->queue.n);
-        else
-            log_info("messages not taken by the bot kept for the next start count=%zu", e->queue.n);
-    }
+    if (e->queue.n)
+        log_info("messages not taken by the bot come again on the next start count=%zu",
+                 e->queue.n);
     while (e->queue.n)
         queue_drop_head(&e->queue);
     free(e->queue.items);
+    free(e->queue.ids);
     memset(&e->queue, 0, sizeof(e->queue));
+    free(e->taken_id);
+    e->taken_id = NULL;
 }
 
 /* ---- the loop ---- */
 
-static void on_message(struct engine *e, const struct parley_event *ev)
+/* What became of a received message, for the journal. */
+enum fate {
+    FATE_KEEP,     /* queued for the bot, or not passed on yet: it stays */
+    FATE_DONE,     /* nothing for the bot: forget it */
+    FATE_STREAMED, /* written to the stream: forget it once synced */
+};
+
+static enum fate on_message(struct engine *e, const struct parley_event *ev)
 {
     char vg[65];
     uint8_t id[IDS_CONV_LEN];
@@ -326,11 +335,11 @@ static void on_message(struct engine *e, const struct parley_event *ev)
     /* Copies of what the bot itself sent from another device are not
      * news to it. */
     if (strcmp(ev->sender, parley_client_user_id(e->c)) == 0)
-        return;
+        return FATE_DONE;
     if (engine_vgroup_of(e, ev->conv_id, vg) < 0 ||
         hex_decode(ev->conv_id, 32, id, sizeof(id)) < 0) {
         e->stats.recv_errors++;
-        return;
+        return FATE_KEEP;
     }
     bool direct = ids_conv_type(id) == IDS_CONV_DIRECT;
     char *text = msgjson_build(ev, vg, direct ? e->username : NULL);
@@ -338,42 +347,61 @@ static void on_message(struct engine *e, const struct parley_event *ev)
         log_warnx("message not passed to the bot: its payload is not a JSON object msg_id=%s",
                   ev->msg_id);
         e->stats.recv_errors++;
-        return;
+        return FATE_DONE;
     }
     if (e->stream.fd >= 0) {
-        if (stream_write(&e->stream, text) < 0) {
-            /* The message stays in the account's local state. */
-            log_warnx("message not streamed msg_id=%s", ev->msg_id);
-            e->stats.recv_errors++;
-        } else {
-            e->stats.received++;
-        }
+        int rc = stream_write(&e->stream, text);
         free(text);
-        return;
+        if (rc < 0) {
+            log_warnx("message not streamed, it comes again on the next start msg_id=%s",
+                      ev->msg_id);
+            e->stats.recv_errors++;
+            return FATE_KEEP;
+        }
+        e->stats.received++;
+        return FATE_STREAMED;
     }
     if (e->queue.n >= QUEUE_MAX) {
-        log_warnx("bot is not taking messages: queue full, message kept in local state only "
-                  "msg_id=%s",
+        log_warnx("bot is not taking messages: queue full, the message comes again on the next "
+                  "start msg_id=%s",
                   ev->msg_id);
         free(text);
         e->stats.recv_errors++;
-        return;
+        return FATE_KEEP;
     }
-    if (queue_push(&e->queue, text) < 0) {
+    if (queue_push(&e->queue, text, ev->msg_id) < 0) {
         free(text);
         e->stats.recv_errors++;
-        return;
+        return FATE_KEEP;
     }
     e->stats.received++;
+    return FATE_KEEP;
 }
 
+/* Take the client's events; what was streamed is forgotten once synced. */
 static void drain_events(struct engine *e)
 {
     struct parley_event *ev;
+    char **streamed = NULL;
+    size_t n_streamed = 0, cap = 0;
+
     while (parley_client_next_event(e->c, 0, &ev) == 0) {
         switch (ev->type) {
         case PARLEY_EVENT_MESSAGE:
-            on_message(e, ev);
+            switch (on_message(e, ev)) {
+            case FATE_DONE:
+                engine_done(e, ev->msg_id);
+                break;
+            case FATE_STREAMED:
+                if (n_streamed == cap) {
+                    cap = cap ? 2 * cap : 64;
+                    streamed = xrealloc(streamed, cap * sizeof(*streamed));
+                }
+                streamed[n_streamed++] = xstrdup(ev->msg_id);
+                break;
+            case FATE_KEEP:
+                break;
+            }
             break;
         case PARLEY_EVENT_ONLINE:
             if (!e->online)
@@ -393,8 +421,17 @@ static void drain_events(struct engine *e)
         }
         parley_event_free(ev);
     }
-    if (e->stream.fd >= 0 && stream_sync(&e->stream) < 0)
-        log_warnx("cannot sync the streamed messages");
+    if (e->stream.fd >= 0 && stream_sync(&e->stream) < 0) {
+        log_warnx("cannot sync the streamed messages; they come again on the next start");
+    } else if (n_streamed) {
+        int rc = parley_client_event_done(e->c, (const char *const *)streamed, n_streamed);
+        if (rc < 0)
+            log_warnx("cannot mark %zu streamed messages: %s (they may come again)", n_streamed,
+                      parley_strerror(rc));
+    }
+    for (size_t i = 0; i < n_streamed; i++)
+        free(streamed[i]);
+    free(streamed);
 }
 
 static void maybe_push(struct engine *e)
@@ -424,6 +461,8 @@ static int on_ack(struct engine *e)
     if (e->push_waiting) {
         if (zmq_msg_size(&m) != 7 || memcmp(zmq_msg_data(&m), "success", 7) != 0)
             log_warnx("bot answered a pushed message with something else than success");
+        if (e->queue.n)
+            engine_done(e, e->queue.ids[e->queue.head]);
         queue_drop_head(&e->queue);
         e->push_waiting = false;
     }
@@ -452,7 +491,11 @@ static int on_command(struct engine *e)
     if (sent < 0) {
         log_warnx("cannot answer the bot: %s", zmq_strerror(zmq_errno()));
         rc = -1;
+    } else if (e->taken_id) {
+        engine_done(e, e->taken_id);
     }
+    free(e->taken_id);
+    e->taken_id = NULL;
     OPENSSL_cleanse(reply, strlen(reply));
     free(reply);
     return rc;

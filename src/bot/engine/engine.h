@@ -20,9 +20,11 @@
 #include "botreq.h"
 #include "stream.h"
 
-/* Messages waiting for the bot, oldest first. */
+/* Messages waiting for the bot, oldest first, with their message ids
+ * (NULL for one from a queue file of an older version). */
 struct msgq {
     char **items;
+    char **ids;
     size_t head, n, cap;
 };
 
@@ -35,7 +37,7 @@ struct engine {
     const char *username;
     const char *server_host; /* from the configuration file, or NULL */
     char kv_path[4096];      /* the bot's key-value store, sealed */
-    char queue_path[4096];   /* messages not yet taken, across a stop */
+    char queue_path[4096];   /* an older version's queue file */
     struct botkey key;
     json_t *kv;      /* key -> value strings */
     json_t *vgroups; /* vgroupid -> conv_id of conversations seen */
@@ -45,6 +47,7 @@ struct engine {
     bool push_waiting; /* the queue's head was pushed, no answer yet */
     bool stopping;     /* disconnected for good: engine_stop_receiving() */
     int64_t push_sent_ms;
+    char *taken_id; /* handed over in the reply being sent: done once sent */
     struct msgq queue;
     struct stream stream; /* on: messages go to files, not to the bot */
     struct engine_stats stats;
@@ -56,8 +59,7 @@ int engine_bind(struct engine *e, const char *ipc_dir, const char *name);
 /* Serve until *stop is set. Returns 0, or -1 on a socket failure. */
 int engine_run(struct engine *e, volatile sig_atomic_t *stop);
 /* Before engine_close() on a clean stop: disconnect, so that nothing more
- * is received and acknowledged, and queue (or stream) what the account
- * received meanwhile, so that engine_close() keeps it for the next start. */
+ * comes in, and stream what came in meanwhile if streaming is on. */
 void engine_stop_receiving(struct engine *e);
 void engine_close(struct engine *e);
 
@@ -75,10 +77,16 @@ int engine_vgroup_of(struct engine *e, const char *conv, char vgroupid[65]);
 int engine_kv_load(struct engine *e);
 int engine_kv_save(struct engine *e);
 
-/* Messages the bot had not taken when the engine last stopped cleanly:
- * engine_queue_save (from engine_close) seals them to queue_path,
- * engine_queue_load puts them back in front and removes the file. */
+/* Every message received stays in the client's journal until the bot has
+ * it: pushed and answered, handed over by get_received_messages, or
+ * streamed to a file and synced. So a message the bot did not take comes
+ * again on the next start, however the engine stopped.
+ *
+ * Versions before the journal sealed the messages not taken to
+ * queue_path on a clean stop; engine_queue_load puts those in front of
+ * the queue and removes the file. */
 int engine_queue_load(struct engine *e);
-int engine_queue_save(struct engine *e);
+/* The bot has the message: forget it (msg_id NULL: nothing to do). */
+void engine_done(struct engine *e, const char *msg_id);
 
 #endif

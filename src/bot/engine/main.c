@@ -131,6 +131,12 @@ int main(int argc, char **argv)
 
     if (engine_bind(&e, ipc_dir, name) < 0)
         goto out;
+    /* Messages the bot had not taken when the engine last stopped, however
+     * it stopped, are queued again (after an older version's queue file). */
+    if ((rc = parley_client_journal(e.c)) < 0) {
+        log_error("cannot read the account's journal: %s", parley_strerror(rc));
+        goto out;
+    }
     if ((rc = parley_client_connect(e.c)) < 0) {
         log_error("cannot connect: %s", parley_strerror(rc));
         goto out;
