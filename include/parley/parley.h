@@ -191,14 +191,6 @@ int parley_client_connect(struct parley_client *c);
 /* Wait up to `timeout_ms` until the connection is authenticated. Returns
  * 0 or PARLEY_EBUSY on timeout. */
 int parley_client_wait_online(struct parley_client *c, int timeout_ms);
-/* Stop the connection thread, so that nothing more comes in: queued
- * acknowledgements are flushed (for up to 3 s), and received frames not
- * yet stored are dropped unacknowledged (the server delivers them again).
- * Events already queued stay for parley_client_next_event(); calls that
- * need the server return PARLEY_ECLOSED until parley_client_connect()
- * starts it again. For an application that stops: take the last events,
- * then free. Not to be called concurrently with another call on `c`. */
-void parley_client_disconnect(struct parley_client *c);
 
 /* ---- Events -------------------------------------------------------------- */
 enum parley_event_type {

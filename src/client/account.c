@@ -79,17 +79,6 @@ void parley_client_free(struct parley_client *c)
     free(c);
 }
 
-void parley_client_disconnect(struct parley_client *c)
-{
-    if (!c || !c->conn)
-        return;
-    conn_stop(c->conn);
-    c->conn = NULL;
-    pthread_mutex_lock(&c->mu);
-    c->online = false;
-    pthread_mutex_unlock(&c->mu);
-}
-
 const char *parley_client_user_id(const struct parley_client *c)
 {
     return c->user_hex;

@@ -330,46 +330,6 @@ static void test_client__offline_delivery_and_local_sign_in(void **state)
     parley_client_free(a);
 }
 
-/* An application that stops disconnects first: what it received stays
- * queued, nothing more comes in (the server keeps it), and connecting
- * again picks it up. */
-static void test_client__disconnect_keeps_queued_events(void **state)
-{
-    struct world *w = *state;
-    struct parley_client *a = reg(w, 0, "alice"), *b = reg(w, 1, "bob");
-    struct parley_event *ev;
-
-    online(a);
-    online(b);
-    assert_int_equal(parley_client_send_text(a, "bob", "before", NULL), 0);
-    /* Stored, hence its event queued. */
-    bool stored = false;
-    for (int i = 0; i < 100 && !stored; i++) {
-        char *js = NULL;
-        stored = parley_client_history(b, "alice", 0, &js) == 0 && strstr(js, "before");
-        free(js);
-        if (!stored)
-            usleep(200 * 1000);
-    }
-    assert_true(stored);
-    parley_client_disconnect(b);
-    parley_client_disconnect(b); /* twice is harmless */
-    assert_int_equal(parley_client_send_text(b, "alice", "from bob", NULL), PARLEY_ECLOSED);
-    expect_text(b, parley_client_user_id(a), "before");
-
-    assert_int_equal(parley_client_send_text(a, "bob", "while away", NULL), 0);
-    for (int i = 0; i < 5; i++) {
-        if (parley_client_next_event(b, 200, &ev) == 0) {
-            assert_int_not_equal(ev->type, PARLEY_EVENT_MESSAGE);
-            parley_event_free(ev);
-        }
-    }
-    online(b);
-    expect_text(b, parley_client_user_id(a), "while away");
-    parley_client_free(b);
-    parley_client_free(a);
-}
-
 struct sender {
     struct parley_client *c;
     int base, rc;
@@ -980,8 +940,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client__offline_delivery_and_local_sign_in, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_client__second_device_gets_copies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_client__disconnect_keeps_queued_events, setup,
-                                        teardown),
         cmocka_unit_test_setup_teardown(test_client__room_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__cli_register_send_listen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client__room_settings_by_moderators_only, setup,

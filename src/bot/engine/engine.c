@@ -409,8 +409,7 @@ static void drain_events(struct engine *e)
             e->online = true;
             break;
         case PARLEY_EVENT_OFFLINE:
-            if (!e->stopping)
-                log_info("connection lost; reconnecting");
+            log_info("connection lost; reconnecting");
             break;
         case PARLEY_EVENT_ERROR:
             log_warnx("delivery not accepted: %s", parley_strerror(ev->err));
@@ -499,13 +498,6 @@ static int on_command(struct engine *e)
     OPENSSL_cleanse(reply, strlen(reply));
     free(reply);
     return rc;
-}
-
-void engine_stop_receiving(struct engine *e)
-{
-    e->stopping = true;
-    parley_client_disconnect(e->c);
-    drain_events(e);
 }
 
 int engine_run(struct engine *e, volatile sig_atomic_t *stop)

@@ -45,7 +45,6 @@ struct engine {
     bool online;       /* authenticated at least once */
     bool async_on;     /* the bot asked for pushed messages */
     bool push_waiting; /* the queue's head was pushed, no answer yet */
-    bool stopping;     /* disconnected for good: engine_stop_receiving() */
     int64_t push_sent_ms;
     char *taken_id; /* handed over in the reply being sent: done once sent */
     struct msgq queue;
@@ -58,9 +57,6 @@ struct engine {
 int engine_bind(struct engine *e, const char *ipc_dir, const char *name);
 /* Serve until *stop is set. Returns 0, or -1 on a socket failure. */
 int engine_run(struct engine *e, volatile sig_atomic_t *stop);
-/* Before engine_close() on a clean stop: disconnect, so that nothing more
- * comes in, and stream what came in meanwhile if streaming is on. */
-void engine_stop_receiving(struct engine *e);
 void engine_close(struct engine *e);
 
 /* Answer one command frame: the reply frame (free() it). */

@@ -143,7 +143,6 @@ int main(int argc, char **argv)
     }
     status = engine_run(&e, &stop) < 0 ? 1 : 0;
     log_info("stopping");
-    engine_stop_receiving(&e);
 out:
     engine_close(&e);
     botkey_release(&e.key);
