@@ -161,17 +161,15 @@ static int on_get_received(struct engine *e, const struct botreq *r, char **out)
     size_t at = e->push_waiting ? 1 : 0;
     struct msgq *q = &e->queue;
     size_t idx = (q->head + at) % q->cap;
-    *out = q->items[idx];
+    *out = q->items[idx].text;
     free(e->taken_id);
-    e->taken_id = q->ids[idx];
+    e->taken_id = q->items[idx].id;
     if (at == 0) {
         q->head = (q->head + 1) % q->cap;
     } else {
         /* Close the gap behind the pushed head. */
-        for (size_t i = at; i + 1 < q->n; i++) {
+        for (size_t i = at; i + 1 < q->n; i++)
             q->items[(q->head + i) % q->cap] = q->items[(q->head + i + 1) % q->cap];
-            q->ids[(q->head + i) % q->cap] = q->ids[(q->head + i + 1) % q->cap];
-        }
     }
     q->n--;
     return BOTREQ_OK;

@@ -140,26 +140,19 @@ static int queue_push(struct msgq *q, char *item, const char *id)
         return PARLEY_ENOMEM;
     if (q->n == q->cap) {
         size_t cap = q->cap ? 2 * q->cap : 64;
-        char **items = calloc(cap, sizeof(*items)), **ids = calloc(cap, sizeof(*ids));
-        if (!items || !ids) {
-            free(items);
-            free(ids);
+        struct msgq_item *items = calloc(cap, sizeof(*items));
+        if (!items) {
             free(id_copy);
             return PARLEY_ENOMEM;
         }
-        for (size_t i = 0; i < q->n; i++) {
+        for (size_t i = 0; i < q->n; i++)
             items[i] = q->items[(q->head + i) % q->cap];
-            ids[i] = q->ids[(q->head + i) % q->cap];
-        }
         free(q->items);
-        free(q->ids);
         q->items = items;
-        q->ids = ids;
         q->cap = cap;
         q->head = 0;
     }
-    q->items[(q->head + q->n) % q->cap] = item;
-    q->ids[(q->head + q->n) % q->cap] = id_copy;
+    q->items[(q->head + q->n) % q->cap] = (struct msgq_item){item, id_copy};
     q->n++;
     return 0;
 }
@@ -168,8 +161,8 @@ static void queue_drop_head(struct msgq *q)
 {
     if (q->n == 0)
         return;
-    free(q->items[q->head]);
-    free(q->ids[q->head]);
+    free(q->items[q->head].text);
+    free(q->items[q->head].id);
     q->head = (q->head + 1) % q->cap;
     q->n--;
 }
@@ -312,7 +305,6 @@ void engine_close(struct engine *e)
     while (e->queue.n)
         queue_drop_head(&e->queue);
     free(e->queue.items);
-    free(e->queue.ids);
     memset(&e->queue, 0, sizeof(e->queue));
     free(e->taken_id);
     e->taken_id = NULL;
@@ -439,7 +431,7 @@ static void maybe_push(struct engine *e)
         return;
     if (e->push_waiting && now_ms() - e->push_sent_ms < PUSH_RESEND_MS)
         return;
-    const char *m = e->queue.items[e->queue.head];
+    const char *m = e->queue.items[e->queue.head].text;
     if (zmq_send(e->push, m, strlen(m), ZMQ_DONTWAIT) < 0) {
         if (zmq_errno() != EAGAIN) /* EAGAIN: no bot connected yet */
             log_warnx("cannot push a message: %s", zmq_strerror(zmq_errno()));
@@ -461,7 +453,7 @@ static int on_ack(struct engine *e)
         if (zmq_msg_size(&m) != 7 || memcmp(zmq_msg_data(&m), "success", 7) != 0)
             log_warnx("bot answered a pushed message with something else than success");
         if (e->queue.n)
-            engine_done(e, e->queue.ids[e->queue.head]);
+            engine_done(e, e->queue.items[e->queue.head].id);
         queue_drop_head(&e->queue);
         e->push_waiting = false;
     }

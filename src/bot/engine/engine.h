@@ -20,11 +20,16 @@
 #include "botreq.h"
 #include "stream.h"
 
-/* Messages waiting for the bot, oldest first, with their message ids
+/* A message waiting for the bot: its JSON for the bot and its message id
  * (NULL for one from a queue file of an older version). */
+struct msgq_item {
+    char *text;
+    char *id;
+};
+
+/* Messages waiting for the bot, oldest first (a ring). */
 struct msgq {
-    char **items;
-    char **ids;
+    struct msgq_item *items;
     size_t head, n, cap;
 };
 
